@@ -1,0 +1,154 @@
+#pragma once
+// The placement engine: placement groups of resource bundles placed
+// all-or-nothing on a cluster's nodes, with Ray's four strategies, concrete
+// GPU device ids, and an explanation for every group that is not placed.
+//
+// The engine is pure: no I/O, no clock, no logging, no global state. The same
+// calls give the same result, byte for byte. Not thread-safe: one engine is
+// driven by one thread (callers that share one must lock around it).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "berth/resources.h"
+#include "berth/status.h"
+
+namespace berth {
+
+enum class Strategy { kPack, kSpread, kStrictPack, kStrictSpread };
+const char* StrategyName(Strategy s);  // "PACK", "STRICT_SPREAD", ...
+// Accepts exactly the four names above; the error names `field`.
+Result<Strategy> ParseStrategy(std::string_view text, std::string_view field);
+
+// CREATED: every bundle placed. PENDING: fits the cluster's totals but not its
+// free capacity now. INFEASIBLE: can never fit the current nodes. RESCHEDULING:
+// a node holding some bundles was removed; the survivors stay placed and the
+// lost bundles wait. REMOVED: removed by the user; holds nothing.
+enum class GroupState { kCreated, kPending, kInfeasible, kRescheduling, kRemoved };
+const char* GroupStateName(GroupState s);
+
+// A node. GPU, when present, must be whole: a node with GPU: 8 has devices
+// 0..7 of capacity 1 each. Any other name is a plain divisible quantity.
+struct NodeSpec {
+  std::string name;
+  ResourceSet resources;
+  std::map<std::string, std::string> labels;
+  bool operator==(const NodeSpec&) const = default;
+};
+
+// A placement group: an ordered list of bundles and a strategy.
+// A bundle's GPU is either a whole number (that many whole devices) or below
+// 1 (a share of one device).
+struct GroupSpec {
+  std::string name;
+  Strategy strategy = Strategy::kPack;
+  std::vector<ResourceSet> bundles;
+  bool operator==(const GroupSpec&) const = default;
+};
+
+struct GpuShare {
+  int device = 0;
+  Quantity fraction;  // 1 for a whole device
+  bool operator==(const GpuShare&) const = default;
+};
+
+struct BundlePlacement {
+  int index = 0;
+  std::string node;
+  std::vector<GpuShare> gpus;  // ascending device ids
+  bool operator==(const BundlePlacement&) const = default;
+};
+
+struct GroupView {
+  std::string name;
+  Strategy strategy = Strategy::kPack;
+  GroupState state = GroupState::kPending;
+  std::vector<ResourceSet> bundles;  // the spec
+  // CREATED: every bundle. RESCHEDULING: the bundles still held. Else empty.
+  std::vector<BundlePlacement> placed;
+};
+
+struct DeviceView {
+  int id = 0;
+  Quantity free;
+};
+
+struct NodeView {
+  std::string name;
+  ResourceSet total;
+  ResourceSet available;
+  std::vector<DeviceView> gpus;
+  std::map<std::string, std::string> labels;
+};
+
+// Why a group is not placed. `reason` is one line a person can act on; the
+// per-node breakdown keeps "can never hold it" apart from "full right now".
+// kUsedByGroup: the node holds another bundle of this STRICT_SPREAD group.
+enum class NodeVerdict { kFitsNow, kFullNow, kNeverFits, kUsedByGroup };
+// "fits_now", "full_now", "never_fits", "used_by_group"
+const char* NodeVerdictName(NodeVerdict v);
+
+struct NodeExplanation {
+  std::string node;
+  NodeVerdict verdict = NodeVerdict::kFitsNow;
+  // For full_now and never_fits: the bundle checked (-1: the group's sum, for
+  // STRICT_PACK), the first resource short, what it needs and what the node
+  // has (total for never_fits, free for full_now).
+  int bundle = -1;
+  std::string resource;
+  Quantity need;
+  Quantity have;
+};
+
+struct Explanation {
+  std::string reason;  // empty for a CREATED or REMOVED group
+  int fits_now = 0;
+  int full_now = 0;
+  int never_fits = 0;
+  std::vector<NodeExplanation> nodes;  // one per live node, in node order
+};
+
+class PlacementEngine {
+ public:
+  PlacementEngine();
+  ~PlacementEngine();
+  PlacementEngine(PlacementEngine&&) noexcept;
+  PlacementEngine& operator=(PlacementEngine&&) noexcept;
+
+  // Adds a node and retries every waiting group. Errors: empty or duplicate
+  // name, GPU not whole or above 1024 devices.
+  Status AddNode(const NodeSpec& node);
+  // Removes a node. Groups with bundles on it become RESCHEDULING: the
+  // surviving bundles stay, the lost ones are placed again under the group's
+  // strategy (at once when possible). Errors: unknown node.
+  Status RemoveNode(std::string_view name);
+  // Creates a group and tries to place it at once. Returns its state.
+  // Errors (kInvalidSpec): empty or duplicate name, no bundles, an empty or
+  // all-zero bundle, GPU >= 1 that is not whole.
+  Result<GroupState> CreateGroup(const GroupSpec& group);
+  // Removes a group, releasing exactly what it held, and retries waiting
+  // groups. Errors: unknown or already removed group.
+  Status RemoveGroup(std::string_view name);
+  // Forgets REMOVED groups so that their names can be used again.
+  void PurgeRemoved();
+
+  // Queries. Groups in creation order; nodes in the order they were added.
+  std::optional<GroupView> Group(std::string_view name) const;
+  std::vector<GroupView> Groups() const;
+  std::vector<NodeView> Nodes() const;
+  size_t group_count() const;
+  // Why `name` is not placed, against the cluster as it is now.
+  std::optional<Explanation> Explain(std::string_view name) const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth

@@ -1,0 +1,90 @@
+#pragma once
+// Status and Result<T>: berth's error values. No exceptions cross our API; a
+// third-party library that throws is wrapped at its adapter.
+//
+// Codes are chosen by what the caller does next:
+//   kInvalidSpec  - fix the input (a field, a value).
+//   kInfeasible   - can never fit the current cluster: change the request or add nodes.
+//   kUnavailable  - fits, but not now: wait or retry.
+//   kNotFound     - the named thing does not exist.
+//   kBackend      - a runtime (process, Slurm) failed.
+//   kInternal     - a bug in berth.
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace berth {
+
+enum class ErrorCode { kOk, kInvalidSpec, kInfeasible, kUnavailable, kNotFound, kBackend, kInternal };
+
+const char* ErrorCodeName(ErrorCode code);
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;  // OK
+  Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return Status(); }
+  bool ok() const { return code_ == ErrorCode::kOk; }
+  ErrorCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+  // "InvalidSpec: <message>", or "OK".
+  std::string ToString() const;
+
+ private:
+  ErrorCode code_ = ErrorCode::kOk;
+  std::string message_;
+};
+
+inline Status InvalidSpec(std::string msg) { return {ErrorCode::kInvalidSpec, std::move(msg)}; }
+inline Status Infeasible(std::string msg) { return {ErrorCode::kInfeasible, std::move(msg)}; }
+inline Status Unavailable(std::string msg) { return {ErrorCode::kUnavailable, std::move(msg)}; }
+inline Status NotFound(std::string msg) { return {ErrorCode::kNotFound, std::move(msg)}; }
+inline Status BackendError(std::string msg) { return {ErrorCode::kBackend, std::move(msg)}; }
+inline Status Internal(std::string msg) { return {ErrorCode::kInternal, std::move(msg)}; }
+
+// Result<T> holds a T or a non-OK Status. Shaped like std::expected so that a
+// later switch to C++23 is an alias.
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design, like expected
+  Result(Status status) : v_(std::move(status)) {  // NOLINT
+    assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
+  }
+
+  bool has_value() const { return v_.index() == 0; }
+  explicit operator bool() const { return has_value(); }
+  T& value() & { return std::get<0>(v_); }
+  const T& value() const& { return std::get<0>(v_); }
+  T&& value() && { return std::get<0>(std::move(v_)); }
+  const Status& error() const { return std::get<1>(v_); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace berth
+
+#define BERTH_CONCAT_INNER_(a, b) a##b
+#define BERTH_CONCAT_(a, b) BERTH_CONCAT_INNER_(a, b)
+
+#define BERTH_RETURN_IF_ERROR(expr)          \
+  do {                                       \
+    ::berth::Status berth_status_ = (expr);  \
+    if (!berth_status_.ok()) return berth_status_; \
+  } while (0)
+
+#define BERTH_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                                 \
+  if (!tmp.has_value()) return tmp.error();          \
+  lhs = std::move(tmp).value()
+
+#define BERTH_ASSIGN_OR_RETURN(lhs, expr) \
+  BERTH_ASSIGN_OR_RETURN_IMPL_(BERTH_CONCAT_(berth_result_, __LINE__), lhs, expr)

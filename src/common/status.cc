@@ -1,0 +1,23 @@
+#include "berth/status.h"
+
+namespace berth {
+
+const char* ErrorCodeName(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk: return "OK";
+    case ErrorCode::kInvalidSpec: return "InvalidSpec";
+    case ErrorCode::kInfeasible: return "Infeasible";
+    case ErrorCode::kUnavailable: return "Unavailable";
+    case ErrorCode::kNotFound: return "NotFound";
+    case ErrorCode::kBackend: return "Backend";
+    case ErrorCode::kInternal: return "Internal";
+  }
+  return "Unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  return std::string(ErrorCodeName(code_)) + ": " + message_;
+}
+
+}  // namespace berth

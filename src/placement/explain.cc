@@ -1,0 +1,309 @@
+#include <algorithm>
+#include <string>
+
+#include "placement/group.h"
+#include "placement/node_load.h"
+#include "placement/solver.h"
+
+namespace berth::placement {
+namespace {
+
+std::string Amount(const Cluster& c, int rid, Units u) {
+  return c.resources().Name(rid) + " " + Quantity::Units(u).ToString();
+}
+
+std::string JoinInts(const std::vector<int>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::string Plural(int n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// What one node offers a bundle of demand `d` in resource `rid`.
+Units Offer(const Cluster& c, int n, const BundleDemand& d, int rid, Capacity cap) {
+  if (rid != kGpuId) return c.Have(n, rid, cap);
+  const NodeState& node = c.nodes()[n];
+  if (cap == Capacity::kTotal) {
+    return d.gpu >= kDevice || node.device_free.empty()
+               ? static_cast<Units>(node.device_free.size()) * kDevice
+               : kDevice;
+  }
+  return d.gpu >= kDevice ? Units{node.full_devices} * kDevice : node.best_device_free;
+}
+
+Units Need(const BundleDemand& d, int rid) {
+  if (rid == kGpuId) return d.gpu;
+  for (const auto& [r, u] : d.scalars) {
+    if (r == rid) return u;
+  }
+  return 0;
+}
+
+std::vector<int> DemandResources(const BundleDemand& d) {
+  std::vector<int> rids;
+  if (d.gpu > 0) rids.push_back(kGpuId);
+  for (const auto& [rid, u] : d.scalars) rids.push_back(rid);
+  std::stable_sort(rids.begin(), rids.end(),
+                   [](int a, int b) { return ScarcityRank(a) < ScarcityRank(b); });
+  return rids;
+}
+
+// "needs GPU 16, but the most any node has is GPU 8 (n0)" for the first
+// resource of d that no single node offers; empty when each resource is
+// offered somewhere (the bundle is short of a combination).
+std::string ShortResource(const Cluster& c, const std::vector<int>& live, const BundleDemand& d,
+                          Capacity cap, int* rid_out, Units* need_out) {
+  for (int rid : DemandResources(d)) {
+    Units need = Need(d, rid);
+    Units most = -1;
+    int where = -1;
+    for (int n : live) {
+      Units offer = Offer(c, n, d, rid, cap);
+      if (offer > most) {
+        most = offer;
+        where = n;
+      }
+    }
+    if (most < need) {
+      *rid_out = rid;
+      *need_out = need;
+      std::string which = cap == Capacity::kTotal ? "the most any node has is "
+                                                  : "the most free on any node now is ";
+      std::string s = "needs " + Amount(c, rid, need) + ", but " + which + Amount(c, rid, most) +
+                      " (" + c.nodes()[where].name + ")";
+      if (rid == kGpuId && d.gpu < kDevice && cap == Capacity::kFree) s += " on one device";
+      return s;
+    }
+  }
+  return "";
+}
+
+BundleDemand SumOf(const GroupRecord& g, const std::vector<int>& bundles) {
+  BundleDemand sum;
+  std::map<int, Units> acc;
+  for (int b : bundles) {
+    for (const auto& [rid, u] : g.demands[b].scalars) acc[rid] += u;
+    sum.gpu += g.demands[b].gpu;
+  }
+  sum.scalars.assign(acc.begin(), acc.end());
+  return sum;
+}
+
+bool SetFits(const Cluster& c, int n, const GroupRecord& g, const std::vector<int>& bundles,
+             Capacity cap) {
+  NodeLoad load(c, n, cap);
+  for (int b : bundles) {
+    if (!load.Fits(g.demands[b])) return false;
+    load.Add(g.demands[b], b);
+  }
+  return true;
+}
+
+NodeExplanation ExplainNode(const Cluster& c, int n, const GroupRecord& g,
+                            const std::vector<int>& todo, const std::vector<int>& pinned) {
+  NodeExplanation e;
+  e.node = c.nodes()[n].name;
+  if (g.strategy == Strategy::kStrictSpread &&
+      std::find(pinned.begin(), pinned.end(), n) != pinned.end()) {
+    e.verdict = NodeVerdict::kUsedByGroup;
+    return e;
+  }
+  if (g.strategy == Strategy::kStrictPack) {
+    BundleDemand sum = SumOf(g, todo);
+    e.bundle = -1;
+    for (Capacity cap : {Capacity::kTotal, Capacity::kFree}) {
+      if (SetFits(c, n, g, todo, cap)) continue;
+      e.verdict = cap == Capacity::kTotal ? NodeVerdict::kNeverFits : NodeVerdict::kFullNow;
+      Units have = 0;
+      int rid = c.FirstShort(n, sum, cap, &have);
+      if (rid < 0) {
+        // The sum fits, but the GPU shares do not pack onto the devices.
+        rid = kGpuId;
+        have = c.Have(n, kGpuId, cap);
+      }
+      e.resource = c.resources().Name(rid);
+      e.need = Quantity::Units(rid == kGpuId ? sum.gpu : Need(sum, rid));
+      e.have = Quantity::Units(have);
+      return e;
+    }
+    e.verdict = NodeVerdict::kFitsNow;
+    return e;
+  }
+  bool any_total = false;
+  NodeExplanation full, never;
+  bool have_full = false, have_never = false;
+  for (int b : todo) {
+    const BundleDemand& d = g.demands[b];
+    if (c.Fits(n, d, Capacity::kFree)) {
+      e.verdict = NodeVerdict::kFitsNow;
+      return e;
+    }
+    Units have = 0;
+    if (c.Fits(n, d, Capacity::kTotal)) {
+      any_total = true;
+      if (!have_full) {
+        int rid = c.FirstShort(n, d, Capacity::kFree, &have);
+        full = {e.node, NodeVerdict::kFullNow, b, c.resources().Name(rid),
+                Quantity::Units(Need(d, rid)), Quantity::Units(have)};
+        have_full = true;
+      }
+    } else if (!have_never) {
+      int rid = c.FirstShort(n, d, Capacity::kTotal, &have);
+      never = {e.node, NodeVerdict::kNeverFits, b, c.resources().Name(rid),
+               Quantity::Units(Need(d, rid)), Quantity::Units(have)};
+      have_never = true;
+    }
+  }
+  return any_total ? full : never;
+}
+
+std::string InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::vector<int>& todo,
+                             const std::vector<int>& live) {
+  const int count = static_cast<int>(todo.size());
+  for (int b : todo) {
+    const BundleDemand& d = g.demands[b];
+    bool anywhere = std::any_of(live.begin(), live.end(),
+                                [&](int n) { return c.Fits(n, d, Capacity::kTotal); });
+    if (anywhere) continue;
+    int rid = -1;
+    Units need = 0;
+    std::string why = ShortResource(c, live, d, Capacity::kTotal, &rid, &need);
+    if (!why.empty()) {
+      return "bundle " + std::to_string(b) + " " + why + "; lower it, or add a node with " +
+             Amount(c, rid, need) + " or more";
+    }
+    return "bundle " + std::to_string(b) + " " + g.spec[b].ToString() +
+           " fits no single node: no node has all of it; lower it, or add a node that does";
+  }
+  if (g.strategy == Strategy::kStrictPack) {
+    BundleDemand sum = SumOf(g, todo);
+    int rid = -1;
+    Units need = 0;
+    std::string why = ShortResource(c, live, sum, Capacity::kTotal, &rid, &need);
+    std::string head = "STRICT_PACK puts all " + Plural(count, "bundle", "bundles") +
+                       " on one node and ";
+    if (!why.empty()) {
+      return head + why + "; use PACK, or add a node with " + Amount(c, rid, need) + " or more";
+    }
+    return head + "no node can hold them together; use PACK, or add a larger node";
+  }
+  if (g.strategy == Strategy::kStrictSpread) {
+    std::vector<int> pinned = g.PinnedNodes();
+    std::vector<BundleDemand> ds;
+    for (int b : todo) ds.push_back(g.demands[b]);
+    int m = MaxDistinctNodes(c, ds, pinned, Capacity::kTotal);
+    return "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
+           (pinned.empty() ? "" : " besides the " + std::to_string(pinned.size()) + " it holds") +
+           ", but only " + std::to_string(m) + " of the " +
+           Plural(static_cast<int>(live.size()) - static_cast<int>(pinned.size()), "node", "nodes") +
+           " can ever hold its bundles; use SPREAD, or add nodes";
+  }
+  BundleDemand sum = SumOf(g, todo);
+  for (int rid : DemandResources(sum)) {
+    Units cluster_total = 0;
+    for (int n : live) cluster_total += c.Have(n, rid, Capacity::kTotal);
+    Units need = rid == kGpuId ? sum.gpu : Need(sum, rid);
+    if (need > cluster_total) {
+      return "the " + Plural(count, "bundle", "bundles") + " need " + Amount(c, rid, need) +
+             " together, but the whole cluster has " + Amount(c, rid, cluster_total) +
+             "; lower them, or add nodes";
+    }
+  }
+  return "the " + Plural(count, "bundle", "bundles") +
+         " cannot be packed onto the nodes together even when they are empty; lower them, or "
+         "add nodes";
+}
+
+std::string WaitingReason(const Cluster& c, const GroupRecord& g, const std::vector<int>& todo,
+                          const std::vector<int>& live, const Explanation& e) {
+  const int count = static_cast<int>(todo.size());
+  const std::string tail = "; it is placed when capacity is released or a node is added";
+  for (int b : todo) {
+    const BundleDemand& d = g.demands[b];
+    bool anywhere = std::any_of(live.begin(), live.end(),
+                                [&](int n) { return c.Fits(n, d, Capacity::kFree); });
+    if (anywhere) continue;
+    int rid = -1;
+    Units need = 0;
+    std::string why = ShortResource(c, live, d, Capacity::kFree, &rid, &need);
+    if (why.empty()) why = g.spec[b].ToString() + " fits no single node now";
+    return "bundle " + std::to_string(b) + " " + why + "; " +
+           Plural(e.full_now, "node is", "nodes are") + " full now, " +
+           Plural(e.never_fits, "node", "nodes") + " can never hold it" + tail;
+  }
+  if (g.strategy == Strategy::kStrictPack) {
+    BundleDemand sum = SumOf(g, todo);
+    std::string need = sum.gpu > 0 ? ", " + Amount(c, kGpuId, sum.gpu) + " among them" : "";
+    return "STRICT_PACK needs all " + Plural(count, "bundle", "bundles") + " on one node" + need +
+           "; " + Plural(e.full_now, "node", "nodes") + " could hold them but " +
+           (e.full_now == 1 ? "is" : "are") + " full now" + tail;
+  }
+  if (g.strategy == Strategy::kStrictSpread) {
+    std::vector<BundleDemand> ds;
+    for (int b : todo) ds.push_back(g.demands[b]);
+    int m = MaxDistinctNodes(c, ds, g.PinnedNodes(), Capacity::kFree);
+    return "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
+           " with room now, but only " + std::to_string(m) + " can take one of its bundles" + tail;
+  }
+  return "each bundle fits some node alone, but the " + Plural(count, "bundle", "bundles") +
+         " do not fit the free capacity together" + tail;
+}
+
+}  // namespace
+
+std::vector<int> GroupRecord::Unplaced() const {
+  std::vector<int> out;
+  for (size_t b = 0; b < node_of.size(); ++b) {
+    if (node_of[b] < 0) out.push_back(static_cast<int>(b));
+  }
+  return out;
+}
+
+std::vector<int> GroupRecord::PinnedNodes() const {
+  std::vector<int> out;
+  for (int n : node_of) {
+    if (n >= 0) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Explanation ExplainGroup(const Cluster& c, const GroupRecord& g) {
+  Explanation e;
+  if (g.state == GroupState::kCreated || g.state == GroupState::kRemoved) return e;
+  std::vector<int> todo = g.Unplaced();
+  std::vector<int> pinned = g.PinnedNodes();
+  std::vector<int> live;
+  for (int n = 0; n < static_cast<int>(c.nodes().size()); ++n) {
+    if (!c.nodes()[n].alive) continue;
+    live.push_back(n);
+    NodeExplanation ne = ExplainNode(c, n, g, todo, pinned);
+    switch (ne.verdict) {
+      case NodeVerdict::kFitsNow: ++e.fits_now; break;
+      case NodeVerdict::kFullNow: ++e.full_now; break;
+      case NodeVerdict::kNeverFits: ++e.never_fits; break;
+      case NodeVerdict::kUsedByGroup: break;
+    }
+    e.nodes.push_back(std::move(ne));
+  }
+  std::string prefix;
+  if (g.state == GroupState::kRescheduling && !g.lost.empty()) {
+    prefix = (g.lost.size() == 1 ? "bundle " : "bundles ") + JoinInts(g.lost) +
+             " lost with " + (g.lost.size() == 1 ? "its node" : "their nodes") + "; ";
+  }
+  if (live.empty()) {
+    e.reason = prefix + "the cluster has no nodes; add a node";
+  } else if (!g.fits_totals) {
+    e.reason = prefix + InfeasibleReason(c, g, todo, live);
+    if (g.totals_budget_exhausted) e.reason += " (search budget exhausted; the answer may be wrong)";
+  } else {
+    e.reason = prefix + WaitingReason(c, g, todo, live, e);
+  }
+  return e;
+}
+
+}  // namespace berth::placement
