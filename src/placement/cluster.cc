@@ -35,12 +35,74 @@ void NodeState::RefreshDeviceSummary() {
 
 void Cluster::Widen() {
   size_t r = static_cast<size_t>(resources_.size());
+  // New nodes are built full width; only a new resource name widens the rest.
+  if (r == widened_to_) return;
+  widened_to_ = r;
+  bool changed = false;
   for (NodeState& n : nodes_) {
     if (n.total.size() < r) {
       n.total.resize(r, 0);
       n.free.resize(r, 0);
+      changed = true;
     }
   }
+  // Keys carry every resource: refile all when a resource appears.
+  if (changed) {
+    for (int n = 0; n < static_cast<int>(nodes_.size()); ++n) Reclassify(n);
+  }
+}
+
+size_t Cluster::KeyHash::operator()(const std::vector<Units>& key) const {
+  uint64_t h = 1469598103934665603ull;
+  for (Units u : key) h = (h ^ static_cast<uint64_t>(u)) * 1099511628211ull;
+  return static_cast<size_t>(h);
+}
+
+void Cluster::ClassKey(int n, std::vector<Units>* key) const {
+  const NodeState& node = nodes_[n];
+  key->clear();
+  key->insert(key->end(), node.total.begin(), node.total.end());
+  key->insert(key->end(), node.free.begin(), node.free.end());
+  key->push_back(-1);
+  size_t devices_at = key->size();
+  key->insert(key->end(), node.device_free.begin(), node.device_free.end());
+  std::sort(key->begin() + static_cast<long>(devices_at), key->end());
+}
+
+void Cluster::Reclassify(int n) {
+  if (key_of_.size() < nodes_.size()) key_of_.resize(nodes_.size());
+  std::vector<Units>& key = key_of_[n];
+  if (!key.empty()) {
+    auto it = classes_.find(key);
+    if (it != classes_.end()) {
+      std::vector<int>& members = it->second;
+      auto at = std::lower_bound(members.begin(), members.end(), n);
+      if (at != members.end() && *at == n) members.erase(at);
+      if (members.empty()) classes_.erase(it);
+    }
+  }
+  if (!nodes_[n].alive) {
+    key.clear();
+    return;
+  }
+  ClassKey(n, &key);
+  std::vector<int>& members = classes_[key];
+  members.insert(std::lower_bound(members.begin(), members.end(), n), n);
+}
+
+std::vector<int> Cluster::Candidates(std::span<const int> excluded, size_t per_class) const {
+  std::vector<int> out;
+  for (const auto& [key, members] : classes_) {
+    size_t taken = 0;
+    for (int n : members) {
+      if (taken == per_class) break;
+      if (std::find(excluded.begin(), excluded.end(), n) != excluded.end()) continue;
+      out.push_back(n);
+      ++taken;
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 int Cluster::Find(std::string_view name) const {

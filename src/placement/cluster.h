@@ -4,6 +4,8 @@
 // GPU devices as a vector of free units each.
 
 #include <cstdint>
+#include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -81,13 +83,33 @@ class Cluster {
   // node n lacks; -1 when d fits. `have` gets what the node has of it.
   int FirstShort(int n, const BundleDemand& d, Capacity cap, Units* have) const;
 
+  // Live nodes with identical totals, free capacity and device shares are
+  // interchangeable for every placement question, and the best-fit tie
+  // break (lowest index) always prefers a class's first members. So the
+  // solver looks at no more than `per_class` members of each class: the
+  // lowest-indexed live ones not in `excluded`. Returned in node order.
+  std::vector<int> Candidates(std::span<const int> excluded, size_t per_class) const;
+  // Re-files node n after its capacity or liveness changed.
+  void Reclassify(int n);
+  size_t class_count() const { return classes_.size(); }
+
   Units Have(int n, int rid, Capacity cap) const {
     const NodeState& node = nodes_[n];
     return cap == Capacity::kFree ? node.free[rid] : node.total[rid];
   }
 
  private:
+  struct KeyHash {
+    size_t operator()(const std::vector<Units>& key) const;
+  };
+  void ClassKey(int n, std::vector<Units>* key) const;
+
   ResourceIndex resources_;
+  size_t widened_to_ = 0;  // resource count the nodes were last widened to
+  // Members of each class, ascending. A sorted vector: classes are small or
+  // few, and this is the hot path of every placement and release.
+  std::unordered_map<std::vector<Units>, std::vector<int>, KeyHash> classes_;
+  std::vector<std::vector<Units>> key_of_;  // per node: its class key, empty when unfiled
   std::vector<NodeState> nodes_;  // never shrinks; removed nodes stay, not alive
   std::unordered_map<std::string, int> by_name_;
 };

@@ -107,7 +107,6 @@ std::optional<Packing> Pack(std::span<const Units> device_free, std::span<const 
   for (size_t i = 0; i < fractional.size(); ++i) {
     out.piece_bin[fractional[i]] = packer.assignment()[i];
   }
-  out.whole_take.resize(asks.size());
   // Spare full devices used by fractional asks come after those of whole asks.
   for (int& dev : out.bin_device) {
     if (dev < 0) dev = out.full_ids[whole_needed + static_cast<size_t>(-dev - 1)];
@@ -134,6 +133,30 @@ bool GpuAsksFit(std::span<const Units> device_free, std::span<const GpuAsk> asks
 
 std::optional<std::vector<std::vector<GpuShare>>> AssignGpus(std::span<const Units> device_free,
                                                             std::span<const GpuAsk> asks) {
+  // Fast path for the common single ask: the same answer Pack() gives
+  // (lowest free whole devices; the fullest device that holds a share).
+  if (asks.size() == 1 && asks[0].units > 0) {
+    Units u = asks[0].units;
+    std::vector<std::vector<GpuShare>> result(1);
+    if (u >= kDevice) {
+      for (size_t d = 0; d < device_free.size() && result[0].size() < static_cast<size_t>(u / kDevice); ++d) {
+        if (device_free[d] == kDevice) result[0].push_back({static_cast<int>(d), Quantity::Whole(1)});
+      }
+      if (result[0].size() < static_cast<size_t>(u / kDevice)) return std::nullopt;
+      return result;
+    }
+    int best = -1;
+    for (size_t d = 0; d < device_free.size(); ++d) {
+      Units f = device_free[d];
+      if (f < u) continue;
+      // Partly used devices before whole ones, the fullest first, then id.
+      auto rank = [](Units free) { return free == kDevice ? kDevice * 2 : free; };
+      if (best < 0 || rank(f) < rank(device_free[best])) best = static_cast<int>(d);
+    }
+    if (best < 0) return std::nullopt;
+    result[0].push_back({best, Quantity::Units(u)});
+    return result;
+  }
   std::optional<Packing> packing = Pack(device_free, asks);
   if (!packing) return std::nullopt;
   std::vector<std::vector<GpuShare>> result(asks.size());

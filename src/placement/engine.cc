@@ -120,7 +120,9 @@ Status PlacementEngine::Impl::AddNode(const NodeSpec& spec) {
   node.RefreshDeviceSummary();
   cluster_.nodes().push_back(std::move(node));
   cluster_.Widen();
-  cluster_.AddAlive(static_cast<int>(cluster_.nodes().size()) - 1);
+  int index = static_cast<int>(cluster_.nodes().size()) - 1;
+  cluster_.AddAlive(index);
+  cluster_.Reclassify(index);
   ++topology_version_;
   RetryWaiting();
   return Status::Ok();
@@ -133,6 +135,7 @@ Status PlacementEngine::Impl::RemoveNode(std::string_view name) {
   }
   cluster_.nodes()[n].alive = false;
   cluster_.Forget(n);
+  cluster_.Reclassify(n);
   ++topology_version_;
   for (size_t gid = 0; gid < groups_.size(); ++gid) {
     GroupRecord& g = groups_[gid];
@@ -255,12 +258,14 @@ bool PlacementEngine::Impl::TryPlace(int gid) {
   GroupRecord& g = groups_[gid];
   std::vector<int> todo = g.Unplaced();
   std::vector<int> pinned = g.PinnedNodes();
-  std::vector<BundleDemand> demands;
-  demands.reserve(todo.size());
-  for (int b : todo) demands.push_back(g.demands[b]);
+  std::vector<BundleDemand> some;  // only when part of the group is placed
+  if (todo.size() != g.demands.size()) {
+    for (int b : todo) some.push_back(g.demands[b]);
+  }
   placement::SolveRequest req;
   req.strategy = g.strategy;
-  req.bundles = demands;
+  req.bundles = todo.size() == g.demands.size() ? std::span<const BundleDemand>(g.demands)
+                                                : std::span<const BundleDemand>(some);
   req.pinned = pinned;
   req.capacity = Capacity::kFree;
   placement::SolveResult r = placement::Solve(cluster_, req);
@@ -311,6 +316,7 @@ void PlacementEngine::Impl::Commit(GroupRecord& g, const std::vector<int>& bundl
       node.free[kGpuId] -= d.gpu;
       g.node_of[b] = n;
     }
+    cluster_.Reclassify(n);
     i = j;
   }
 }
@@ -325,6 +331,7 @@ void PlacementEngine::Impl::Release(GroupRecord& g) {
     node.free[kGpuId] += d.gpu;
     for (const GpuShare& s : g.gpus[b]) node.device_free[s.device] += s.fraction.units();
     if (!g.gpus[b].empty()) node.RefreshDeviceSummary();
+    cluster_.Reclassify(n);
     g.node_of[b] = -1;
     g.gpus[b].clear();
   }

@@ -53,15 +53,10 @@ std::vector<int> ScarceFirstOrder(std::span<const BundleDemand> bundles) {
   return order;
 }
 
-std::vector<int> LiveNodes(const Cluster& c, std::span<const int> excluded) {
-  std::vector<int> out;
-  const auto& nodes = c.nodes();
-  for (int n = 0; n < static_cast<int>(nodes.size()); ++n) {
-    if (!nodes[n].alive) continue;
-    if (std::find(excluded.begin(), excluded.end(), n) != excluded.end()) continue;
-    out.push_back(n);
-  }
-  return out;
+// The nodes worth looking at for a request of `bundles` bundles: every class
+// of identical nodes contributes at most that many (see Cluster::Candidates).
+std::vector<int> LiveNodes(const Cluster& c, std::span<const int> excluded, size_t bundles) {
+  return c.Candidates(excluded, std::max<size_t>(bundles, 1));
 }
 
 struct Scored {
@@ -121,6 +116,18 @@ class Matcher {
   std::vector<int> Run(const std::vector<int>& order) {
     std::vector<int> of(lists_.size(), -1);
     for (int b : order) {
+      // Take the best free node directly when there is one; augment (move
+      // earlier bundles) only when there is not, so that uncontended
+      // bundles keep their best-fitting nodes in order.
+      bool direct = false;
+      for (int n : lists_[b]) {
+        if (owner_[n] < 0) {
+          owner_[n] = b;
+          direct = true;
+          break;
+        }
+      }
+      if (direct) continue;
       ++stamp_;
       Augment(b);
     }
@@ -202,7 +209,7 @@ class Search {
     // Candidates: pinned nodes (already used), then every live node that
     // holds at least one of the bundles alone.
     for (int n : pinned) AddCandidate(n, /*pinned=*/true);
-    for (int n : LiveNodes(c, pinned)) {
+    for (int n : LiveNodes(c, pinned, demands_.size())) {
       bool any = std::any_of(demands_.begin(), demands_.end(),
                              [&](const BundleDemand& d) { return c.Fits(n, d, cap); });
       if (any) AddCandidate(n, false);
@@ -356,7 +363,7 @@ int DistinctCount(const std::vector<int>& node_of, std::span<const int> pinned) 
 bool GreedyPack(const Cluster& c, std::span<const BundleDemand> bundles, std::span<const int> pinned,
                 Capacity cap, std::vector<int>* node_of) {
   std::vector<int> order = ScarceFirstOrder(bundles);
-  std::vector<int> nodes = LiveNodes(c, {});
+  std::vector<int> nodes = LiveNodes(c, {}, bundles.size());
   std::vector<NodeLoad> used;
   for (int n : pinned) used.emplace_back(c, n, cap);
   node_of->assign(bundles.size(), -1);
@@ -411,7 +418,7 @@ bool GreedyPack(const Cluster& c, std::span<const BundleDemand> bundles, std::sp
 // equals).
 bool GreedySpread(const Cluster& c, std::span<const BundleDemand> bundles,
                   std::span<const int> pinned, Capacity cap, std::vector<int>* node_of) {
-  std::vector<int> fresh = LiveNodes(c, pinned);
+  std::vector<int> fresh = LiveNodes(c, pinned, bundles.size());
   *node_of = MatchDistinct(c, bundles, fresh, cap);
   std::vector<NodeLoad> used;
   for (int n : pinned) used.emplace_back(c, n, cap);
@@ -453,7 +460,7 @@ int PackLowerBound(const Cluster& c, std::span<const BundleDemand> bundles, Capa
   for (int rid = 0; rid < c.resources().size(); ++rid) {
     if (need[rid] == 0) continue;
     Units most = 0;
-    for (int n : LiveNodes(c, {})) most = std::max(most, c.Have(n, rid, cap));
+    for (int n : LiveNodes(c, {}, 1)) most = std::max(most, c.Have(n, rid, cap));
     if (most > 0) bound = std::max<Units>(bound, (need[rid] + most - 1) / most);
   }
   return bound;
@@ -465,7 +472,7 @@ SolveResult SolvePack(const Cluster& c, const SolveRequest& r) {
   // One node for everything is optimal when no node is pinned; with pinned
   // nodes, everything on one of them adds no node.
   std::vector<int> all = pinned ? std::vector<int>(r.pinned.begin(), r.pinned.end())
-                                : LiveNodes(c, {});
+                                : LiveNodes(c, {}, 1);
   if (int n = BestSingleNode(c, all, r.bundles, r.capacity); n >= 0) {
     out.found = true;
     out.node_of.assign(r.bundles.size(), n);
@@ -554,7 +561,7 @@ std::vector<Units> DeviceCapacity(const NodeState& node, Capacity capacity) {
 
 int MaxDistinctNodes(const Cluster& c, std::span<const BundleDemand> bundles,
                      std::span<const int> excluded, Capacity capacity) {
-  std::vector<int> of = MatchDistinct(c, bundles, LiveNodes(c, excluded), capacity);
+  std::vector<int> of = MatchDistinct(c, bundles, LiveNodes(c, excluded, bundles.size()), capacity);
   return static_cast<int>(std::count_if(of.begin(), of.end(), [](int n) { return n >= 0; }));
 }
 
@@ -567,7 +574,7 @@ SolveResult Solve(const Cluster& c, const SolveRequest& r) {
   switch (r.strategy) {
     case Strategy::kStrictPack: {
       std::vector<int> nodes = r.pinned.empty()
-                                   ? LiveNodes(c, {})
+                                   ? LiveNodes(c, {}, 1)
                                    : std::vector<int>(r.pinned.begin(), r.pinned.end());
       int n = r.bundles.size() == 1 ? BestNode(c, nodes, r.bundles[0], r.capacity)
                                     : BestSingleNode(c, nodes, r.bundles, r.capacity);
@@ -578,7 +585,7 @@ SolveResult Solve(const Cluster& c, const SolveRequest& r) {
       return out;
     }
     case Strategy::kStrictSpread: {
-      std::vector<int> nodes = LiveNodes(c, r.pinned);
+      std::vector<int> nodes = LiveNodes(c, r.pinned, r.bundles.size());
       if (r.bundles.size() == 1) {
         int n = BestNode(c, nodes, r.bundles[0], r.capacity);
         if (n >= 0) out.node_of.assign(1, n);
@@ -594,7 +601,7 @@ SolveResult Solve(const Cluster& c, const SolveRequest& r) {
       if (r.bundles.size() == 1) {
         // Prefer a node the group already uses.
         int n = r.pinned.empty() ? -1 : BestNode(c, r.pinned, r.bundles[0], r.capacity);
-        if (n < 0) n = BestNode(c, LiveNodes(c, {}), r.bundles[0], r.capacity);
+        if (n < 0) n = BestNode(c, LiveNodes(c, {}, 1), r.bundles[0], r.capacity);
         if (n >= 0) {
           out.found = true;
           out.node_of.assign(1, n);
@@ -605,7 +612,7 @@ SolveResult Solve(const Cluster& c, const SolveRequest& r) {
     case Strategy::kSpread:
       if (r.bundles.size() == 1) {
         // Prefer a node the group does not use yet.
-        int n = BestNode(c, LiveNodes(c, r.pinned), r.bundles[0], r.capacity);
+        int n = BestNode(c, LiveNodes(c, r.pinned, 1), r.bundles[0], r.capacity);
         if (n < 0 && !r.pinned.empty()) n = BestNode(c, r.pinned, r.bundles[0], r.capacity);
         if (n >= 0) {
           out.found = true;
