@@ -5,4 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh >/dev/null
-./build/berth place --cluster examples/cluster.json --ops examples/ops.json "$@"
+echo "berth place --cluster examples/cluster.json --ops examples/ops.json --format text"
+echo "(the same as JSON: drop --format text)"
+echo
+./build/berth place --cluster examples/cluster.json --ops examples/ops.json --format text "$@"

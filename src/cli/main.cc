@@ -27,6 +27,8 @@ CLI::App* AddPlace(CLI::App& app, berth::cli::PlaceOptions& options) {
                   "\"remove_node\" | \"add_node\", ...}]}")
       ->required();
   cmd->add_flag("--compact", options.compact, "Print the JSON on one line");
+  cmd->add_option("--format", options.format, "Output: json (default) or text (for people)")
+      ->check(CLI::IsMember({"json", "text"}));
   return cmd;
 }
 

@@ -8,6 +8,7 @@
 
 #include "berth/placement.h"
 #include "berth/status.h"
+#include "cli/place_text.h"
 #include "io/place_json.h"
 
 namespace berth::cli {
@@ -40,6 +41,7 @@ Result<std::string> Place(const PlaceOptions& options) {
   PlacementEngine engine;
   BERTH_RETURN_IF_ERROR(io::AddNodes(engine, nodes, options.cluster_path));
   BERTH_RETURN_IF_ERROR(io::ApplyOps(engine, ops, options.ops_path));
+  if (options.format == "text") return RenderText(engine);
   return io::RenderState(engine,
                          options.compact ? io::JsonStyle::kCompact : io::JsonStyle::kPretty);
 }

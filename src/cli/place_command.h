@@ -9,6 +9,7 @@ struct PlaceOptions {
   std::string cluster_path;
   std::string ops_path;
   bool compact = false;  // one-line JSON instead of the indented form
+  std::string format = "json";  // "json", or "text" for people
 };
 
 // Exit codes, shared by every subcommand.

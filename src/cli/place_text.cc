@@ -1,0 +1,100 @@
+#include "cli/place_text.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace berth::cli {
+namespace {
+
+// "0-3" for whole devices 0,1,2,3; "2:0.5" for a share.
+std::string Devices(const std::vector<GpuShare>& gpus) {
+  std::string out;
+  for (size_t i = 0; i < gpus.size();) {
+    if (!out.empty()) out += ",";
+    if (gpus[i].fraction != Quantity::Whole(1)) {
+      out += std::to_string(gpus[i].device) + ":" + gpus[i].fraction.ToString();
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < gpus.size() && gpus[j + 1].fraction == Quantity::Whole(1) &&
+           gpus[j + 1].device == gpus[j].device + 1) {
+      ++j;
+    }
+    out += std::to_string(gpus[i].device);
+    if (j > i) out += "-" + std::to_string(gpus[j].device);
+    i = j + 1;
+  }
+  return out.empty() ? "-" : out;
+}
+
+std::string Pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+std::string Placements(const std::vector<BundlePlacement>& placed) {
+  std::string out;
+  for (const BundlePlacement& p : placed) {
+    if (!out.empty()) out += "  ";
+    out += "#" + std::to_string(p.index) + " " + p.node + " gpu " + Devices(p.gpus);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderText(const PlacementEngine& engine) {
+  std::string out = "GROUPS\n";
+  size_t width = 5;
+  std::vector<GroupView> groups = engine.Groups();
+  for (const GroupView& g : groups) width = std::max(width, g.name.size());
+  out += "  " + Pad("GROUP", width) + "  " + Pad("STRATEGY", 13) + "  " + Pad("STATE", 12) +
+         "  BUNDLES (index node gpu-devices)\n";
+  for (const GroupView& g : groups) {
+    out += "  " + Pad(g.name, width) + "  " + Pad(StrategyName(g.strategy), 13) + "  " +
+           Pad(GroupStateName(g.state), 12) + "  ";
+    if (g.state == GroupState::kCreated) {
+      out += Placements(g.placed);
+    } else if (g.state == GroupState::kRescheduling) {
+      out += "holds " + Placements(g.placed);
+    } else {
+      out += "-";
+    }
+    out += "\n";
+    if (g.state == GroupState::kCreated || g.state == GroupState::kRemoved) continue;
+    std::optional<Explanation> why = engine.Explain(g.name);
+    if (why) {
+      out += "  " + std::string(width, ' ') + "  why: " + why->reason + "\n";
+    }
+  }
+  out += "\nNODES\n";
+  for (const NodeView& n : engine.Nodes()) {
+    out += "  " + n.name + "  free";
+    for (const auto& [name, q] : n.available.items()) {
+      std::string total = n.total.Get(name).ToString();
+      std::string free = q.ToString();
+      if (name == kMemory) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.1f/%.1f GiB", q.ToDouble() / (1 << 30),
+                      n.total.Get(name).ToDouble() / (1 << 30));
+        out += " " + name + " " + buf;
+      } else {
+        out += " " + name + " " + free + "/" + total;
+      }
+    }
+    if (!n.gpus.empty()) {
+      out += "  devices [";
+      for (size_t d = 0; d < n.gpus.size(); ++d) {
+        const Quantity& f = n.gpus[d].free;
+        out += f == Quantity::Whole(1) ? "." : f.IsZero() ? "#" : "+";
+      }
+      out += "]";
+    }
+    out += "\n";
+  }
+  out += "\n  devices: '.' free, '+' partly used, '#' fully used\n";
+  return out;
+}
+
+}  // namespace berth::cli
