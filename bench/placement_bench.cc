@@ -5,6 +5,8 @@
 #include <malloc.h>
 
 #include <deque>
+#include <limits>
+#include <map>
 #include <string>
 
 #include "berth/placement.h"
@@ -82,6 +84,52 @@ void BM_Pack16(benchmark::State& state) {
   Churn(state, nodes, kGpuNode, Strategy::kPack, bundles, nodes / 2 / 2);
 }
 BENCHMARK(BM_Pack16)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// Baseline, in the same run: Ray's single-bundle policy as its C++ core does
+// it (ray_pg.md 2.6) without the GCS round trips — every node scanned with the
+// LeastResourceScorer over string-keyed double resources, the node with the
+// highest score taken. What a per-request scan of the whole cluster costs.
+void BM_BaselineRayScan1Bundle(benchmark::State& state) {
+  int nodes = static_cast<int>(state.range(0));
+  int load_percent = static_cast<int>(state.range(1));
+  std::vector<std::map<std::string, double>> avail(
+      static_cast<size_t>(nodes), {{"CPU", 64}, {"GPU", 8}, {"memory", 1099511627776.0}});
+  const std::map<std::string, double> ask = {{"CPU", 1}, {"GPU", 1}};
+  auto place = [&]() -> int {
+    int best = -1;
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (int n = 0; n < nodes; ++n) {
+      double score = 0;
+      bool fits = true;
+      for (const auto& [r, v] : ask) {
+        double a = avail[n][r];
+        if (a < v) {
+          fits = false;
+          break;
+        }
+        score += a > 0 ? (a - v) / a : 0;
+      }
+      if (fits && score > best_score) {
+        best = n;
+        best_score = score;
+      }
+    }
+    if (best >= 0) {
+      for (const auto& [r, v] : ask) avail[best][r] -= v;
+    }
+    return best;
+  };
+  std::deque<int> live;
+  for (int i = 0; i < nodes * 8 * load_percent / 100; ++i) live.push_back(place());
+  for (auto _ : state) {
+    live.push_back(place());
+    for (const auto& [r, v] : ask) avail[live.front()][r] += v;
+    live.pop_front();
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["nodes"] = nodes;
+}
+BENCHMARK(BM_BaselineRayScan1Bundle)->Args({1000, 0})->Args({1000, 50})->Args({1000, 90});
 
 // Memory: heap bytes per node and per placed group (one bundle, one GPU).
 void BM_Memory(benchmark::State& state) {
