@@ -533,7 +533,21 @@ SolveResult SolveSpread(const Cluster& c, const SolveRequest& r) {
   long budget = r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes
                     ? kSmallBudget
                     : kLargeBudget;
-  int floor_k = have ? DistinctCount(best, r.pinned) + 1 : 0;
+  if (!have) {
+    // Settle feasibility first, the way PACK does (fill used nodes first,
+    // which finds a placement far sooner than insisting on distinct nodes),
+    // so that a budget spent on spreading never turns "fits" into "no".
+    have = GreedyPack(c, r.bundles, r.pinned, r.capacity, &best);
+    if (!have) {
+      Search s(c, r.bundles, r.pinned, r.capacity, Strategy::kPack, budget);
+      have = s.Run(0, std::numeric_limits<int>::max(), &best);
+      if (!have) {
+        out.budget_exhausted = s.exhausted();
+        return out;
+      }
+    }
+  }
+  int floor_k = DistinctCount(best, r.pinned) + 1;
   for (int k = upper; k >= floor_k; --k) {
     Search s(c, r.bundles, r.pinned, r.capacity, Strategy::kSpread, budget);
     std::vector<int> found;
