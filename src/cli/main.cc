@@ -7,6 +7,8 @@
 #include <exception>
 
 #include "cli/place_command.h"
+#include "run/runner.h"
+#include "cli/plan_command.h"
 
 namespace {
 
@@ -32,11 +34,46 @@ CLI::App* AddPlace(CLI::App& app, berth::cli::PlaceOptions& options) {
   return cmd;
 }
 
+CLI::App* AddPlan(CLI::App& app, berth::cli::PlanOptions& options) {
+  CLI::App* cmd = app.add_subcommand(
+      "plan",
+      "Plan an experiment (a dry run): where each worker goes, its GPUs, ports, env and argv.\n"
+      "Exits 2 on bad input and 3 when the experiment does not fit the cluster, with the\n"
+      "reason on stderr.");
+  cmd->add_option("experiment", options.experiment_path, "Experiment YAML (docs/experiment.md)")
+      ->required();
+  cmd->add_option("--cluster", options.cluster_path,
+                  "Plan for this cluster JSON (the format of berth place) instead of the "
+                  "experiment's cluster; ports are then counted from 30000 per node");
+  cmd->add_flag("--json", options.json, "Print the plan as JSON");
+  return cmd;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app("berth: placement of RL jobs onto GPU clusters", "berth");
   app.require_subcommand(1);
   berth::cli::PlaceOptions place_options;
   CLI::App* place = AddPlace(app, place_options);
+  berth::cli::PlanOptions plan_options;
+  CLI::App* plan = AddPlan(app, plan_options);
+  berth::run::RunOptions run_options;
+  CLI::App* run = app.add_subcommand(
+      "run", "Run an experiment's workers on this machine until Ctrl-C, SIGTERM or `berth down`.");
+  run->add_option("experiment", run_options.experiment_path, "Experiment YAML")->required();
+  run->add_option("--run-dir", run_options.run_dir,
+                  "Where state.json and the logs go (default: berth-runs/<name>-<time>-<pid>)");
+  run->add_option("--grace", run_options.grace_s,
+                  "Seconds between SIGTERM and SIGKILL at teardown (default 5)")
+      ->check(CLI::Range(0.0, 600.0));
+  std::string status_dir;
+  CLI::App* status = app.add_subcommand("status", "Show a run's workers (from its run dir).");
+  status->add_option("run_dir", status_dir, "The run dir that `berth run` printed")->required();
+  std::string down_dir;
+  double down_timeout = 60;
+  CLI::App* down = app.add_subcommand("down", "Stop a run and wait until its workers are gone.");
+  down->add_option("run_dir", down_dir, "The run dir that `berth run` printed")->required();
+  down->add_option("--timeout", down_timeout, "Seconds to wait (default 60)")
+      ->check(CLI::Range(0.0, 3600.0));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -45,6 +82,10 @@ int Main(int argc, char** argv) {
     return app.exit(e) == 0 ? kExitOk : kExitBadInput;
   }
   if (place->parsed()) return berth::cli::RunPlace(place_options);
+  if (plan->parsed()) return berth::cli::RunPlan(plan_options);
+  if (run->parsed()) return berth::run::RunExperiment(run_options);
+  if (status->parsed()) return berth::run::ShowStatus(status_dir);
+  if (down->parsed()) return berth::run::Down(down_dir, down_timeout);
   return kExitBadInput;  // unreachable: require_subcommand(1)
 }
 

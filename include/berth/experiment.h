@@ -1,0 +1,97 @@
+#pragma once
+// An RL experiment as berth runs it: roles with replicas and a scheduling
+// spec, placed with AReaL's strategies (shared, separate, deferred) and
+// optionally colocated onto another role's GPUs. Field names follow AReaL's
+// SchedulingSpec / SchedulingStrategy where the concept is the same.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "berth/placement.h"
+#include "berth/resources.h"
+#include "berth/status.h"
+
+namespace berth {
+
+// shared: one placement group per role, one bundle per worker (training).
+// separate: one group per worker (each rollout instance).
+// deferred: one group per instance, split into node-sized bundles placed
+//   STRICT_SPREAD, one process per bundle (multi-node inference).
+enum class PlacementMode { kShared, kSeparate, kDeferred };
+const char* PlacementModeName(PlacementMode m);  // "shared", "separate", "deferred"
+
+// How berth knows a worker is up.
+struct Readiness {
+  enum class Kind { kNone, kTcp, kHttp };
+  Kind kind = Kind::kNone;
+  std::string port;           // a port name of the worker's spec
+  std::string path = "/health";  // kHttp: GET this path, expect 2xx
+};
+
+// Per worker (AReaL SchedulingSpec).
+struct SchedulingSpec {
+  Quantity cpu = Quantity::Whole(1);
+  Quantity gpu;                       // whole, or below 1 for a share of one device
+  Quantity mem_gib;                   // GiB; memory = mem * 2^30 bytes
+  std::vector<std::string> ports;     // names; each worker gets one distinct port per name
+  std::vector<std::string> cmd;       // argv; {placeholders} expanded per worker
+  std::vector<std::pair<std::string, std::string>> env_vars;  // in file order, byte-exact
+};
+
+// AReaL SchedulingStrategy: separation (default) or colocation onto `target`.
+struct Colocation {
+  std::string target;
+  bool fork = true;  // true: a new worker in each target worker's bundle; false: an alias
+};
+
+struct RoleSpec {
+  std::string name;  // 1-64 of [A-Za-z0-9_.-], starting with a letter or digit
+  int replicas = 1;
+  // One spec for every worker, or exactly `replicas` specs. Empty for an
+  // alias (colocation with fork: false), which starts nothing.
+  std::vector<SchedulingSpec> tasks;
+  // Ignored for a colocated role: it lives in its target's bundles.
+  PlacementMode placement = PlacementMode::kShared;
+  // Inference instance size; set for rollout roles. The spec is scaled by
+  // tp*pp as AReaL's RolloutController does: cpu and mem multiplied, gpu =
+  // tp*pp when gpu > 0 (a CPU-only instance stays CPU-only), and shared is
+  // turned into separate.
+  std::optional<std::pair<int, int>> instance;  // (tp, pp)
+  std::optional<Colocation> colocation;
+  Readiness readiness;
+  double startup_timeout_s = 30.0;
+};
+
+struct ExperimentSpec {
+  std::string name;
+  std::vector<RoleSpec> roles;  // file order
+  // Cluster: this machine by default. `gpus` declares devices on it (a
+  // machine without GPUs can still run the demo); `cpu` and `mem_gib` declare
+  // its CPUs and memory the same way (so that a plan does not depend on the
+  // machine it is made on); `cluster_file` is a multi-node cluster in the
+  // format of `berth place` (planning only), as written in the file (the
+  // command line resolves it against the experiment file's folder).
+  std::optional<int> gpus;
+  std::optional<Quantity> cpu;
+  std::optional<Quantity> mem_gib;
+  std::optional<std::string> cluster_file;
+  std::string run_dir;  // default: ./berth-runs/<name>-<timestamp>
+};
+
+// Parses the experiment YAML (format: docs/experiment.md). Errors name the
+// file, line and column, the field path ("roles[1].scheduling_spec.gpu"), the
+// value and what is allowed. Runs ValidateExperiment on the result.
+Result<ExperimentSpec> ParseExperiment(std::string_view yaml_text, std::string_view file);
+
+// Checks an experiment built in code, or parsed: every per-field rule of the
+// YAML format, then the rules between roles (unique names, colocation target
+// present, not itself colocated, no cycle, equal replica counts, a forked
+// worker's GPU not above its target's). Errors start with the field path,
+// e.g. "roles[2].scheduling_strategy.target: ...".
+Status ValidateExperiment(const ExperimentSpec& experiment);
+
+}  // namespace berth

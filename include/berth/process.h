@@ -1,0 +1,177 @@
+#pragma once
+// The local process runtime's foundation: a supervisor that starts worker
+// processes and guarantees that none of them, nor anything they start, outlives
+// berth.
+//
+// ProcessSupervisor::Start() forks a small supervisor process that stays
+// single-threaded, makes itself a child subreaper (PR_SET_CHILD_SUBREAPER, so
+// every orphaned descendant is re-parented to it, whatever setsid or double
+// fork it did) and serves requests over a socketpair. When its end of the
+// socket reaches EOF (berth returned, called exit(), crashed or was SIGKILLed)
+// the supervisor SIGTERMs every descendant, waits SupervisorOptions::grace,
+// SIGKILLs the rest, reaps them and exits. Workers get PR_SET_PDEATHSIG=SIGKILL
+// so that they die with the supervisor even if it is SIGKILLed itself, and the
+// berth side kills everything carrying the supervisor's token if it sees the
+// supervisor vanish.
+//
+// Each worker runs in its own process group with exactly the environment of
+// its LaunchSpec plus one marker variable,
+//   BERTH_SUPERVISOR_TOKEN=<random token of this supervisor>/<worker id>
+// so that descendants that left the worker's process group and session are
+// still attributed to it (through /proc/<pid>/environ).
+//
+// Residual gaps, which only cgroups could close:
+//  - A descendant that drops the marker from its environment AND loses its
+//    ancestry to the worker (its parent exits, so it is re-parented to the
+//    supervisor) is killed by TerminateAll/Shutdown/berth's exit, but not by
+//    Terminate(id).
+//  - If the supervisor itself is SIGKILLed, its workers die with it
+//    (PDEATHSIG) and berth kills everything that carries the marker when it
+//    next calls the ProcessSupervisor. If berth and the supervisor are
+//    SIGKILLed at the same time (`pkill -9 -f berth` matches both: the
+//    supervisor is a fork of berth), the workers' descendants survive.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "berth/status.h"
+
+namespace berth {
+
+// What to run. A plain aggregate; Validate() says what is wrong with it.
+struct LaunchSpec {
+  // Names the worker in events, logs and Terminate(). 1-128 characters from
+  // [A-Za-z0-9._:/@+-]; unique for the supervisor's lifetime (an exited
+  // worker keeps its id; a failed Spawn does not take it).
+  std::string id = {};
+  // argv[0] is the program: a path if it holds a '/', else searched in the
+  // PATH of `env` (default "/usr/local/bin:/usr/bin:/bin" if env has none). No
+  // shell is involved. Must not be empty; no element may hold a NUL byte.
+  std::vector<std::string> argv = {};
+  // The COMPLETE environment of the child, in this order, byte for byte
+  // (values may hold anything but NUL). BERTH_SUPERVISOR_TOKEN is appended;
+  // keys must be non-empty, hold no '=' or NUL, be distinct and not be
+  // BERTH_SUPERVISOR_TOKEN.
+  std::vector<std::pair<std::string, std::string>> env = {};
+  // Working directory of the child. Default (empty): berth's working directory
+  // at Spawn() time. A relative path is taken relative to it.
+  std::string cwd = {};
+  // stdout and stderr of the child are appended here; parent directories are
+  // created. Empty: discarded. Relative: to berth's working directory.
+  std::string log_path = {};
+  // Optional: every line the worker writes is also appended here as
+  // "[<id>] <line>\n", one write per batch of whole lines, so lines of
+  // different workers never interleave mid-line. A line longer than 64 KiB is
+  // cut into several; a last line without '\n' gets one. Several workers may
+  // share the file.
+  std::string merged_log_path = {};
+
+  Status Validate() const;
+  bool operator==(const LaunchSpec&) const = default;
+};
+
+// A worker's main process ended (its descendants may live on until Terminate).
+// When this event is seen, all output the process itself wrote is in its logs.
+struct ExitEvent {
+  std::string id;
+  int pid = -1;
+  int exit_code = -1;  // when it exited, else -1
+  int signal = 0;      // when a signal killed it, else 0
+  // "exited with code 3", "killed by signal 9 (SIGKILL)",
+  // "killed by signal 11 (SIGSEGV), core dumped".
+  std::string description;
+
+  bool success() const { return exit_code == 0; }
+  bool operator==(const ExitEvent&) const = default;
+};
+
+struct SupervisorOptions {
+  // How long processes get between SIGTERM and SIGKILL when berth goes away or
+  // the ProcessSupervisor is destroyed. Default: 2 s. At most 10 min.
+  std::chrono::milliseconds grace{2000};
+  // How long after SIGKILL processes may take to vanish before an operation
+  // reports them as survivors (a process stuck in the kernel, state D).
+  // Default: 5 s. 100 ms to 60 s.
+  std::chrono::milliseconds kill_timeout{5000};
+  // How long fork-to-exec of one worker may take. Default: 5 s.
+  std::chrono::milliseconds spawn_timeout{5000};
+
+  Status Validate() const;
+};
+
+// Client end of one supervisor process. Owns it: the destructor tears down all
+// workers (Shutdown with options.grace) and reaps the supervisor.
+//
+// Thread-safe: one mutex serializes all calls, and each holds it for its whole
+// duration (a WaitExit(10s) delays other callers by up to 10 s). Every call is
+// bounded in time. Once the supervisor is lost (killed from outside) or shut
+// down, calls that need it return kBackend errors; PollExits() still returns
+// the events received before.
+class ProcessSupervisor {
+ public:
+  // Forks the supervisor process and waits until it is ready.
+  // REQUIRES: the calling process has one thread (the supervisor is a fork
+  // that keeps running our code, which is only safe when no other thread can
+  // hold a lock at fork time). Errors: kInternal if there are more threads,
+  // kBackend if a system call fails.
+  static Result<std::unique_ptr<ProcessSupervisor>> Start(const SupervisorOptions& options = {});
+
+  ~ProcessSupervisor();
+  ProcessSupervisor(const ProcessSupervisor&) = delete;
+  ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;
+
+  // Starts a worker and returns its pid once it has exec'd. Errors:
+  // kInvalidSpec (bad spec, duplicate id), kBackend (log file, chdir or exec
+  // failed, e.g. "worker 'w': cannot execute 'nosuch': No such file or
+  // directory (ENOENT)"), or the supervisor is gone.
+  Result<int> Spawn(const LaunchSpec& spec);
+
+  // Exit events received so far, in order, each returned once. Never blocks.
+  std::vector<ExitEvent> PollExits();
+  // The next exit event, waiting up to `timeout`; nullopt on timeout. Error
+  // when the supervisor is gone and no event is pending.
+  Result<std::optional<ExitEvent>> WaitExit(std::chrono::milliseconds timeout);
+
+  // SIGTERMs the worker's whole tree: its process group, its descendants and
+  // every process carrying its marker; SIGTERMs newcomers as they appear; at
+  // `grace` SIGKILLs whatever is left; returns once all are gone and the main
+  // process is reaped (its ExitEvent then comes before any later event), also
+  // for a worker that already exited (its leftovers are killed). Errors:
+  // kNotFound (unknown id), kBackend if processes survive SIGKILL for
+  // options.kill_timeout (their pids are named).
+  Status Terminate(const std::string& id, std::chrono::milliseconds grace);
+  // Terminate for several workers at once: all are signalled together, so it
+  // takes about one grace period (or as long as the slowest takes to exit).
+  Status TerminateMany(const std::vector<std::string>& ids, std::chrono::milliseconds grace);
+  // Same for all workers at once, and for every other descendant of the
+  // supervisor: all are signalled together, so it takes about `grace`, not the
+  // sum over workers.
+  Status TerminateAll(std::chrono::milliseconds grace);
+  // TerminateAll, then the supervisor exits and is reaped. Later Spawn and
+  // Terminate calls fail. Idempotent.
+  Status Shutdown(std::chrono::milliseconds grace);
+
+  // The worker's main pid, or -1 if the id is unknown.
+  int pid(const std::string& id) const;
+  // Whether the worker's main process has not yet been reported as exited
+  // (reads pending events first, without blocking).
+  bool alive(const std::string& id) const;
+  // The supervisor process (for tests and diagnostics).
+  int supervisor_pid() const;
+  // The random per-supervisor token in the workers' BERTH_SUPERVISOR_TOKEN.
+  const std::string& token() const;
+
+ private:
+  struct Impl;
+  explicit ProcessSupervisor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The variable that marks a supervisor's workers and their descendants.
+inline constexpr char kSupervisorTokenVar[] = "BERTH_SUPERVISOR_TOKEN";
+
+}  // namespace berth

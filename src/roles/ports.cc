@@ -1,0 +1,69 @@
+#include "roles/ports.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+
+namespace berth::roles {
+
+PortSource CountingPorts(int base) {
+  // std::function needs a copyable callable; copies share the counters.
+  auto next = std::make_shared<std::map<std::string, int>>();
+  return [next, base](const std::string& node) -> Result<int> {
+    auto [it, inserted] = next->emplace(node, base);
+    if (it->second > 65535) {
+      return Unavailable("node \"" + node + "\": ran out of ports counting from " +
+                         std::to_string(base));
+    }
+    return it->second++;
+  };
+}
+
+bool CanBindPort(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+PortSource LocalFreePorts(int lo, int hi) {
+  struct State {
+    int lo, hi, next;
+    std::set<int> given;
+  };
+  if (lo < 1) lo = 1;
+  if (hi > 65536) hi = 65536;
+  if (hi <= lo) hi = lo + 1;
+  // A random start spreads concurrent berth runs apart; within one run the
+  // scan is sequential.
+  std::random_device rd;
+  const int start = lo + static_cast<int>(rd() % static_cast<unsigned>(hi - lo));
+  auto state = std::make_shared<State>(State{lo, hi, start, {}});
+  return [state](const std::string&) -> Result<int> {
+    const int span = state->hi - state->lo;
+    for (int tried = 0; tried < span; ++tried) {
+      const int port = state->next;
+      state->next = port + 1 == state->hi ? state->lo : port + 1;
+      if (state->given.count(port) != 0 || !CanBindPort(port)) continue;
+      state->given.insert(port);
+      return port;
+    }
+    return Unavailable("no free TCP port left in " + std::to_string(state->lo) + "-" +
+                       std::to_string(state->hi - 1) + " on this machine (" +
+                       std::to_string(state->given.size()) +
+                       " handed out by this plan); free some, or run fewer workers");
+  };
+}
+
+}  // namespace berth::roles

@@ -1,0 +1,77 @@
+#include "roles/ports.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <set>
+
+namespace berth::roles {
+namespace {
+
+TEST(CountingPortsTest, CountsPerNodeFromTheBase) {
+  PortSource ports = CountingPorts(30000);
+  EXPECT_EQ(*ports("a"), 30000);
+  EXPECT_EQ(*ports("a"), 30001);
+  EXPECT_EQ(*ports("b"), 30000);
+  PortSource copy = ports;  // copies share the counters
+  EXPECT_EQ(*copy("a"), 30002);
+  EXPECT_EQ(*ports("a"), 30003);
+}
+
+TEST(CountingPortsTest, RunsOutPast65535) {
+  PortSource ports = CountingPorts(65535);
+  EXPECT_EQ(*ports("a"), 65535);
+  auto r = ports("a");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
+}
+
+TEST(LocalFreePortsTest, DistinctAndBindable) {
+  PortSource ports = LocalFreePorts();
+  std::set<int> seen;
+  for (int i = 0; i < 50; ++i) {
+    auto p = ports("local");
+    ASSERT_TRUE(p.has_value()) << p.error().ToString();
+    EXPECT_GE(*p, 20000);
+    EXPECT_LT(*p, 32768);
+    EXPECT_TRUE(seen.insert(*p).second) << *p << " handed out twice";
+    EXPECT_TRUE(CanBindPort(*p));
+  }
+}
+
+TEST(LocalFreePortsTest, SkipsAPortInUseAndNeverRepeats) {
+  // Hold one port of a tiny range: the source must hand out the other ones
+  // and then say the range is spent.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int held = ntohs(addr.sin_port);
+  EXPECT_FALSE(CanBindPort(held));
+
+  PortSource ports = LocalFreePorts(held - 1, held + 2);
+  std::set<int> got;
+  for (int i = 0; i < 3; ++i) {
+    auto p = ports("local");
+    if (!p) {
+      EXPECT_EQ(p.error().code(), ErrorCode::kUnavailable);
+      break;
+    }
+    EXPECT_NE(*p, held);
+    EXPECT_TRUE(got.insert(*p).second);
+  }
+  EXPECT_LE(got.size(), 2u);
+  EXPECT_FALSE(ports("local").has_value());
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace berth::roles

@@ -1,0 +1,31 @@
+#pragma once
+// `berth run`, `berth status` and `berth down`: an experiment's workers as
+// local processes, started role by role (targets before the roles colocated
+// on them), watched, and torn down in order (colocated roles first, then
+// their owners; within a role, rank 0 last).
+
+#include <string>
+
+namespace berth::run {
+
+struct RunOptions {
+  std::string experiment_path;
+  std::string run_dir;       // default: the experiment's, else berth-runs/<name>-<time>
+  double grace_s = 5.0;      // SIGTERM -> SIGKILL, per teardown stage
+  bool status_table = true;  // print the status table once all are up
+};
+
+// Exit codes: 0 when stopped on request (Ctrl-C, SIGTERM, `berth down`) or
+// when every worker exited 0; a failing worker's exit code (128+signal when
+// a signal killed it); 1 for a worker that never became ready or for a
+// runtime error; 2 for bad input; 3 when the experiment does not fit.
+int RunExperiment(const RunOptions& options);
+
+// Prints the run's status table from RUN_DIR/state.json.
+int ShowStatus(const std::string& run_dir);
+
+// Asks the `berth run` of RUN_DIR to tear down (SIGTERM) and waits up to
+// `timeout_s` for it and its workers to be gone.
+int Down(const std::string& run_dir, double timeout_s);
+
+}  // namespace berth::run

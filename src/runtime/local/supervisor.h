@@ -1,0 +1,29 @@
+#pragma once
+// Internals of ProcessSupervisor (include/berth/process.h) shared by its two
+// ends: the client in berth (supervisor.cc) and the forked supervisor process
+// (supervisor_process.cc).
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "berth/process.h"
+
+namespace berth::runtime::local {
+
+// The value of BERTH_SUPERVISOR_TOKEN for worker `id`.
+inline std::string MarkerValue(const std::string& token, const std::string& id) {
+  return token + "/" + id;
+}
+
+// The body of the forked supervisor process: serves requests on `sock` until
+// told to shut down or until `sock` reaches EOF, then tears everything down
+// and _exit()s. `parent` is berth's pid (a second sign of its death: being
+// re-parented).
+[[noreturn]] void RunSupervisorProcess(int sock, const SupervisorOptions& options,
+                                       const std::string& token, pid_t parent);
+
+// ExitEvent from a waitpid() status.
+ExitEvent MakeExitEvent(const std::string& id, pid_t pid, int wait_status);
+
+}  // namespace berth::runtime::local

@@ -1,0 +1,116 @@
+#include "runtime/local/worker_output.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "runtime/local/proc_scan.h"
+
+namespace berth::runtime::local {
+namespace {
+
+constexpr size_t kChunk = 64 * 1024;
+
+void CloseFd(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+Result<int> OpenAppend(const std::string& path, const std::string& who, const char* what) {
+  Status dirs = MakeParentDirs(path);
+  if (!dirs.ok()) return BackendError(who + ": " + what + " '" + path + "': " + dirs.message());
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return BackendError(who + ": cannot open " + what + " '" + path + "': " + ErrnoText(errno));
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<WorkerOutput>> WorkerOutput::Open(const LaunchSpec& spec,
+                                                         const std::string& who) {
+  std::unique_ptr<WorkerOutput> out(new WorkerOutput());
+  if (!spec.log_path.empty()) {
+    BERTH_ASSIGN_OR_RETURN(out->log_fd_, OpenAppend(spec.log_path, who, "log file"));
+  }
+  if (!spec.merged_log_path.empty()) {
+    BERTH_ASSIGN_OR_RETURN(out->merged_fd_,
+                           OpenAppend(spec.merged_log_path, who, "merged log file"));
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return BackendError(who + ": pipe2: " + ErrnoText(errno));
+    out->pipe_r_ = fds[0];
+    out->pipe_w_ = fds[1];
+    fcntl(out->pipe_r_, F_SETFL, fcntl(out->pipe_r_, F_GETFL) | O_NONBLOCK);
+    out->splitter_ = std::make_unique<LineSplitter>("[" + spec.id + "] ");
+  }
+  return out;
+}
+
+WorkerOutput::~WorkerOutput() {
+  CloseFd(pipe_w_);
+  Finish();
+}
+
+void WorkerOutput::ChildStarted() {
+  if (pipe_w_ >= 0) {
+    CloseFd(pipe_w_);
+  } else {
+    CloseFd(log_fd_);  // the child writes to its own copy
+  }
+}
+
+void WorkerOutput::Drain(int max_chunks) {
+  char buf[kChunk];
+  for (int i = 0; pipe_r_ >= 0 && i < max_chunks; ++i) {
+    ssize_t n = read(pipe_r_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return Finish();  // EOF: the worker and all that shared its output are gone
+    std::string_view data(buf, static_cast<size_t>(n));
+    WriteAll(log_fd_, data);
+    std::string lines = splitter_->Feed(data);
+    if (!lines.empty()) WriteAll(merged_fd_, lines);  // whole lines in one write
+  }
+}
+
+void WorkerOutput::Finish() {
+  if (splitter_) {
+    std::string rest = splitter_->Flush();
+    if (!rest.empty()) WriteAll(merged_fd_, rest);
+  }
+  CloseFd(pipe_r_);
+  CloseFd(log_fd_);
+  CloseFd(merged_fd_);
+}
+
+void WriteAll(int fd, std::string_view data) {
+  while (fd >= 0 && !data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+Status MakeParentDirs(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return Status::Ok();
+  std::string dir = path.substr(0, slash);
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i != dir.size() && dir[i] != '/') continue;
+    std::string prefix = dir.substr(0, i);
+    if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      return BackendError("cannot create directory '" + prefix + "': " + ErrnoText(errno));
+    }
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return BackendError("'" + dir + "' is not a directory");
+  }
+  return Status::Ok();
+}
+
+}  // namespace berth::runtime::local
