@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and run the placement demo
-# on the example cluster.
+# The main job: install what is missing, build, and run the bundled example
+# experiment on this machine (declared GPUs: none are needed) until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh >/dev/null
-echo "berth place --cluster examples/cluster.json --ops examples/ops.json --format text"
-echo "(the same as JSON: drop --format text)"
+echo "== berth plan examples/demo.yaml"
+./build/berth plan examples/demo.yaml
 echo
-./build/berth place --cluster examples/cluster.json --ops examples/ops.json --format text "$@"
+echo "== berth run examples/demo.yaml   (Ctrl-C, or berth down RUN_DIR from another terminal, stops it)"
+exec ./build/berth run examples/demo.yaml "$@"
