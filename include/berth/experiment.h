@@ -28,17 +28,17 @@ const char* PlacementModeName(PlacementMode m);  // "shared", "separate", "defer
 struct Readiness {
   enum class Kind { kNone, kTcp, kHttp };
   Kind kind = Kind::kNone;
-  std::string port;           // a port name of the worker's spec
+  std::string port;              // a port name of the worker's spec
   std::string path = "/health";  // kHttp: GET this path, expect 2xx
 };
 
 // Per worker (AReaL SchedulingSpec).
 struct SchedulingSpec {
   Quantity cpu = Quantity::Whole(1);
-  Quantity gpu;                       // whole, or below 1 for a share of one device
-  Quantity mem_gib;                   // GiB; memory = mem * 2^30 bytes
-  std::vector<std::string> ports;     // names; each worker gets one distinct port per name
-  std::vector<std::string> cmd;       // argv; {placeholders} expanded per worker
+  Quantity gpu;                    // whole, or below 1 for a share of one device
+  Quantity mem_gib;                // GiB; memory = mem * 2^30 bytes
+  std::vector<std::string> ports;  // names; each worker gets one distinct port per name
+  std::vector<std::string> cmd;    // argv; {placeholders} expanded per worker
   std::vector<std::pair<std::string, std::string>> env_vars;  // in file order, byte-exact
 };
 

@@ -42,12 +42,12 @@ namespace berth {
 
 // One process to start.
 struct WorkerPlan {
-  std::string id;     // "actor/0"; a deferred instance's followers: "rollout/0.1"
+  std::string id;  // "actor/0"; a deferred instance's followers: "rollout/0.1"
   std::string role;
-  int index = 0;      // within the role (deferred: the instance)
+  int index = 0;  // within the role (deferred: the instance)
   std::string node;
-  std::string address;          // how other workers reach the node (127.0.0.1 locally)
-  std::vector<GpuShare> gpus;   // concrete devices; CUDA_VISIBLE_DEVICES is built from them
+  std::string address;         // how other workers reach the node (127.0.0.1 locally)
+  std::vector<GpuShare> gpus;  // concrete devices; CUDA_VISIBLE_DEVICES is built from them
   std::vector<std::pair<std::string, int>> ports;  // name -> port, spec order
   // The worker's environment as berth sets it (on top of the inherited
   // one), in a fixed order; values byte-exact.

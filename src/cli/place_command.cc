@@ -10,31 +10,16 @@
 #include "berth/status.h"
 #include "cli/place_text.h"
 #include "io/place_json.h"
+#include "io/read_file.h"
 
 namespace berth::cli {
 namespace {
 
-// Reads a whole file. The error names the file, as the user typed it.
-Result<std::string> ReadFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return InvalidSpec(path + ": cannot read: " + std::strerror(errno));
-  std::string text;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  // fopen succeeds on a directory; the read is what fails (EISDIR).
-  const bool failed = std::ferror(f);
-  const int err = errno;
-  std::fclose(f);
-  if (failed) return InvalidSpec(path + ": cannot read: " + std::strerror(err));
-  return text;
-}
-
 Result<std::string> Place(const PlaceOptions& options) {
   // Read and check both files before running anything, so that a typo in
   // the ops file is reported without waiting for the placement.
-  BERTH_ASSIGN_OR_RETURN(std::string cluster_text, ReadFile(options.cluster_path));
-  BERTH_ASSIGN_OR_RETURN(std::string ops_text, ReadFile(options.ops_path));
+  BERTH_ASSIGN_OR_RETURN(std::string cluster_text, io::ReadFile(options.cluster_path));
+  BERTH_ASSIGN_OR_RETURN(std::string ops_text, io::ReadFile(options.ops_path));
   BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes,
                          io::ParseCluster(cluster_text, options.cluster_path));
   BERTH_ASSIGN_OR_RETURN(std::vector<io::Op> ops, io::ParseOps(ops_text, options.ops_path));

@@ -10,34 +10,12 @@
 #include "berth/plan.h"
 #include "cluster/local_node.h"
 #include "io/place_json.h"
+#include "io/read_file.h"
 #include "roles/plan_render.h"
 #include "roles/ports.h"
 
 namespace berth::cli {
 namespace {
-
-// Reads a whole file. The error names the file, as the user typed it.
-Result<std::string> ReadFile(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return InvalidSpec(path + ": cannot read: " + std::strerror(errno));
-  std::string text;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  const bool failed = std::ferror(f);
-  const int err = errno;
-  std::fclose(f);
-  if (failed) return InvalidSpec(path + ": cannot read: " + std::strerror(err));
-  return text;
-}
-
-// A relative cluster file is relative to the experiment file's folder, so
-// that an experiment and its cluster can be moved together.
-std::string BesideExperiment(const std::string& experiment, const std::string& file) {
-  if (file.empty() || file[0] == '/') return file;
-  const size_t slash = experiment.rfind('/');
-  return slash == std::string::npos ? file : experiment.substr(0, slash + 1) + file;
-}
 
 struct Cluster {
   std::vector<NodeSpec> nodes;
@@ -46,7 +24,7 @@ struct Cluster {
 };
 
 Result<Cluster> LoadCluster(const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
   Cluster c;
   BERTH_ASSIGN_OR_RETURN(c.nodes, io::ParseCluster(text, path));
   c.description = std::to_string(c.nodes.size()) + " nodes of " + path;
@@ -60,7 +38,7 @@ struct Output {
 
 Result<Output> Plan(const PlanOptions& options) {
   const std::string& path = options.experiment_path;
-  BERTH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
   BERTH_ASSIGN_OR_RETURN(ExperimentSpec experiment, ParseExperiment(text, path));
 
   Output out;
@@ -72,7 +50,7 @@ Result<Output> Plan(const PlanOptions& options) {
     }
     BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(options.cluster_path));
   } else if (experiment.cluster_file) {
-    BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(BesideExperiment(path, *experiment.cluster_file)));
+    BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(io::BesideFile(path, *experiment.cluster_file)));
   } else {
     const cluster::LocalOverrides overrides{experiment.gpus, experiment.cpu, experiment.mem_gib};
     const cluster::MachineInfo machine = cluster::DetectMachine();
@@ -90,15 +68,16 @@ Result<Output> Plan(const PlanOptions& options) {
     // The usual first stumble: planning a GPU experiment on a laptop.
     if (cluster.local && plan.error().code() == ErrorCode::kInfeasible && !experiment.gpus &&
         !cluster.nodes[0].resources.Has(kGpu)) {
-      msg += "\n  (no GPU was found on this machine; to plan or run anyway, declare some in the "
-             "experiment: cluster: {gpus: 8})";
+      msg +=
+          "\n  (no GPU was found on this machine; to plan or run anyway, declare some in the "
+          "experiment: cluster: {gpus: 8})";
     }
     return Status(plan.error().code(), msg);
   }
   for (const std::string& w : plan->warnings) out.warnings.push_back(path + ": " + w);
-  out.text = options.json ? roles::PlanJson(experiment.name, *plan)
-                          : roles::PlanText(experiment.name, *plan, cluster.nodes,
-                                            cluster.description);
+  out.text = options.json
+                 ? roles::PlanJson(experiment.name, *plan)
+                 : roles::PlanText(experiment.name, *plan, cluster.nodes, cluster.description);
   return out;
 }
 

@@ -169,13 +169,12 @@ Result<NodeSpec> LocalNode(const MachineInfo& machine, const LocalOverrides& o) 
   return node;
 }
 
-std::string Describe(const NodeSpec& node, const MachineInfo& machine,
-                     const LocalOverrides& o) {
+std::string Describe(const NodeSpec& node, const MachineInfo& machine, const LocalOverrides& o) {
   const Quantity cpu = node.resources.Get(kCpu);
   const Quantity mem = node.resources.Get(kMemory);
   const int64_t gpus = node.resources.Get(kGpu).WholePart();
-  std::string s = node.name + " (" + std::string(kLocalAddress) + "): " + cpu.ToString() +
-                  " CPUs" + (o.cpu ? " (declared)" : "") + ", " + Gib(mem.WholePart()) +
+  std::string s = node.name + " (" + std::string(kLocalAddress) + "): " + cpu.ToString() + " CPUs" +
+                  (o.cpu ? " (declared)" : "") + ", " + Gib(mem.WholePart()) +
                   (o.mem_gib ? " (declared)" : "") + ", " + std::to_string(gpus) + " GPUs";
   if (o.gpus) {
     s += " (declared; " + std::to_string(machine.gpus) + " detected)";

@@ -43,6 +43,20 @@ TEST(LocalNodeTest, NvmlMissingLibraryIsNoAnswer) {
   EXPECT_EQ(NvmlGpuCount("libberth-no-such-library.so.1"), std::nullopt);
 }
 
+#ifdef BERTH_FAKE_NVML
+TEST(LocalNodeTest, NvmlThroughDlopen) {
+  unsetenv("BERTH_FAKE_NVML_FAIL");
+  EXPECT_EQ(NvmlGpuCount(BERTH_FAKE_NVML), 3);
+  setenv("BERTH_FAKE_NVML_COUNT", "8", 1);
+  EXPECT_EQ(NvmlGpuCount(BERTH_FAKE_NVML), 8);
+  // A library without a driver behind it: no answer, so /dev is tried.
+  setenv("BERTH_FAKE_NVML_FAIL", "1", 1);
+  EXPECT_EQ(NvmlGpuCount(BERTH_FAKE_NVML), std::nullopt);
+  unsetenv("BERTH_FAKE_NVML_FAIL");
+  unsetenv("BERTH_FAKE_NVML_COUNT");
+}
+#endif
+
 TEST(LocalNodeTest, DetectMachineIsSane) {
   MachineInfo m = DetectMachine();
   EXPECT_GE(m.cpus, 1);

@@ -1,5 +1,6 @@
 #include "io/experiment_yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <initializer_list>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,9 +64,8 @@ bool IsPlain(const Node& n) { return n.Tag() == "?"; }
 // YAML 1.2 core schema numbers, without .inf/.nan (not quantities).
 bool LooksLikeInteger(const std::string& s) {
   size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-  return i < s.size() && std::all_of(s.begin() + i, s.end(), [](char c) {
-           return c >= '0' && c <= '9';
-         });
+  return i < s.size() &&
+         std::all_of(s.begin() + i, s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool LooksLikeNumber(const std::string& s) {
@@ -118,6 +119,31 @@ size_t InvalidUtf8At(std::string_view s) {
   return std::string_view::npos;
 }
 
+// Counts the documents of a YAML stream, stopping at two. yaml-cpp 0.7's
+// LoadAll never returns on a document followed by stray text such as
+// '"a",' (it yields empty documents forever), so berth counts with its own
+// bounded loop and then loads the first document alone.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  YAML::Mark second = YAML::Mark::null_mark();  // where the second one starts
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 class Reader {
  public:
   explicit Reader(std::string_view file) : file_(file) {}
@@ -142,15 +168,16 @@ class Reader {
   // Counts what is read, aliases included (see kMaxExperimentValues).
   Status Tick(const Node& n, const std::string& path) {
     if (++values_ > kMaxExperimentValues) {
-      return Err(n, path, "the file expands to more than " +
-                              std::to_string(kMaxExperimentValues) +
-                              " values (through YAML aliases?); write a smaller experiment");
+      return Err(n, path,
+                 "the file expands to more than " + std::to_string(kMaxExperimentValues) +
+                     " values (through YAML aliases?); write a smaller experiment");
     }
     if (n.IsScalar()) scalar_bytes_ += n.Scalar().size();
     if (scalar_bytes_ > kMaxExperimentScalarBytes) {
-      return Err(n, path, "the file expands to more than " +
-                              std::to_string(kMaxExperimentScalarBytes >> 20) +
-                              " MiB of text (through YAML aliases?); write a smaller experiment");
+      return Err(n, path,
+                 "the file expands to more than " +
+                     std::to_string(kMaxExperimentScalarBytes >> 20) +
+                     " MiB of text (through YAML aliases?); write a smaller experiment");
     }
     return Status::Ok();
   }
@@ -164,8 +191,7 @@ class Reader {
   // and given once.
   using Entries = std::vector<std::pair<std::string, Node>>;
   Result<Entries> Map(const Node& n, const std::string& path,
-                      std::initializer_list<std::string_view> allowed,
-                      const std::string& expected);
+                      std::initializer_list<std::string_view> allowed, const std::string& expected);
   static std::optional<Node> Get(const Entries& e, std::string_view key) {
     for (const auto& [k, v] : e) {
       if (k == key) return v;
@@ -311,9 +337,9 @@ Status Reader::ReadCluster(const Node& n, ExperimentSpec& e) {
 }
 
 Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(
-      Entries m, Map(n, path, {"cpu", "gpu", "mem", "ports", "cmd", "env_vars"},
-                     "a map like {cpu: 1, gpu: 1, mem: 4, ports: [http], cmd: [prog]}"));
+  BERTH_ASSIGN_OR_RETURN(Entries m,
+                         Map(n, path, {"cpu", "gpu", "mem", "ports", "cmd", "env_vars"},
+                             "a map like {cpu: 1, gpu: 1, mem: 4, ports: [http], cmd: [prog]}"));
   SchedulingSpec s;
   if (auto v = Get(m, "cpu")) {
     BERTH_ASSIGN_OR_RETURN(s.cpu, Number(*v, path + ".cpu"));
@@ -329,8 +355,8 @@ Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path) 
     BERTH_RETURN_IF_ERROR(Tick(*v, p));
     if (!v->IsSequence()) return TypeErr(*v, p, "a list of port names, like [http, metrics]");
     for (size_t i = 0; i < v->size(); ++i) {
-      BERTH_ASSIGN_OR_RETURN(std::string name, String((*v)[i], p + "[" + std::to_string(i) + "]",
-                                                      "a port name"));
+      BERTH_ASSIGN_OR_RETURN(std::string name,
+                             String((*v)[i], p + "[" + std::to_string(i) + "]", "a port name"));
       s.ports.push_back(std::move(name));
     }
   }
@@ -347,8 +373,8 @@ Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path) 
                    "shell, so split the command into words");
   }
   for (size_t i = 0; i < cmd->size(); ++i) {
-    BERTH_ASSIGN_OR_RETURN(std::string arg, String((*cmd)[i], cpath + "[" + std::to_string(i) + "]",
-                                                   "a string"));
+    BERTH_ASSIGN_OR_RETURN(std::string arg,
+                           String((*cmd)[i], cpath + "[" + std::to_string(i) + "]", "a string"));
     s.cmd.push_back(std::move(arg));
   }
   if (auto v = Get(m, "env_vars")) {
@@ -406,15 +432,15 @@ Result<Readiness> Reader::ReadReadiness(const Node& n, const std::string& path) 
 }
 
 Result<Colocation> Reader::ReadStrategy(const Node& n, const std::string& path, bool* colocated) {
-  BERTH_ASSIGN_OR_RETURN(
-      Entries m, Map(n, path, {"type", "target", "fork"},
-                     "a map like {type: colocation, target: actor, fork: true}"));
+  BERTH_ASSIGN_OR_RETURN(Entries m,
+                         Map(n, path, {"type", "target", "fork"},
+                             "a map like {type: colocation, target: actor, fork: true}"));
   std::string type = "separation";
   if (auto v = Get(m, "type")) {
     BERTH_ASSIGN_OR_RETURN(type, String(*v, path + ".type", "separation or colocation"));
     if (type != "separation" && type != "colocation") {
-      return Err(*v, path + ".type", "unknown type " + Preview(*v) +
-                                         "; allowed: separation, colocation");
+      return Err(*v, path + ".type",
+                 "unknown type " + Preview(*v) + "; allowed: separation, colocation");
     }
   }
   Colocation c;
@@ -439,11 +465,11 @@ Result<Colocation> Reader::ReadStrategy(const Node& n, const std::string& path, 
 }
 
 Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(
-      Entries m, Map(n, path,
-                     {"name", "replicas", "placement", "instance", "scheduling_spec",
-                      "scheduling_strategy", "readiness", "startup_timeout"},
-                     "a role map with name, replicas, scheduling_spec, ..."));
+  BERTH_ASSIGN_OR_RETURN(Entries m,
+                         Map(n, path,
+                             {"name", "replicas", "placement", "instance", "scheduling_spec",
+                              "scheduling_strategy", "readiness", "startup_timeout"},
+                             "a role map with name, replicas, scheduling_spec, ..."));
   RoleSpec role;
   std::optional<Node> name = Get(m, "name");
   if (!name) return Err(n, path + ".name", "required key is missing; give the role a name");
@@ -454,8 +480,8 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
   }
   bool colocated = false;
   if (auto v = Get(m, "scheduling_strategy")) {
-    BERTH_ASSIGN_OR_RETURN(Colocation c, ReadStrategy(*v, path + ".scheduling_strategy",
-                                                      &colocated));
+    BERTH_ASSIGN_OR_RETURN(Colocation c,
+                           ReadStrategy(*v, path + ".scheduling_strategy", &colocated));
     if (colocated) role.colocation = c;
   }
   const bool alias = colocated && !role.colocation->fork;
@@ -472,7 +498,8 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
     } else if (mode == "deferred") {
       role.placement = PlacementMode::kDeferred;
     } else {
-      return Err(*v, p, "unknown placement " + Preview(*v) + "; allowed: shared, separate, deferred");
+      return Err(*v, p,
+                 "unknown placement " + Preview(*v) + "; allowed: shared, separate, deferred");
     }
   }
   if (auto v = Get(m, "instance")) {
@@ -493,14 +520,15 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
       BERTH_RETURN_IF_ERROR(Tick(*v, p));
       Mark(p, *v);
       if (v->size() != 1 && v->size() != static_cast<size_t>(role.replicas)) {
-        return Err(*v, p, "spec count must be 1 or match replicas; got " +
-                              std::to_string(v->size()) + " specs for " +
-                              std::to_string(role.replicas) + " replicas");
+        return Err(*v, p,
+                   "spec count must be 1 or match replicas; got " + std::to_string(v->size()) +
+                       " specs for " + std::to_string(role.replicas) + " replicas");
       }
       // One spec reads as the plain map, so that paths match the planner's.
       for (size_t i = 0; i < v->size(); ++i) {
         BERTH_ASSIGN_OR_RETURN(
-            SchedulingSpec s, ReadSpec((*v)[i], v->size() == 1 ? p : p + "[" + std::to_string(i) + "]"));
+            SchedulingSpec s,
+            ReadSpec((*v)[i], v->size() == 1 ? p : p + "[" + std::to_string(i) + "]"));
         role.tasks.push_back(std::move(s));
       }
     } else {
@@ -568,8 +596,10 @@ Status Reader::Locate(const Status& s) const {
 Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_view file) {
   const std::string f(file);
   if (text.size() > kMaxExperimentBytes) {
-    return InvalidSpec(f + ": is " + std::to_string(text.size()) + " bytes; an experiment file "
-                       "is at most " + std::to_string(kMaxExperimentBytes >> 10) + " KiB");
+    return InvalidSpec(f + ": is " + std::to_string(text.size()) +
+                       " bytes; an experiment file "
+                       "is at most " +
+                       std::to_string(kMaxExperimentBytes >> 10) + " KiB");
   }
   const size_t bad = InvalidUtf8At(text);
   if (bad != std::string_view::npos) {
@@ -579,13 +609,23 @@ Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_vi
   }
   Reader reader(file);
   try {
-    std::vector<Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.empty()) return InvalidSpec(f + ": is empty; give name and roles");
-    if (docs.size() > 1) {
-      return InvalidSpec(f + ": holds " + std::to_string(docs.size()) +
-                         " YAML documents (separated by ---); give one");
+    const std::string owned(text);
+    std::istringstream stream(owned);
+    YAML::Parser parser(stream);
+    DocumentCounter counter;
+    while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
     }
-    BERTH_ASSIGN_OR_RETURN(ExperimentSpec e, reader.Read(docs[0]));
+    if (counter.documents == 0) return InvalidSpec(f + ": is empty; give name and roles");
+    if (counter.documents > 1) {
+      const YAML::Mark& m = counter.second;
+      const std::string at = m.is_null() ? f + ": "
+                                         : f + ":" + std::to_string(m.line + 1) + ":" +
+                                               std::to_string(m.column + 1) + ": ";
+      return InvalidSpec(at +
+                         "a second YAML document starts here (after ---, or text after "
+                         "the end of the first); give one document");
+    }
+    BERTH_ASSIGN_OR_RETURN(ExperimentSpec e, reader.Read(YAML::Load(owned)));
     Status valid = ValidateExperiment(e);
     if (!valid.ok()) return reader.Locate(valid);
     return e;

@@ -94,8 +94,9 @@ roles:
 }
 
 TEST(ExperimentYamlTest, ClusterFileAndDefaults) {
-  ExperimentSpec e = Parse("name: x\ncluster: {file: c.json}\nroles: [{name: a, scheduling_spec: "
-                           "{cmd: [x]}}]\n");
+  ExperimentSpec e = Parse(
+      "name: x\ncluster: {file: c.json}\nroles: [{name: a, scheduling_spec: "
+      "{cmd: [x]}}]\n");
   EXPECT_EQ(e.cluster_file, "c.json");
   EXPECT_EQ(e.roles[0].replicas, 1);
   EXPECT_EQ(e.roles[0].placement, PlacementMode::kShared);
@@ -117,8 +118,7 @@ roles:
           a,b=c
           "d"
 )");
-  EXPECT_EQ(e.roles[0].tasks[0].cmd,
-            (std::vector<std::string>{"1", "2.50", "true", "null", "~x"}));
+  EXPECT_EQ(e.roles[0].tasks[0].cmd, (std::vector<std::string>{"1", "2.50", "true", "null", "~x"}));
   EXPECT_EQ(e.roles[0].tasks[0].env_vars[0].second, "007");
   EXPECT_EQ(e.roles[0].tasks[0].env_vars[1].second, "yes");
   EXPECT_EQ(e.roles[0].tasks[0].env_vars[2].second, "a,b=c\n\"d\"");
@@ -140,12 +140,14 @@ struct BadCase {
   const char* want;  // a substring of the error
 };
 
-
 const BadCase kBad[] = {
     {"malformed", "name: x\nroles: [\n", "x.yaml:3:1: malformed YAML: "},
     {"empty", "", "x.yaml: is empty"},
     {"comments only", "# nothing\n", "x.yaml: is empty"},
-    {"two documents", "name: x\n---\nname: y\n", "holds 2 YAML documents"},
+    {"two documents", "name: x\n---\nname: y\n", "x.yaml:2:1: a second YAML document starts here"},
+    // yaml-cpp 0.7's LoadAll loops forever on these (found by the fuzzer).
+    {"stray comma", "\"a\",", "x.yaml:1:4: a second YAML document starts here"},
+    {"stray comma after map", "{name: x},", "a second YAML document starts here"},
     {"top not a map", "- a\n", "x.yaml:1:1: must be a map with name, roles"},
     {"unknown top key", "name: x\nrolez: []\n",
      "x.yaml:2:1: unknown key \"rolez\"; allowed: name, cluster, roles, run_dir"},
@@ -196,6 +198,9 @@ const BadCase kBad[] = {
     {"instance tp zero",
      "name: x\nroles: [{name: a, instance: {tp: 0}, scheduling_spec: {cmd: [x]}}]\n",
      "roles[0].instance.tp: 0 is outside 1..65536"},
+    {"instance pp zero",
+     "name: x\nroles: [{name: a, instance: {tp: 2, pp: 0}, scheduling_spec: {cmd: [x]}}]\n",
+     "roles[0].instance.pp: 0 is outside 1..65536"},
     {"instance unknown key",
      "name: x\nroles: [{name: a, instance: {dp: 2}, scheduling_spec: {cmd: [x]}}]\n",
      "roles[0].instance: unknown key \"dp\"; allowed: tp, pp"},
@@ -215,7 +220,8 @@ const BadCase kBad[] = {
      "spec count must be 1 or match replicas; got 0 specs for 1 replicas"},
     {"spec not a map", "name: x\nroles: [{name: a, scheduling_spec: 3}]\n",
      "roles[0].scheduling_spec: must be a map like {cpu: 1"},
-    {"spec unknown key", "name: x\nroles: [{name: a, scheduling_spec: {cmd: [x], port_count: 2}}]\n",
+    {"spec unknown key",
+     "name: x\nroles: [{name: a, scheduling_spec: {cmd: [x], port_count: 2}}]\n",
      "roles[0].scheduling_spec: unknown key \"port_count\"; allowed: cpu, gpu, mem, ports, cmd, "
      "env_vars"},
     {"cpu negative", "name: x\nroles: [{name: a, scheduling_spec: {cpu: -1, cmd: [x]}}]\n",
@@ -284,7 +290,8 @@ const BadCase kBad[] = {
     {"env map value",
      "name: x\nroles: [{name: a, scheduling_spec: {cmd: [x], env_vars: {A: [1]}}}]\n",
      "roles[0].scheduling_spec.env_vars.A: must be a string, got [...]"},
-    {"env nul", "name: x\nroles: [{name: a, scheduling_spec: {cmd: [x], env_vars: {A: \"\\0\"}}}]\n",
+    {"env nul",
+     "name: x\nroles: [{name: a, scheduling_spec: {cmd: [x], env_vars: {A: \"\\0\"}}}]\n",
      "roles[0].scheduling_spec.env_vars.A: holds a NUL byte"},
     {"readiness unknown port",
      "name: x\nroles: [{name: a, scheduling_spec: {ports: [http], cmd: [x]}, readiness: {tcp: "
@@ -424,8 +431,7 @@ TEST(ExperimentYamlTest, TooLarge) {
   std::string big = "name: x\n#" + std::string(io::kMaxExperimentBytes, 'a') + "\n";
   Result<ExperimentSpec> e = ParseExperiment(big, "x.yaml");
   ASSERT_FALSE(e.has_value());
-  EXPECT_NE(e.error().message().find("an experiment file is at most 1024 KiB"),
-            std::string::npos);
+  EXPECT_NE(e.error().message().find("an experiment file is at most 1024 KiB"), std::string::npos);
 }
 
 TEST(ExperimentYamlTest, AliasBombStops) {

@@ -171,8 +171,9 @@ roles:
      scheduling_spec: {cmd: [y]}}
 )",
                                   GpuNodes(1, 0));
-  EXPECT_TRUE(Contains(m, "Replica count mismatch: \"ref\" has 3 replicas but its target "
-                          "\"actor\" has 4"))
+  EXPECT_TRUE(Contains(m,
+                       "Replica count mismatch: \"ref\" has 3 replicas but its target "
+                       "\"actor\" has 4"))
       << m;
 }
 
@@ -196,13 +197,15 @@ TEST(ColocationErrorTest, InCode) {
     Result<Plan> p = MakePlan(x, GpuNodes(1, 0), roles::CountingPorts());
     return p ? std::string("(planned)") : p.error().message();
   };
-  EXPECT_TRUE(Contains(error({a, b, c}), "roles[1].scheduling_strategy.target: colocation cycle: "
-                                         "b -> c -> b"))
+  EXPECT_TRUE(Contains(error({a, b, c}),
+                       "roles[1].scheduling_strategy.target: colocation cycle: "
+                       "b -> c -> b"))
       << error({a, b, c});
   EXPECT_TRUE(Contains(error({self}), "colocation cycle: s -> s")) << error({self});
   // d -> b -> c: b is itself colocated (and in a cycle of its own; d is not).
-  EXPECT_TRUE(Contains(error({a, d, b, c}), "roles[1].scheduling_strategy.target: \"b\" is "
-                                            "itself colocated onto \"c\""))
+  EXPECT_TRUE(Contains(error({a, d, b, c}),
+                       "roles[1].scheduling_strategy.target: \"b\" is "
+                       "itself colocated onto \"c\""))
       << error({a, d, b, c});
   EXPECT_TRUE(Contains(error({a, e}), "no role is named \"nope\"; roles: a, e"));
 }

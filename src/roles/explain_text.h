@@ -13,8 +13,8 @@ namespace berth::roles {
 // At most this many nodes are listed; the rest are counted.
 inline constexpr size_t kMaxNodesInText = 20;
 
-// "  nodes: 0 fit now, 1 full now, 3 never fit\n    n0  full_now  bundle 0: GPU needs 2, has 1\n..."
-// Each line starts with two spaces and ends with '\n'.
+// "  nodes: 0 fit now, 1 full now, 3 never fit\n    n0  full_now  bundle 0: GPU needs 2, has
+// 1\n..." Each line starts with two spaces and ends with '\n'.
 std::string ExplanationText(const Explanation& e);
 
 // A quantity of `resource` for people: memory as "1.5 GiB", else the number.

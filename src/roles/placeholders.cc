@@ -92,8 +92,8 @@ Result<std::string> ExpandPlaceholders(
     if (value == nullptr) {
       std::string msg = "unknown placeholder {";
       msg += name;
-      return InvalidSpec(msg + "} in " + Quoted(arg) +
-                         "; available: " + Names(env) + " (write '{{' for a literal brace)");
+      return InvalidSpec(msg + "} in " + Quoted(arg) + "; available: " + Names(env) +
+                         " (write '{{' for a literal brace)");
     }
     out += *value;
     return Status::Ok();

@@ -20,7 +20,7 @@ Status CheckPlaceholders(std::string_view arg);
 
 // Expands `arg` against `env`. An unknown name is an error that names it and
 // lists the names available; the message does not name the field.
-Result<std::string> ExpandPlaceholders(
-    std::string_view arg, const std::vector<std::pair<std::string, std::string>>& env);
+Result<std::string> ExpandPlaceholders(std::string_view arg,
+                                       const std::vector<std::pair<std::string, std::string>>& env);
 
 }  // namespace berth::roles

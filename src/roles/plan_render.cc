@@ -36,7 +36,8 @@ Json Group(const PlannedGroup& pg) {
     b["index"] = p.index;
     b["node"] = p.node;
     Json gpus = Json::array();
-    for (const GpuShare& s : p.gpus) gpus.push_back({{"id", s.device}, {"fraction", Number(s.fraction)}});
+    for (const GpuShare& s : p.gpus)
+      gpus.push_back({{"id", s.device}, {"fraction", Number(s.fraction)}});
     b["gpus"] = std::move(gpus);
     if (p.index >= 0 && static_cast<size_t>(p.index) < g.bundles.size()) {
       b["resources"] = Resources(g.bundles[p.index]);
@@ -275,7 +276,8 @@ std::string PlanText(const std::string& experiment, const Plan& plan,
   std::string out = "experiment " + experiment + ": " + std::to_string(plan.workers.size()) +
                     " workers in " + std::to_string(plan.groups.size()) + " groups on " + cluster +
                     "\n\n";
-  std::vector<std::vector<std::string>> rows = {{"NODE", "GPU", "WORKER", "RANK", "PORTS", "NOTES"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"NODE", "GPU", "WORKER", "RANK", "PORTS", "NOTES"}};
   for (size_t i : order) {
     const WorkerPlan& w = plan.workers[i];
     rows.push_back({w.node, Devices(w.gpus), w.id, Rank(w), Ports(w), Notes(w)});
@@ -297,9 +299,9 @@ std::string PlanText(const std::string& experiment, const Plan& plan,
       std::string bundle = "#";  // appended: "#" + ... trips GCC 12's -Wrestrict
       bundle += std::to_string(p.index);
       groups.push_back({first ? pg.role : "", first ? pg.group.name : "",
-                        first ? StrategyName(pg.group.strategy) : "",
-                        bundle, p.node, Devices(p.gpus),
-                        r.Get(kCpu).ToString(), HumanAmount(std::string(kMemory), r.Get(kMemory))});
+                        first ? StrategyName(pg.group.strategy) : "", bundle, p.node,
+                        Devices(p.gpus), r.Get(kCpu).ToString(),
+                        HumanAmount(std::string(kMemory), r.Get(kMemory))});
     }
   }
   out += Table(groups);

@@ -23,9 +23,9 @@ using roles::Slot;
 struct RolePlan {
   size_t index = 0;  // in experiment.roles
   const RoleSpec* spec = nullptr;
-  std::vector<SchedulingSpec> tasks;  // one per worker, scaled; empty for an alias
+  std::vector<SchedulingSpec> tasks;            // one per worker, scaled; empty for an alias
   PlacementMode mode = PlacementMode::kShared;  // after the rollout and auto-deferral rules
-  int target = -1;                               // colocated: the target's index
+  int target = -1;                              // colocated: the target's index
   // Non-colocated roles: per worker (instance), its bundles' requests, then
   // where they landed.
   std::vector<std::vector<ResourceSet>> requests;
@@ -34,9 +34,7 @@ struct RolePlan {
 
 std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
-std::string RoleLabel(const RolePlan& r) {
-  return RolePath(r.index) + " (" + r.spec->name + ")";
-}
+std::string RoleLabel(const RolePlan& r) { return RolePath(r.index) + " (" + r.spec->name + ")"; }
 
 ResourceSet Request(Quantity cpu, Quantity gpu, Quantity mem_bytes) {
   ResourceSet set;
@@ -115,8 +113,7 @@ Result<std::vector<RolePlan>> Layout(const ExperimentSpec& e, int64_t gpus_per_n
       const SchedulingSpec& t = rp.tasks[w];
       const std::string path = roles::SpecPath(r, *rp.spec, w);
       if (rp.mode == PlacementMode::kDeferred) {
-        BERTH_ASSIGN_OR_RETURN(std::vector<ResourceSet> b,
-                               DeferredBundles(t, gpus_per_node, path));
+        BERTH_ASSIGN_OR_RETURN(std::vector<ResourceSet> b, DeferredBundles(t, gpus_per_node, path));
         rp.requests.push_back(std::move(b));
       } else {
         BERTH_ASSIGN_OR_RETURN(Quantity mem, roles::MemBytes(t.mem_gib, path + ".mem"));
@@ -137,9 +134,8 @@ Result<std::vector<RolePlan>> Layout(const ExperimentSpec& e, int64_t gpus_per_n
       const Quantity cpu = head.Get(kCpu) + rp.tasks[w].cpu;
       const Quantity bytes = head.Get(kMemory) + mem;
       if (cpu.units() > Quantity::kMaxUnits || bytes.units() > Quantity::kMaxUnits) {
-        return InvalidSpec(path + ": with the forks added, the bundle of " +
-                           Quote(t.spec->name) + "/" + std::to_string(w) +
-                           " is above the maximum 1e14");
+        return InvalidSpec(path + ": with the forks added, the bundle of " + Quote(t.spec->name) +
+                           "/" + std::to_string(w) + " is above the maximum 1e14");
       }
       if (!cpu.IsZero()) head.Set(kCpu, cpu);
       if (!bytes.IsZero()) head.Set(kMemory, bytes);
@@ -156,8 +152,8 @@ std::string GroupName(const RolePlan& rp, size_t worker) {
 Status NotPlaced(const PlacementEngine& engine, const RolePlan& rp, const std::string& group,
                  GroupState state) {
   std::optional<Explanation> why = engine.Explain(group);
-  std::string msg = RoleLabel(rp) + ": group " + Quote(group) + " is not placed (" +
-                    GroupStateName(state) + ")";
+  std::string msg =
+      RoleLabel(rp) + ": group " + Quote(group) + " is not placed (" + GroupStateName(state) + ")";
   if (why) {
     msg += ": " + why->reason + "\n" + roles::ExplanationText(*why);
     if (!msg.empty() && msg.back() == '\n') msg.pop_back();

@@ -179,8 +179,9 @@ roles:
 )",
                        GpuNodes(2, 8));
   ASSERT_EQ(plan.warnings.size(), 1u);
-  EXPECT_TRUE(Contains(plan.warnings[0], "roles[0] (rollout): placement shared is turned into "
-                                         "separate"))
+  EXPECT_TRUE(Contains(plan.warnings[0],
+                       "roles[0] (rollout): placement shared is turned into "
+                       "separate"))
       << plan.warnings[0];
   ASSERT_EQ(plan.groups.size(), 3u);
   // cpu and mem times tp*pp = 4, gpu = 4.

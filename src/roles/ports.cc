@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <random>
@@ -45,10 +47,13 @@ PortSource LocalFreePorts(int lo, int hi) {
   if (lo < 1) lo = 1;
   if (hi > 65536) hi = 65536;
   if (hi <= lo) hi = lo + 1;
-  // A random start spreads concurrent berth runs apart; within one run the
-  // scan is sequential.
-  std::random_device rd;
-  const int start = lo + static_cast<int>(rd() % static_cast<unsigned>(hi - lo));
+  // A start that differs from run to run spreads concurrent berth runs
+  // apart; within one run the scan is sequential. (Clock and pid, not
+  // std::random_device, which may throw.)
+  const uint64_t seed =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      (static_cast<uint64_t>(::getpid()) << 16);
+  const int start = lo + static_cast<int>(std::mt19937_64(seed)() % static_cast<uint64_t>(hi - lo));
   auto state = std::make_shared<State>(State{lo, hi, start, {}});
   return [state](const std::string&) -> Result<int> {
     const int span = state->hi - state->lo;

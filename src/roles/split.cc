@@ -39,8 +39,7 @@ Result<std::vector<SplitBundle>> SplitInstance(int64_t gpus_per_node, int64_t cp
   if (gpu == 0) return std::vector<SplitBundle>{{cpu, 0, mem}};
   if (gpus_per_node <= 0) {
     return Infeasible("n_gpus_per_node must be > 0, got " + std::to_string(gpus_per_node) +
-                      "; an instance of " + std::to_string(gpu) +
-                      " GPUs needs nodes with GPUs");
+                      "; an instance of " + std::to_string(gpu) + " GPUs needs nodes with GPUs");
   }
   // cpu * g <= cpu * gpu: bounding the latter keeps every product exact.
   if ((cpu > 0 && gpu > kExactLimit / cpu) || (mem > 0 && gpu > kExactLimit / mem)) {
@@ -61,13 +60,13 @@ Result<std::vector<SplitBundle>> SplitInstance(int64_t gpus_per_node, int64_t cp
       // up, it goes negative (cpu 3 over 65 GPUs on 16-GPU nodes: 1, 1, 1,
       // 1, then -1); AReaL would hand Ray that bundle. Refuse it instead.
       if (cpu_left < 0 || mem_left < 0) {
-        return InvalidSpec("splitting an instance of " + std::to_string(gpu) + " GPUs, cpu " +
-                           std::to_string(cpu) + ", mem " + std::to_string(mem) + " over " +
-                           std::to_string(gpus_per_node) +
-                           "-GPU nodes rounds the first bundles up and leaves the last one " +
-                           (cpu_left < 0 ? "cpu " + std::to_string(cpu_left)
-                                         : "mem " + std::to_string(mem_left)) +
-                           "; give more cpu and mem, or a GPU count that divides evenly");
+        return InvalidSpec(
+            "splitting an instance of " + std::to_string(gpu) + " GPUs, cpu " +
+            std::to_string(cpu) + ", mem " + std::to_string(mem) + " over " +
+            std::to_string(gpus_per_node) +
+            "-GPU nodes rounds the first bundles up and leaves the last one " +
+            (cpu_left < 0 ? "cpu " + std::to_string(cpu_left) : "mem " + std::to_string(mem_left)) +
+            "; give more cpu and mem, or a GPU count that divides evenly");
       }
       bundles.push_back({cpu_left, g, mem_left});
       break;

@@ -30,8 +30,7 @@ TEST(SplitInstanceTest, RoundsHalfToEvenAsPython) {
 }
 
 TEST(SplitInstanceTest, RemainderBundleLast) {
-  EXPECT_EQ(Split(8, 20, 20, 40),
-            (std::vector<SplitBundle>{{8, 8, 16}, {8, 8, 16}, {4, 4, 8}}));
+  EXPECT_EQ(Split(8, 20, 20, 40), (std::vector<SplitBundle>{{8, 8, 16}, {8, 8, 16}, {4, 4, 8}}));
 }
 
 TEST(SplitInstanceTest, FitsOneNodeIsOneBundle) {

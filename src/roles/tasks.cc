@@ -42,8 +42,10 @@ Result<std::vector<SchedulingSpec>> WorkerTasks(const RoleSpec& role, size_t rol
   std::vector<SchedulingSpec> out;
   if (role.tasks.empty()) return out;
   if (role.tasks.size() != 1 && role.tasks.size() != static_cast<size_t>(role.replicas)) {
-    return InvalidSpec(RolePath(role_index) + ".scheduling_spec: spec count must be 1 or match "
-                       "replicas; got " + std::to_string(role.tasks.size()) + " specs for " +
+    return InvalidSpec(RolePath(role_index) +
+                       ".scheduling_spec: spec count must be 1 or match "
+                       "replicas; got " +
+                       std::to_string(role.tasks.size()) + " specs for " +
                        std::to_string(role.replicas) + " replicas");
   }
   out.reserve(role.replicas);

@@ -75,8 +75,7 @@ Status CheckSpec(const SchedulingSpec& s, const std::string& path) {
     if (roles::IsBerthOwnedEnv(name)) {
       return At(at, name + " is set by berth and cannot be overridden (berth sets " +
                         roles::BerthOwnedEnvList() +
-                        "); use another name, or use berth's value through {" + name +
-                        "} in cmd");
+                        "); use another name, or use berth's value through {" + name + "} in cmd");
     }
     if (!env_names.insert(name).second) return At(at, "is given twice; give each name once");
     if (HasNul(value)) return At(at, "holds a NUL byte, which an environment cannot carry");
@@ -99,8 +98,8 @@ Status CheckReadiness(const RoleSpec& role, size_t r) {
       names += (names.empty() ? "" : ", ") + p;
     }
     if (!found) {
-      return At(at, Quote(rd.port) + " is not among the ports of " + SpecPath(r, role, w) +
-                        " (" + (names.empty() ? "none" : names) + "); a " + kind +
+      return At(at, Quote(rd.port) + " is not among the ports of " + SpecPath(r, role, w) + " (" +
+                        (names.empty() ? "none" : names) + "); a " + kind +
                         " check needs one of the worker's named ports");
     }
   }
@@ -133,10 +132,9 @@ Status CheckRole(const RoleSpec& role, size_t r) {
                 std::to_string(tp) + " is outside 1.." + std::to_string(roles::kMaxInstance));
     }
     if (pp < 1 || pp > roles::kMaxInstance || int64_t{tp} * pp > roles::kMaxInstance) {
-      return At(path + ".instance.pp", std::to_string(pp) + " is outside 1.." +
-                                           std::to_string(roles::kMaxInstance) +
-                                           " or tp*pp is above " +
-                                           std::to_string(roles::kMaxInstance));
+      return At(path + ".instance.pp",
+                std::to_string(pp) + " is outside 1.." + std::to_string(roles::kMaxInstance) +
+                    " or tp*pp is above " + std::to_string(roles::kMaxInstance));
     }
   }
   if (!(std::isfinite(role.startup_timeout_s) && role.startup_timeout_s > 0 &&
@@ -164,9 +162,9 @@ Status CheckRole(const RoleSpec& role, size_t r) {
     return At(path + ".scheduling_spec", "is missing; give the workers' cpu, gpu, mem and cmd");
   }
   if (role.tasks.size() != 1 && role.tasks.size() != static_cast<size_t>(role.replicas)) {
-    return At(path + ".scheduling_spec",
-              "spec count must be 1 or match replicas; got " + std::to_string(role.tasks.size()) +
-                  " specs for " + std::to_string(role.replicas) + " replicas");
+    return At(path + ".scheduling_spec", "spec count must be 1 or match replicas; got " +
+                                             std::to_string(role.tasks.size()) + " specs for " +
+                                             std::to_string(role.replicas) + " replicas");
   }
   for (size_t w = 0; w < role.tasks.size(); ++w) {
     BERTH_RETURN_IF_ERROR(CheckSpec(role.tasks[w], SpecPath(r, role, w)));
@@ -193,7 +191,8 @@ Status CheckColocation(const ExperimentSpec& e, const std::map<std::string, size
       std::string names;
       for (const RoleSpec& other : e.roles) names += (names.empty() ? "" : ", ") + other.name;
       return At(at, target.empty() ? "is missing; a colocated role needs the role it shares"
-                                     " (one of: " + names + ")"
+                                     " (one of: " +
+                                         names + ")"
                                    : "no role is named " + Quote(target) + "; roles: " + names);
     }
     const RoleSpec& t = e.roles[it->second];
@@ -208,12 +207,12 @@ Status CheckColocation(const ExperimentSpec& e, const std::map<std::string, size
         if (!seen.insert(cur->name).second) break;
       }
       if (cur->name == role.name || target == role.name) {
-        return At(at, "colocation cycle: " + chain + "; one role of the cycle must be placed on "
-                      "its own (scheduling_strategy: {type: separation})");
+        return At(at, "colocation cycle: " + chain +
+                          "; one role of the cycle must be placed on "
+                          "its own (scheduling_strategy: {type: separation})");
       }
-      return At(at, Quote(target) + " is itself colocated onto " +
-                        Quote(t.colocation->target) + "; colocate onto " +
-                        Quote(t.colocation->target) + " directly");
+      return At(at, Quote(target) + " is itself colocated onto " + Quote(t.colocation->target) +
+                        "; colocate onto " + Quote(t.colocation->target) + " directly");
     }
     if (role.replicas != t.replicas) {
       return At(RolePath(r) + ".replicas",
@@ -226,15 +225,15 @@ Status CheckColocation(const ExperimentSpec& e, const std::map<std::string, size
     if (!role.colocation->fork) continue;
     // A fork shares its target's devices; it cannot see more of them.
     BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> mine, roles::WorkerTasks(role, r));
-    BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> theirs,
-                           roles::WorkerTasks(t, it->second));
+    BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> theirs, roles::WorkerTasks(t, it->second));
     for (size_t w = 0; w < mine.size(); ++w) {
       if (mine[w].gpu > theirs[w].gpu) {
         return At(SpecPath(r, role, w) + ".gpu",
                   mine[w].gpu.ToString() + " is more than the " + theirs[w].gpu.ToString() +
                       " GPU of its target " + Quote(t.name) + "/" + std::to_string(w) +
                       "; a forked worker shares its target's devices (no extra reservation), "
-                      "so give at most " + theirs[w].gpu.ToString());
+                      "so give at most " +
+                      theirs[w].gpu.ToString());
       }
     }
   }
@@ -250,8 +249,9 @@ Status ValidateExperiment(const ExperimentSpec& e) {
                           "with a letter or digit");
   }
   if (e.cluster_file && (e.gpus || e.cpu || e.mem_gib)) {
-    return At("cluster", "give either file (a cluster of nodes) or gpus/cpu/mem (this machine), "
-                         "not both");
+    return At("cluster",
+              "give either file (a cluster of nodes) or gpus/cpu/mem (this machine), "
+              "not both");
   }
   if (e.cluster_file && e.cluster_file->empty()) return At("cluster.file", "is empty");
   if (e.gpus && (*e.gpus < 0 || *e.gpus > roles::kMaxLocalGpus)) {

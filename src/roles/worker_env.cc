@@ -127,7 +127,8 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
     env.emplace_back("BERTH_ROLE", role.name);
     env.emplace_back("BERTH_WORKER_ID", w.id);
     env.emplace_back("BERTH_NODE", w.node);
-    for (const auto& [name, port] : w.ports) env.emplace_back(PortEnvName(name), std::to_string(port));
+    for (const auto& [name, port] : w.ports)
+      env.emplace_back(PortEnvName(name), std::to_string(port));
     env.emplace_back("CUDA_VISIBLE_DEVICES", Devices(w.gpus));
     env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
     if (in.training) {

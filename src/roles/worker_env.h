@@ -26,7 +26,7 @@ struct EnvContext {
 
 struct RoleWorkers {
   const RoleSpec* role = nullptr;
-  size_t role_index = 0;  // for error paths
+  size_t role_index = 0;                               // for error paths
   const std::vector<SchedulingSpec>* tasks = nullptr;  // one per worker, scaled
   // Per worker, its processes' slots: one, or one per node of a deferred
   // instance (head first). A fork's are its target's (the head's, for a

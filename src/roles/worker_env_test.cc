@@ -132,8 +132,8 @@ roles:
     EXPECT_EQ(Env(*w, "BERTH_HEAD_PORT"), "30001");
   }
   EXPECT_EQ(other.argv,
-            (Names{"sglang", "--tp", "16", "--nnodes", "2", "--node-rank", "1",
-                   "--dist-init-addr", head.address + ":30001", "--pipeline-parallel-size", "1"}));
+            (Names{"sglang", "--tp", "16", "--nnodes", "2", "--node-rank", "1", "--dist-init-addr",
+                   head.address + ":30001", "--pipeline-parallel-size", "1"}));
   EXPECT_EQ(Env(head, "NODE_RANK"), "0");
 }
 

@@ -22,6 +22,7 @@
 #include "berth/process.h"
 #include "cluster/local_node.h"
 #include "io/place_json.h"
+#include "io/read_file.h"
 #include "roles/ports.h"
 #include "run/probe.h"
 #include "run/run_state.h"
@@ -36,18 +37,6 @@ using std::chrono::milliseconds;
 
 std::atomic<int> g_stop_signal{0};
 void OnStopSignal(int sig) { g_stop_signal.store(sig); }
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return InvalidSpec(path + ": cannot read: " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string BesideExperiment(const std::string& experiment, const std::string& file) {
-  if (file.empty() || file[0] == '/') return file;
-  const size_t slash = experiment.rfind('/');
-  return slash == std::string::npos ? file : experiment.substr(0, slash + 1) + file;
-}
 
 // The last `lines` lines of a file.
 std::string Tail(const std::string& path, size_t lines) {
@@ -113,7 +102,7 @@ class Run {
 
 Status Run::Load() {
   const std::string& path = options_.experiment_path;
-  BERTH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
   BERTH_ASSIGN_OR_RETURN(experiment_, ParseExperiment(text, path));
   std::vector<NodeSpec> nodes;
   bool local = true;

@@ -1,0 +1,30 @@
+#include "io/read_file.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace berth::io {
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return InvalidSpec(path + ": cannot read: " + std::strerror(errno));
+  std::string text;
+  char buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  // fopen succeeds on a directory; the read is what fails (EISDIR).
+  const bool failed = std::ferror(f);
+  const int err = errno;
+  std::fclose(f);
+  if (failed) return InvalidSpec(path + ": cannot read: " + std::strerror(err));
+  return text;
+}
+
+std::string BesideFile(const std::string& referrer, const std::string& file) {
+  if (file.empty() || file[0] == '/') return file;
+  const size_t slash = referrer.rfind('/');
+  return slash == std::string::npos ? file : referrer.substr(0, slash + 1) + file;
+}
+
+}  // namespace berth::io
