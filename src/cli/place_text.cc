@@ -3,30 +3,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "roles/explain_text.h"
+
 namespace berth::cli {
 namespace {
 
-// "0-3" for whole devices 0,1,2,3; "2:0.5" for a share.
-std::string Devices(const std::vector<GpuShare>& gpus) {
-  std::string out;
-  for (size_t i = 0; i < gpus.size();) {
-    if (!out.empty()) out += ",";
-    if (gpus[i].fraction != Quantity::Whole(1)) {
-      out += std::to_string(gpus[i].device) + ":" + gpus[i].fraction.ToString();
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j + 1 < gpus.size() && gpus[j + 1].fraction == Quantity::Whole(1) &&
-           gpus[j + 1].device == gpus[j].device + 1) {
-      ++j;
-    }
-    out += std::to_string(gpus[i].device);
-    if (j > i) out += "-" + std::to_string(gpus[j].device);
-    i = j + 1;
-  }
-  return out.empty() ? "-" : out;
-}
 
 std::string Pad(std::string s, size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
@@ -37,7 +18,7 @@ std::string Placements(const std::vector<BundlePlacement>& placed) {
   std::string out;
   for (const BundlePlacement& p : placed) {
     if (!out.empty()) out += "  ";
-    out += "#" + std::to_string(p.index) + " " + p.node + " gpu " + Devices(p.gpus);
+    out += "#" + std::to_string(p.index) + " " + p.node + " gpu " + roles::DeviceRanges(p.gpus);
   }
   return out;
 }

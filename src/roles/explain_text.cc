@@ -39,4 +39,29 @@ std::string ExplanationText(const Explanation& e) {
   return out;
 }
 
+// "0-3" for whole devices 0..3, "2:0.5" for a share, "-" for none.
+std::string DeviceRanges(const std::vector<GpuShare>& gpus) {
+  std::string out;
+  for (size_t i = 0; i < gpus.size();) {
+    if (!out.empty()) out += ",";
+    if (gpus[i].fraction != Quantity::Whole(1)) {
+      out += std::to_string(gpus[i].device) + ":" + gpus[i].fraction.ToString();
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < gpus.size() && gpus[j + 1].fraction == Quantity::Whole(1) &&
+           gpus[j + 1].device == gpus[j].device + 1) {
+      ++j;
+    }
+    out += std::to_string(gpus[i].device);
+    if (j > i) {
+      out += '-';
+      out += std::to_string(gpus[j].device);
+    }
+    i = j + 1;
+  }
+  return out.empty() ? "-" : out;
+}
+
 }  // namespace berth::roles

@@ -20,4 +20,8 @@ std::string ExplanationText(const Explanation& e);
 // A quantity of `resource` for people: memory as "1.5 GiB", else the number.
 std::string HumanAmount(const std::string& resource, Quantity q);
 
+// GPU devices for people: "0-3" for whole devices 0..3, "2:0.5" for a
+// share, "-" for none.
+std::string DeviceRanges(const std::vector<GpuShare>& gpus);
+
 }  // namespace berth::roles

@@ -115,30 +115,6 @@ const std::string* EnvOf(const WorkerPlan& w, const char* name) {
   return nullptr;
 }
 
-// "0-3" for whole devices 0..3, "2:0.5" for a share, "-" for none.
-std::string Devices(const std::vector<GpuShare>& gpus) {
-  std::string out;
-  for (size_t i = 0; i < gpus.size();) {
-    if (!out.empty()) out += ",";
-    if (gpus[i].fraction != Quantity::Whole(1)) {
-      out += std::to_string(gpus[i].device) + ":" + gpus[i].fraction.ToString();
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j + 1 < gpus.size() && gpus[j + 1].fraction == Quantity::Whole(1) &&
-           gpus[j + 1].device == gpus[j].device + 1) {
-      ++j;
-    }
-    out += std::to_string(gpus[i].device);
-    if (j > i) {
-      out += '-';
-      out += std::to_string(gpus[j].device);
-    }
-    i = j + 1;
-  }
-  return out.empty() ? "-" : out;
-}
 
 std::string Rank(const WorkerPlan& w) {
   const std::string* rank = EnvOf(w, "RANK");
@@ -280,7 +256,7 @@ std::string PlanText(const std::string& experiment, const Plan& plan,
       {"NODE", "GPU", "WORKER", "RANK", "PORTS", "NOTES"}};
   for (size_t i : order) {
     const WorkerPlan& w = plan.workers[i];
-    rows.push_back({w.node, Devices(w.gpus), w.id, Rank(w), Ports(w), Notes(w)});
+    rows.push_back({w.node, DeviceRanges(w.gpus), w.id, Rank(w), Ports(w), Notes(w)});
   }
   out += Table(rows);
 
@@ -300,7 +276,7 @@ std::string PlanText(const std::string& experiment, const Plan& plan,
       bundle += std::to_string(p.index);
       groups.push_back({first ? pg.role : "", first ? pg.group.name : "",
                         first ? StrategyName(pg.group.strategy) : "", bundle, p.node,
-                        Devices(p.gpus), r.Get(kCpu).ToString(),
+                        DeviceRanges(p.gpus), r.Get(kCpu).ToString(),
                         HumanAmount(std::string(kMemory), r.Get(kMemory))});
     }
   }
