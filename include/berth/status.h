@@ -8,6 +8,8 @@
 //   kUnavailable  - fits, but not now: wait or retry.
 //   kNotFound     - the named thing does not exist.
 //   kBackend      - a runtime (process, Slurm) failed.
+//   kWorkerFailed - a worker exited or was killed: read its log, fix it.
+//   kTimeout      - a bounded wait ran out: wait longer, or find what is slow.
 //   kInternal     - a bug in berth.
 
 #include <cassert>
@@ -17,7 +19,17 @@
 
 namespace berth {
 
-enum class ErrorCode { kOk, kInvalidSpec, kInfeasible, kUnavailable, kNotFound, kBackend, kInternal };
+enum class ErrorCode {
+  kOk,
+  kInvalidSpec,
+  kInfeasible,
+  kUnavailable,
+  kNotFound,
+  kBackend,
+  kWorkerFailed,
+  kTimeout,
+  kInternal,
+};
 
 const char* ErrorCodeName(ErrorCode code);
 
@@ -43,6 +55,8 @@ inline Status Infeasible(std::string msg) { return {ErrorCode::kInfeasible, std:
 inline Status Unavailable(std::string msg) { return {ErrorCode::kUnavailable, std::move(msg)}; }
 inline Status NotFound(std::string msg) { return {ErrorCode::kNotFound, std::move(msg)}; }
 inline Status BackendError(std::string msg) { return {ErrorCode::kBackend, std::move(msg)}; }
+inline Status WorkerFailed(std::string msg) { return {ErrorCode::kWorkerFailed, std::move(msg)}; }
+inline Status Timeout(std::string msg) { return {ErrorCode::kTimeout, std::move(msg)}; }
 inline Status Internal(std::string msg) { return {ErrorCode::kInternal, std::move(msg)}; }
 
 // Result<T> holds a T or a non-OK Status. Shaped like std::expected so that a

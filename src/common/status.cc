@@ -10,6 +10,8 @@ const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnavailable: return "Unavailable";
     case ErrorCode::kNotFound: return "NotFound";
     case ErrorCode::kBackend: return "Backend";
+    case ErrorCode::kWorkerFailed: return "WorkerFailed";
+    case ErrorCode::kTimeout: return "Timeout";
     case ErrorCode::kInternal: return "Internal";
   }
   return "Unknown";

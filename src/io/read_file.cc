@@ -1,5 +1,8 @@
 #include "io/read_file.h"
 
+#include <deque>
+#include <fstream>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +28,20 @@ std::string BesideFile(const std::string& referrer, const std::string& file) {
   if (file.empty() || file[0] == '/') return file;
   const size_t slash = referrer.rfind('/');
   return slash == std::string::npos ? file : referrer.substr(0, slash + 1) + file;
+}
+
+std::string LogTail(const std::string& path, size_t lines) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "    (cannot read " + path + ")\n";
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    last.push_back(line);
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (const std::string& l : last) out += "    | " + l + "\n";
+  return out.empty() ? "    (the log is empty)\n" : out;
 }
 
 }  // namespace berth::io

@@ -1,6 +1,7 @@
 #pragma once
 // Reading the files a user names on the command line.
 
+#include <cstddef>
 #include <string>
 
 #include "berth/status.h"
@@ -15,5 +16,9 @@ Result<std::string> ReadFile(const std::string& path);
 // file): a relative path is relative to the referrer's folder, so that the
 // two can be moved together.
 std::string BesideFile(const std::string& referrer, const std::string& file);
+
+// The last `lines` lines of a log, each indented as "    | line\n"; a
+// note when the file is empty or cannot be read. For error messages.
+std::string LogTail(const std::string& path, size_t lines);
 
 }  // namespace berth::io

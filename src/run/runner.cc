@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -20,14 +19,12 @@
 #include "berth/experiment.h"
 #include "berth/plan.h"
 #include "berth/process.h"
+#include "berth/scheduler.h"
 #include "cluster/local_node.h"
 #include "io/place_json.h"
 #include "io/read_file.h"
 #include "roles/ports.h"
-#include "run/probe.h"
 #include "run/run_state.h"
-
-extern char** environ;
 
 namespace berth::run {
 namespace {
@@ -38,31 +35,11 @@ using std::chrono::milliseconds;
 std::atomic<int> g_stop_signal{0};
 void OnStopSignal(int sig) { g_stop_signal.store(sig); }
 
-// The last `lines` lines of a file.
-std::string Tail(const std::string& path, size_t lines) {
-  std::ifstream in(path, std::ios::binary);
-  std::deque<std::string> last;
-  std::string line;
-  while (std::getline(in, line)) {
-    last.push_back(line);
-    if (last.size() > lines) last.pop_front();
-  }
-  std::string out;
-  for (const std::string& l : last) out += "    | " + l + "\n";
-  return out.empty() ? "    (the log is empty)\n" : out;
-}
-
 std::string DefaultRunDir(const std::string& name) {
   char stamp[32];
   std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
   return "berth-runs/" + name + "-" + stamp + "-" + std::to_string(getpid());
-}
-
-std::string LogName(const std::string& id) {
-  std::string s = id;
-  std::replace(s.begin(), s.end(), '/', '.');
-  return s + ".log";
 }
 
 std::string DeviceList(const std::vector<GpuShare>& gpus) {
@@ -71,7 +48,19 @@ std::string DeviceList(const std::vector<GpuShare>& gpus) {
   return s;
 }
 
-int ExitCodeOf(const ExitEvent& e) { return e.signal ? 128 + e.signal : e.exit_code; }
+// Exit code of `berth run` for an error of the Scheduler.
+int ExitCodeFor(const Status& s, const Scheduler& scheduler) {
+  switch (s.code()) {
+    case ErrorCode::kWorkerFailed:
+    case ErrorCode::kTimeout:
+      return scheduler.last_failure() ? scheduler.last_failure()->exit_code : 1;
+    case ErrorCode::kInfeasible:
+    case ErrorCode::kUnavailable: return 3;
+    case ErrorCode::kInvalidSpec:
+    case ErrorCode::kNotFound: return 2;
+    default: return 1;
+  }
+}
 
 class Run {
  public:
@@ -82,30 +71,28 @@ class Run {
 
  private:
   Status Load();
-  bool StartRole(size_t begin, size_t end);  // false: failed (already reported)
+  void OnEvent(const SchedulerEvent& e);
   int Watch();
-  void Teardown();
   void Fail(int code, const std::string& message);
   void Save();
-  WorkerRecord& Record(const std::string& id) { return state_.workers[index_.at(id)]; }
-  bool Probe(const WorkerPlan& w, milliseconds timeout) const;
+  WorkerRecord* Record(const std::string& id);
+  void ShowTable(bool redraw);
 
   RunOptions options_;
-  std::unique_ptr<ProcessSupervisor> sup_;
+  std::unique_ptr<ProcessSupervisor> sup_;  // until the Scheduler takes it
+  std::unique_ptr<Scheduler> scheduler_;
   ExperimentSpec experiment_;
-  Plan plan_;
+  std::vector<NodeSpec> nodes_;
+  std::vector<const RoleSpec*> launch_order_;
   RunState state_;
-  std::map<std::string, size_t> index_;  // worker id -> state_.workers index
-  size_t started_ = 0;                   // plan_.workers[0, started_) were spawned
   int exit_code_ = 0;
+  size_t table_lines_ = 0;  // lines of the table last drawn, for a redraw
 };
 
 Status Run::Load() {
   const std::string& path = options_.experiment_path;
   BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
   BERTH_ASSIGN_OR_RETURN(experiment_, ParseExperiment(text, path));
-  std::vector<NodeSpec> nodes;
-  bool local = true;
   if (experiment_.cluster_file) {
     // A cluster file is for planning; running needs the nodes to be here.
     return InvalidSpec(path + ": cluster.file " + *experiment_.cluster_file +
@@ -115,13 +102,19 @@ Status Run::Load() {
   const cluster::LocalOverrides overrides{experiment_.gpus, experiment_.cpu, experiment_.mem_gib};
   Result<NodeSpec> node = cluster::LocalNode(cluster::DetectMachine(), overrides);
   if (!node) return InvalidSpec(path + ": " + node.error().message());
-  nodes.push_back(std::move(node).value());
-  (void)local;
-  Result<Plan> plan = MakePlan(experiment_, nodes, roles::LocalFreePorts());
+  nodes_.push_back(std::move(node).value());
+  // The whole experiment must fit before anything starts. The Scheduler
+  // places the roles the same way, in the same order, so this dry run is
+  // also what the state file shows until the workers start.
+  Result<Plan> plan = MakePlan(experiment_, nodes_, roles::CountingPorts());
   if (!plan) return Status(plan.error().code(), path + ": " + plan.error().message());
-  plan_ = std::move(plan).value();
-  for (const std::string& w : plan_.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  for (const std::string& w : plan->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const RoleSpec& r : experiment_.roles) {
+      if (r.colocation.has_value() == (pass == 1)) launch_order_.push_back(&r);
+    }
+  }
   state_.experiment = experiment_.name;
   state_.run_dir = !options_.run_dir.empty()       ? options_.run_dir
                    : !experiment_.run_dir.empty() ? experiment_.run_dir
@@ -131,31 +124,78 @@ Status Run::Load() {
   std::error_code ec;
   std::filesystem::create_directories(state_.run_dir + "/logs", ec);
   if (ec) return BackendError(state_.run_dir + ": cannot create: " + ec.message());
-  for (const WorkerPlan& w : plan_.workers) {
-    index_[w.id] = state_.workers.size();
-    state_.workers.push_back({.id = w.id, .role = w.role, .index = w.index, .node = w.node,
-                              .gpus = DeviceList(w.gpus), .ports = w.ports,
-                              .log = state_.run_dir + "/logs/" + LogName(w.id)});
+  for (const WorkerPlan& w : plan->workers) {
+    WorkerRecord rec;
+    rec.id = w.id;
+    rec.role = w.role;
+    rec.index = w.index;
+    rec.node = w.node;
+    rec.gpus = DeviceList(w.gpus);
+    state_.workers.push_back(std::move(rec));
   }
+
+  SchedulerOptions so;
+  so.nodes = nodes_;
+  so.expected_roles = experiment_.roles;
+  so.log_dir = state_.run_dir + "/logs";
+  so.merged_log = state_.run_dir + "/merged.log";
+  so.grace = milliseconds(static_cast<int64_t>(options_.grace_s * 1000));
+  so.on_event = [this](const SchedulerEvent& e) { OnEvent(e); };
+  so.interrupted = [] { return g_stop_signal.load() != 0; };
+  BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(sup_)));
   return Status::Ok();
+}
+
+WorkerRecord* Run::Record(const std::string& id) {
+  for (WorkerRecord& w : state_.workers) {
+    if (w.id == id) return &w;
+  }
+  return nullptr;
+}
+
+void Run::OnEvent(const SchedulerEvent& e) {
+  if (e.kind == SchedulerEvent::Kind::kPortConflict) {
+    std::printf("  port conflict in %s (%s taken meanwhile); starting it again with new ports\n",
+                e.worker.c_str(), e.detail.c_str());
+    std::fflush(stdout);
+    return;
+  }
+  WorkerRecord* rec = Record(e.worker);
+  if (rec == nullptr) return;
+  switch (e.kind) {
+    case SchedulerEvent::Kind::kStarted:
+      for (const Worker& w : scheduler_ ? scheduler_->Workers() : std::vector<Worker>{}) {
+        if (w.plan.id != e.worker) continue;
+        rec->pid = w.pid;
+        rec->node = w.plan.node;
+        rec->gpus = DeviceList(w.plan.gpus);
+        rec->ports = w.plan.ports;
+        rec->log = w.log_path;
+        rec->restarts = w.restarts;
+      }
+      rec->state = WorkerState::kStarting;
+      rec->exit.clear();
+      break;
+    case SchedulerEvent::Kind::kReady:
+      rec->state = WorkerState::kReady;
+      std::printf("  ready  %-16s pid %-7d %.2f s\n", e.worker.c_str(), rec->pid, e.seconds);
+      std::fflush(stdout);
+      Save();
+      break;
+    case SchedulerEvent::Kind::kExited: break;  // Watch reports it
+    case SchedulerEvent::Kind::kStopped:
+      if (rec->state != WorkerState::kFailed && rec->state != WorkerState::kExited) {
+        rec->state = WorkerState::kStopped;
+      }
+      if (rec->exit.empty()) rec->exit = e.detail;
+      break;
+    case SchedulerEvent::Kind::kPortConflict: break;
+  }
 }
 
 void Run::Save() {
   Status s = WriteState(state_);
   if (!s.ok()) std::fprintf(stderr, "berth: %s\n", s.message().c_str());
-}
-
-bool Run::Probe(const WorkerPlan& w, milliseconds timeout) const {
-  int port = -1;
-  for (const auto& [name, p] : w.ports) {
-    if (name == w.readiness.port) port = p;
-  }
-  switch (w.readiness.kind) {
-    case Readiness::Kind::kNone: return true;
-    case Readiness::Kind::kTcp: return TcpReady(w.address, port, timeout);
-    case Readiness::Kind::kHttp: return HttpReady(w.address, port, w.readiness.path, timeout);
-  }
-  return false;
 }
 
 void Run::Fail(int code, const std::string& message) {
@@ -165,169 +205,58 @@ void Run::Fail(int code, const std::string& message) {
   exit_code_ = code;
 }
 
-bool Run::StartRole(size_t begin, size_t end) {
-  const std::string& role = plan_.workers[begin].role;
-  std::printf("starting %s: %zu worker(s)\n", role.c_str(), end - begin);
+// On a terminal the table is redrawn in place; into a file or a pipe it is
+// printed once, and changes are printed as lines.
+void Run::ShowTable(bool redraw) {
+  if (!options_.status_table) return;
+  if (redraw && (table_lines_ == 0 || !::isatty(STDOUT_FILENO))) return;
+  const std::string table = RenderTable(state_);
+  if (redraw) std::printf("\x1b[%zuA\x1b[J", table_lines_);
+  std::fputs(table.c_str(), stdout);
   std::fflush(stdout);
-  // The worker's environment: berth's own, then the plan's (which wins).
-  std::vector<std::pair<std::string, std::string>> inherited;
-  for (char** e = environ; *e; ++e) {
-    const char* eq = std::strchr(*e, '=');
-    if (eq == nullptr) continue;
-    std::string key(*e, static_cast<size_t>(eq - *e));
-    if (key == kSupervisorTokenVar) continue;
-    inherited.push_back({key, eq + 1});
-  }
-  std::map<std::string, Clock::time_point> started_at;
-  for (size_t i = begin; i < end; ++i) {
-    const WorkerPlan& w = plan_.workers[i];
-    LaunchSpec spec{.id = w.id, .argv = w.argv};
-    std::map<std::string, size_t> at;
-    for (const auto& kv : inherited) {
-      at[kv.first] = spec.env.size();
-      spec.env.push_back(kv);
-    }
-    for (const auto& [k, v] : w.env) {
-      auto it = at.find(k);
-      if (it != at.end()) {
-        spec.env[it->second].second = v;
-      } else {
-        at[k] = spec.env.size();
-        spec.env.push_back({k, v});
-      }
-    }
-    WorkerRecord& rec = Record(w.id);
-    spec.log_path = rec.log;
-    spec.merged_log_path = state_.run_dir + "/merged.log";
-    Result<int> pid = sup_->Spawn(spec);
-    started_ = i + 1;
-    if (!pid) {
-      rec.state = WorkerState::kFailed;
-      rec.exit = "did not start";
-      Fail(1, "worker " + w.id + " did not start: " + pid.error().message());
-      return false;
-    }
-    rec.pid = *pid;
-    rec.state = WorkerState::kStarting;
-    started_at[w.id] = Clock::now();
-  }
-  Save();
-  // Wait until each is ready, each within its own startup timeout; a worker
-  // that exits meanwhile fails the start.
-  size_t pending = end - begin;
-  std::vector<bool> ready(end - begin, false);
-  while (pending > 0) {
-    if (g_stop_signal.load()) return false;
-    for (const ExitEvent& e : sup_->PollExits()) {
-      WorkerRecord& rec = Record(e.id);
-      rec.state = WorkerState::kFailed;
-      rec.exit = e.description;
-      Fail(ExitCodeOf(e) ? ExitCodeOf(e) : 1,
-           "worker " + e.id + " " + e.description + " while starting; last lines of " + rec.log +
-               ":\n" + Tail(rec.log, 50));
-      return false;
-    }
-    for (size_t i = begin; i < end; ++i) {
-      if (ready[i - begin]) continue;
-      const WorkerPlan& w = plan_.workers[i];
-      if (Probe(w, milliseconds(200))) {
-        ready[i - begin] = true;
-        --pending;
-        Record(w.id).state = WorkerState::kReady;
-        double secs = std::chrono::duration<double>(Clock::now() - started_at[w.id]).count();
-        std::printf("  ready  %-16s pid %-7d %.2f s\n", w.id.c_str(), Record(w.id).pid, secs);
-        std::fflush(stdout);
-      } else if (Clock::now() - started_at[w.id] >
-                 std::chrono::duration<double>(w.startup_timeout_s)) {
-        Record(w.id).state = WorkerState::kFailed;
-        Record(w.id).exit = "not ready in time";
-        Fail(1, "worker " + w.id + " was not ready within its startup timeout of " +
-                    std::to_string(w.startup_timeout_s) +
-                    " s (raise startup_timeout, or check its readiness port); last lines of " +
-                    Record(w.id).log + ":\n" + Tail(Record(w.id).log, 50));
-        return false;
-      }
-    }
-    if (pending > 0) std::this_thread::sleep_for(milliseconds(20));
-  }
-  Save();
-  return true;
+  table_lines_ = static_cast<size_t>(std::count(table.begin(), table.end(), '\n'));
 }
 
 int Run::Watch() {
   state_.phase = "running";
   Save();
   if (options_.status_table) {
-    std::printf("\nrunning; run dir %s (berth status %s; Ctrl-C or berth down to stop)\n%s",
-                state_.run_dir.c_str(), state_.run_dir.c_str(), RenderTable(state_).c_str());
-    std::fflush(stdout);
+    std::printf("\nrunning; run dir %s (berth status %s; Ctrl-C or berth down to stop)\n",
+                state_.run_dir.c_str(), state_.run_dir.c_str());
   }
-  size_t running = started_;
+  ShowTable(false);
+  size_t running = scheduler_->Workers().size();
+  auto next_draw = Clock::now() + std::chrono::seconds(1);
   while (!g_stop_signal.load()) {
-    Result<std::optional<ExitEvent>> e = sup_->WaitExit(milliseconds(100));
-    if (!e) {
-      Fail(1, "the process supervisor is gone: " + e.error().message());
+    if (Clock::now() >= next_draw) {
+      ShowTable(true);
+      next_draw = Clock::now() + std::chrono::seconds(1);
+    }
+    Result<std::vector<Worker>> exits = scheduler_->WaitExits(milliseconds(100));
+    if (!exits) {
+      Fail(1, "the process supervisor is gone: " + exits.error().message());
       return exit_code_;
     }
-    if (!e->has_value()) continue;
-    const ExitEvent& ev = **e;
-    WorkerRecord& rec = Record(ev.id);
-    rec.exit = ev.description;
-    if (ev.success()) {
-      rec.state = WorkerState::kExited;
-      std::printf("worker %s %s\n", ev.id.c_str(), ev.description.c_str());
-      Save();
-      if (--running == 0) return 0;
-      continue;
+    for (const Worker& w : *exits) {
+      WorkerRecord* rec = Record(w.plan.id);
+      if (rec == nullptr) continue;
+      rec->exit = w.exit;
+      if (w.exit_status == 0) {
+        rec->state = WorkerState::kExited;
+        std::printf("worker %s %s\n", w.plan.id.c_str(), w.exit.c_str());
+        table_lines_ = 0;  // the table is no longer right above the cursor
+        Save();
+        if (--running == 0) return 0;
+        continue;
+      }
+      rec->state = WorkerState::kFailed;
+      Fail(w.exit_status, "worker " + w.plan.id + " " + w.exit + "; last lines of " +
+                              w.log_path + ":\n" + io::LogTail(w.log_path, 50));
+      return exit_code_;
     }
-    rec.state = WorkerState::kFailed;
-    Fail(ExitCodeOf(ev), "worker " + ev.id + " " + ev.description + "; last lines of " +
-                             rec.log + ":\n" + Tail(rec.log, 50));
-    return exit_code_;
   }
   std::printf("stopping (signal %d)\n", g_stop_signal.load());
   return 0;
-}
-
-void Run::Teardown() {
-  if (state_.phase != "failed") state_.phase = "stopping";
-  Save();
-  // Stages, backwards through the launch order: a role's other ranks, then
-  // its rank 0 (the rendezvous owner). Colocated roles were launched after
-  // their targets, so they stop first.
-  std::vector<std::vector<std::string>> stages;
-  size_t end = started_;
-  while (end > 0) {
-    size_t begin = end;
-    while (begin > 0 && plan_.workers[begin - 1].role == plan_.workers[end - 1].role) --begin;
-    std::vector<std::string> others, first;
-    for (size_t i = begin; i < end; ++i) {
-      (plan_.workers[i].index == 0 ? first : others).push_back(plan_.workers[i].id);
-    }
-    if (!others.empty()) stages.push_back(others);
-    if (!first.empty()) stages.push_back(first);
-    end = begin;
-  }
-  const milliseconds grace(static_cast<int64_t>(options_.grace_s * 1000));
-  for (const auto& ids : stages) {
-    for (const std::string& id : ids) {
-      if (Record(id).state != WorkerState::kFailed && Record(id).state != WorkerState::kExited) {
-        Record(id).state = WorkerState::kStopping;
-      }
-    }
-    Status s = sup_->TerminateMany(ids, grace);
-    if (!s.ok()) std::fprintf(stderr, "berth: stopping %s: %s\n", ids[0].c_str(), s.message().c_str());
-    for (const std::string& id : ids) {
-      if (Record(id).state == WorkerState::kStopping) Record(id).state = WorkerState::kStopped;
-    }
-  }
-  for (const ExitEvent& e : sup_->PollExits()) {
-    if (Record(e.id).exit.empty()) Record(e.id).exit = e.description;
-  }
-  Status s = sup_->Shutdown(grace);
-  if (!s.ok()) std::fprintf(stderr, "berth: shutting down: %s\n", s.message().c_str());
-  if (state_.phase != "failed") state_.phase = "stopped";
-  Save();
 }
 
 int Run::Main() {
@@ -344,16 +273,39 @@ int Run::Main() {
   }
   Save();
   std::printf("berth run %s: %zu worker(s), run dir %s\n", experiment_.name.c_str(),
-              plan_.workers.size(), state_.run_dir.c_str());
+              state_.workers.size(), state_.run_dir.c_str());
   bool ok = true;
-  for (size_t begin = 0; ok && begin < plan_.workers.size();) {
-    size_t end = begin;
-    while (end < plan_.workers.size() && plan_.workers[end].role == plan_.workers[begin].role) ++end;
-    ok = StartRole(begin, end);
-    begin = end;
+  for (const RoleSpec* role : launch_order_) {
+    if (role->colocation && !role->colocation->fork) {
+      std::printf("%s: an alias of %s (colocation without fork)\n", role->name.c_str(),
+                  role->colocation->target.c_str());
+    } else {
+      std::printf("starting %s: %d worker(s)\n", role->name.c_str(), role->replicas);
+    }
+    std::fflush(stdout);
+    Result<std::vector<std::string>> ids = scheduler_->CreateWorkers(*role);
+    if (!ids) {
+      ok = false;
+      if (g_stop_signal.load() == 0) {
+        if (const auto& f = scheduler_->last_failure()) {
+          if (WorkerRecord* rec = Record(f->worker)) {
+            rec->state = WorkerState::kFailed;
+            rec->exit = f->description;
+          }
+        }
+        Fail(ExitCodeFor(ids.error(), *scheduler_), ids.error().message());
+      }
+      break;
+    }
+    Save();
   }
   int code = ok ? Watch() : (g_stop_signal.load() ? 0 : exit_code_);
-  Teardown();
+  if (state_.phase != "failed") state_.phase = "stopping";
+  Save();
+  Status s = scheduler_->DeleteWorkers();
+  if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
+  if (state_.phase != "failed") state_.phase = "stopped";
+  Save();
   std::printf("stopped; logs in %s/logs, merged log %s/merged.log\n", state_.run_dir.c_str(),
               state_.run_dir.c_str());
   return code;

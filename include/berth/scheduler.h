@@ -1,0 +1,150 @@
+#pragma once
+// The Scheduler: AReaL's scheduler API (create_workers, get_workers,
+// delete_workers, fork_workers) in C++, on the placement engine and the local
+// process runtime. `berth run` is a thin loop around it.
+//
+// Every call is all-or-nothing: a call that fails returns an error value and
+// leaves nothing it created behind, neither processes nor placement groups.
+// Errors name the role, the worker and what to change; their codes:
+//   kInvalidSpec   bad job (duplicate role, zero replicas, spec count neither
+//                  1 nor replicas, replica mismatch with the target, ...)
+//   kNotFound      unknown role, or a colocation target without workers
+//   kInfeasible / kUnavailable   the role's groups do not fit (the engine's
+//                  explanation follows)
+//   kWorkerFailed  a worker exited during start-up: its exit status and the
+//                  last 50 lines of its log (also in last_failure())
+//   kTimeout       a worker was not ready within its startup timeout
+//   kBackend       the process runtime failed (a port source, a spawn)
+//
+// Not thread-safe: one thread drives a Scheduler.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "berth/experiment.h"
+#include "berth/plan.h"
+#include "berth/status.h"
+
+namespace berth {
+
+class ProcessSupervisor;
+
+enum class WorkerPhase { kStarting, kReady, kExited, kFailed, kStopped };
+const char* WorkerPhaseName(WorkerPhase p);  // "starting", "ready", "exited", "failed", "stopped"
+
+// A worker the Scheduler started, with where it runs.
+struct Worker {
+  WorkerPlan plan;  // id, role, index, node, address, gpus, ports, env, argv
+  int pid = -1;
+  WorkerPhase phase = WorkerPhase::kStarting;
+  std::string exit;      // "exited with code 3", once it ended
+  int exit_status = -1;  // its code, 128+N when signal N killed it; -1 while it runs
+  int restarts = 0;      // relaunches after a port conflict at start-up
+  std::string log_path;  // its own log (stdout and stderr)
+};
+
+// Why the last failing call failed, for a caller that wants the exit code.
+struct WorkerFailure {
+  std::string worker;
+  int exit_code = 1;  // the worker's; 128+N when signal N killed it; 1 for a timeout
+  std::string description;  // "exited with code 3", "not ready within 30 s"
+  std::string log_tail;     // its last 50 log lines
+};
+
+// Progress, for a caller that shows it.
+struct SchedulerEvent {
+  enum class Kind { kStarted, kReady, kPortConflict, kExited, kStopped };
+  Kind kind = Kind::kStarted;
+  std::string worker;
+  std::string detail;  // kExited: the description; kPortConflict: which port
+  double seconds = 0;  // kReady: since it was started
+};
+
+struct SchedulerOptions {
+  // The cluster. For the local runtime: this machine as one node
+  // (cluster/local_node.h builds it).
+  std::vector<NodeSpec> nodes;
+  // Roles that will be created later, so that a forked role's cpu and mem are
+  // reserved in its target's bundles when the target is created (a placed
+  // bundle cannot grow). `berth run` passes the experiment's roles.
+  std::vector<RoleSpec> expected_roles;
+  // Per-worker logs: <log_dir>/<role>.<index>.log. Required.
+  std::string log_dir;
+  // Every worker's lines prefixed with its id. Empty: <log_dir>/merged.log.
+  std::string merged_log;
+  // The environment workers start from (the plan's variables are set over
+  // it). Default: berth's own environment.
+  std::optional<std::vector<std::pair<std::string, std::string>>> base_env;
+  // Ports. Default: roles::LocalFreePorts() (free now, never handed out twice).
+  PortSource ports;
+  // A role whose worker exits at start-up because one of its ports was taken
+  // meanwhile is started again with new ports, up to this many attempts.
+  int port_attempts = 3;
+  // SIGTERM -> SIGKILL, per teardown stage.
+  std::chrono::milliseconds grace{5000};
+  std::function<void(const SchedulerEvent&)> on_event;
+  // Polled while waiting for readiness: true aborts the call (rolled back,
+  // kUnavailable "interrupted").
+  std::function<bool()> interrupted;
+};
+
+class Scheduler {
+ public:
+  // Starts the process supervisor. REQUIRES: the calling process has one
+  // thread (see ProcessSupervisor::Start).
+  static Result<std::unique_ptr<Scheduler>> Start(SchedulerOptions options);
+  // The same on a supervisor the caller started earlier, while it had one
+  // thread (berth run starts it before it loads NVML, which may add threads).
+  static Result<std::unique_ptr<Scheduler>> Start(SchedulerOptions options,
+                                                  std::unique_ptr<ProcessSupervisor> supervisor);
+  ~Scheduler();  // deletes every worker
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Places the job's role and starts its workers, then waits until each is
+  // ready (bounded by the role's startup timeout). Returns the worker ids in
+  // index order; an alias (colocation with fork: false) starts nothing and
+  // returns its target's ids.
+  Result<std::vector<std::string>> CreateWorkers(const RoleSpec& job);
+
+  // One new worker per worker of `target`, on its node and GPUs, with its
+  // environment and port names; runs `command` (default: the target's cmd).
+  // Declares no cpu or mem of its own, as AReaL's forks.
+  Result<std::vector<std::string>> ForkWorkers(const std::string& role, const std::string& target,
+                                               const std::vector<std::string>& command = {});
+
+  // The role's workers in index order, once all are ready, waiting up to
+  // `timeout`. An alias returns its target's. Errors: kNotFound, kWorkerFailed
+  // (one has exited), kTimeout.
+  Result<std::vector<Worker>> GetWorkers(const std::string& role,
+                                         std::chrono::milliseconds timeout);
+
+  // Stops the role's workers (nullopt: every role) and releases their groups:
+  // roles colocated on it first, then the role; within a role, rank 0 last;
+  // SIGTERM to each worker's process tree, `grace`, then SIGKILL. An unknown
+  // role is kNotFound.
+  Status DeleteWorkers(const std::optional<std::string>& role = std::nullopt);
+
+  // Exits of running workers, waiting up to `timeout` for the first.
+  // Errors: the process runtime is gone.
+  Result<std::vector<Worker>> WaitExits(std::chrono::milliseconds timeout);
+
+  // Every worker, launch order.
+  std::vector<Worker> Workers() const;
+  std::vector<std::string> Roles() const;  // creation order, aliases included
+  std::vector<GroupView> Groups() const;
+  std::vector<std::string> Warnings() const;  // from planning, so far
+  const std::optional<WorkerFailure>& last_failure() const;
+
+ private:
+  struct Impl;
+  explicit Scheduler(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth

@@ -1,0 +1,322 @@
+// RolePlanner: roles -> placement groups on the engine -> workers, one role at
+// a time. The shapes of the groups follow AReaL #966 (see
+// include/berth/plan.h); what each worker is told (env, argv) is built in
+// worker_env.cc.
+
+#include "roles/role_planner.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "roles/explain_text.h"
+#include "roles/tasks.h"
+#include "roles/worker_env.h"
+
+namespace berth::roles {
+namespace {
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+ResourceSet Request(Quantity cpu, Quantity gpu, Quantity mem_bytes) {
+  ResourceSet set;
+  if (!cpu.IsZero()) set.Set(kCpu, cpu);
+  if (!gpu.IsZero()) set.Set(kGpu, gpu);
+  if (!mem_bytes.IsZero()) set.Set(kMemory, mem_bytes);
+  return set;
+}
+
+// A quantity as SplitInstance's integer: whole ones in whole units, as AReaL
+// computes them; fractional ones in 1e-4 steps, the same arithmetic on the
+// smallest unit. `scale` turns the result back into units.
+int64_t SplitUnits(Quantity q, int64_t* scale) {
+  *scale = q.IsWhole() ? Quantity::kScale : 1;
+  return q.IsWhole() ? q.WholePart() : q.units();
+}
+
+// The bundles of one deferred instance.
+Result<std::vector<ResourceSet>> DeferredBundles(const SchedulingSpec& t, int64_t gpus_per_node,
+                                                 const std::string& path) {
+  BERTH_ASSIGN_OR_RETURN(Quantity mem, MemBytes(t.mem_gib, path + ".mem"));
+  if (gpus_per_node <= 0 || t.gpu <= Quantity::Whole(gpus_per_node)) {
+    // Fits one node (or no node has GPUs: the engine explains that).
+    return std::vector<ResourceSet>{Request(t.cpu, t.gpu, mem)};
+  }
+  int64_t cpu_scale, mem_scale;
+  const int64_t cpu = SplitUnits(t.cpu, &cpu_scale);
+  const int64_t mem_gib = SplitUnits(t.mem_gib, &mem_scale);
+  Result<std::vector<SplitBundle>> split =
+      SplitInstance(gpus_per_node, cpu, t.gpu.WholePart(), mem_gib);
+  if (!split) return Status(split.error().code(), path + ": " + split.error().message());
+  std::vector<ResourceSet> out;
+  for (const SplitBundle& b : *split) {
+    BERTH_ASSIGN_OR_RETURN(Quantity bytes,
+                           MemBytes(Quantity::Units(b.mem * mem_scale), path + ".mem"));
+    out.push_back(Request(Quantity::Units(b.cpu * cpu_scale), Quantity::Whole(b.gpu), bytes));
+  }
+  return out;
+}
+
+// What a fork reserved in one target worker's head bundle.
+struct Reserved {
+  Quantity cpu;
+  Quantity mem_bytes;
+};
+
+}  // namespace
+
+// One added role.
+struct RoleEntry {
+  RoleSpec spec;
+  size_t index = 0;                             // its role_index, for error paths
+  std::vector<SchedulingSpec> tasks;            // one per worker, scaled; empty for an alias
+  PlacementMode mode = PlacementMode::kShared;  // after the rollout and auto-deferral rules
+  // Non-colocated roles: per worker (instance), its bundles' requests, then
+  // where they landed.
+  std::vector<std::vector<ResourceSet>> requests;
+  std::vector<std::vector<Slot>> slots;
+  std::vector<std::string> groups;
+  std::map<std::string, std::vector<Reserved>> reserved;  // fork role -> per worker
+
+  std::string Label() const { return RolePath(index) + " (" + spec.name + ")"; }
+};
+
+struct RolePlanner::State {
+  PlacementEngine engine;
+  std::map<std::string, std::string> addresses;
+  int64_t gpus_per_node = 0;
+  std::map<std::string, RoleEntry> roles;
+};
+
+namespace {
+
+std::string GroupName(const RoleEntry& rp, size_t worker) {
+  if (rp.mode == PlacementMode::kShared) return rp.spec.name;
+  return rp.spec.name + "/" + std::to_string(worker);
+}
+
+Status NotPlaced(const PlacementEngine& engine, const RoleEntry& rp, const std::string& group,
+                 GroupState state) {
+  std::optional<Explanation> why = engine.Explain(group);
+  std::string msg =
+      rp.Label() + ": group " + Quote(group) + " is not placed (" + GroupStateName(state) + ")";
+  if (why) {
+    msg += ": " + why->reason + "\n" + ExplanationText(*why);
+    if (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  }
+  return Status(state == GroupState::kPending ? ErrorCode::kUnavailable : ErrorCode::kInfeasible,
+                msg);
+}
+
+// Scaled tasks, the effective mode and the bundles of a role that owns its
+// bundles, with the forks' cpu and mem added to each worker's head bundle.
+Status Layout(RoleEntry& rp, int64_t gpus_per_node, const std::vector<ForkRole>& forks,
+              std::vector<std::string>& warnings) {
+  rp.mode = rp.spec.placement;
+  if (rp.spec.instance && rp.mode == PlacementMode::kShared) {
+    rp.mode = PlacementMode::kSeparate;
+    warnings.push_back(rp.Label() +
+                       ": placement shared is turned into separate: a role with an instance "
+                       "runs one placement group per instance, as AReaL's RolloutController "
+                       "does");
+  }
+  if (rp.mode == PlacementMode::kSeparate && gpus_per_node > 0) {
+    Quantity most;
+    for (const SchedulingSpec& t : rp.tasks) most = std::max(most, t.gpu);
+    if (most > Quantity::Whole(gpus_per_node)) {
+      rp.mode = PlacementMode::kDeferred;
+      warnings.push_back(rp.Label() + ": an instance needs " + most.ToString() +
+                         " GPUs but the largest node has " + std::to_string(gpus_per_node) +
+                         "; placed as deferred: each instance is split into node-sized "
+                         "bundles on distinct nodes (STRICT_SPREAD), one process per node");
+    }
+  }
+  for (size_t w = 0; w < rp.tasks.size(); ++w) {
+    const SchedulingSpec& t = rp.tasks[w];
+    const std::string path = SpecPath(rp.index, rp.spec, w);
+    if (rp.mode == PlacementMode::kDeferred) {
+      BERTH_ASSIGN_OR_RETURN(std::vector<ResourceSet> b, DeferredBundles(t, gpus_per_node, path));
+      rp.requests.push_back(std::move(b));
+    } else {
+      BERTH_ASSIGN_OR_RETURN(Quantity mem, MemBytes(t.mem_gib, path + ".mem"));
+      rp.requests.push_back({Request(t.cpu, t.gpu, mem)});
+    }
+  }
+  // Fork accounting: a placed bundle cannot grow, so the fork's cpu and mem
+  // are added to its target's request before it is placed. Its GPU is the
+  // target's devices, shared (ValidateExperiment keeps it <= the target's).
+  for (const ForkRole& fork : forks) {
+    BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> tasks, WorkerTasks(fork.spec, fork.index));
+    std::vector<Reserved>& reserved = rp.reserved[fork.spec.name];
+    for (size_t w = 0; w < tasks.size() && w < rp.requests.size(); ++w) {
+      ResourceSet& head = rp.requests[w][0];  // a deferred instance's head bundle
+      const std::string path = SpecPath(fork.index, fork.spec, w);
+      BERTH_ASSIGN_OR_RETURN(Quantity mem, MemBytes(tasks[w].mem_gib, path + ".mem"));
+      const Quantity cpu = head.Get(kCpu) + tasks[w].cpu;
+      const Quantity bytes = head.Get(kMemory) + mem;
+      if (cpu.units() > Quantity::kMaxUnits || bytes.units() > Quantity::kMaxUnits) {
+        return InvalidSpec(path + ": with the forks added, the bundle of " + Quote(rp.spec.name) +
+                           "/" + std::to_string(w) + " is above the maximum 1e14");
+      }
+      if (!cpu.IsZero()) head.Set(kCpu, cpu);
+      if (!bytes.IsZero()) head.Set(kMemory, bytes);
+      reserved.push_back({tasks[w].cpu, mem});
+    }
+  }
+  return Status::Ok();
+}
+
+// Creates the groups of one role and records where each bundle landed. On
+// error the groups it created are left for the caller to remove
+// (rp.groups names them).
+Status Place(PlacementEngine& engine, RoleEntry& rp) {
+  std::vector<GroupSpec> groups;
+  if (rp.mode == PlacementMode::kShared) {
+    GroupSpec g{GroupName(rp, 0), Strategy::kPack, {}};
+    for (const auto& b : rp.requests) g.bundles.push_back(b[0]);
+    groups.push_back(std::move(g));
+  } else {
+    const Strategy s =
+        rp.mode == PlacementMode::kDeferred ? Strategy::kStrictSpread : Strategy::kPack;
+    for (size_t w = 0; w < rp.requests.size(); ++w) {
+      groups.push_back({GroupName(rp, w), s, rp.requests[w]});
+    }
+  }
+  rp.slots.assign(rp.requests.size(), {});
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const GroupSpec& g = groups[k];
+    Result<GroupState> st = engine.CreateGroup(g);
+    if (!st) return Status(st.error().code(), rp.Label() + ": " + st.error().message());
+    rp.groups.push_back(g.name);
+    if (*st != GroupState::kCreated) return NotPlaced(engine, rp, g.name, *st);
+    std::optional<GroupView> view = engine.Group(g.name);
+    for (const BundlePlacement& p : view->placed) {
+      Slot slot{g.name, p.index, p.node, p.gpus};
+      if (rp.mode == PlacementMode::kShared) {
+        rp.slots[p.index] = {slot};
+      } else {
+        rp.slots[k].push_back(slot);
+      }
+    }
+    if (rp.mode != PlacementMode::kShared) {
+      std::sort(rp.slots[k].begin(), rp.slots[k].end(),
+                [](const Slot& a, const Slot& b) { return a.bundle < b.bundle; });
+    }
+  }
+  return Status::Ok();
+}
+
+// A fork added after its target: it must fit what was reserved for it.
+Status CheckReservation(const RoleEntry& fork, const RoleEntry& target) {
+  auto it = target.reserved.find(fork.spec.name);
+  for (size_t w = 0; w < fork.tasks.size(); ++w) {
+    const SchedulingSpec& t = fork.tasks[w];
+    BERTH_ASSIGN_OR_RETURN(Quantity mem, MemBytes(t.mem_gib, SpecPath(fork.index, fork.spec, w)));
+    Reserved have;
+    if (it != target.reserved.end() && w < it->second.size()) have = it->second[w];
+    if (t.cpu <= have.cpu && mem <= have.mem_bytes) continue;
+    return InvalidSpec(
+        SpecPath(fork.index, fork.spec, w) + ": the fork asks for cpu " + t.cpu.ToString() +
+        " and mem " + t.mem_gib.ToString() + " GiB in the bundle of " + Quote(target.spec.name) +
+        "/" + std::to_string(w) + ", which was placed with room for cpu " + have.cpu.ToString() +
+        " and " + have.mem_bytes.ToString() +
+        " bytes for it (a placed bundle cannot grow); declare the fork before its target is "
+        "created (berth run does this from the experiment file), or give it cpu 0 and mem 0");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+RolePlanner::RolePlanner(std::unique_ptr<State> state) : s_(std::move(state)) {}
+RolePlanner::RolePlanner(RolePlanner&&) noexcept = default;
+RolePlanner& RolePlanner::operator=(RolePlanner&&) noexcept = default;
+RolePlanner::~RolePlanner() = default;
+
+Result<RolePlanner> RolePlanner::Create(const std::vector<NodeSpec>& nodes) {
+  auto s = std::make_unique<State>();
+  for (const NodeSpec& n : nodes) {
+    Status st = s->engine.AddNode(n);
+    if (!st.ok()) return Status(st.code(), "cluster: " + st.message());
+    auto label = n.labels.find("address");
+    s->addresses[n.name] = label != n.labels.end() ? label->second : n.name;
+    s->gpus_per_node = std::max(s->gpus_per_node, n.resources.Get(kGpu).WholePart());
+  }
+  return RolePlanner(std::move(s));
+}
+
+bool RolePlanner::Has(const std::string& role) const { return s_->roles.count(role) > 0; }
+const PlacementEngine& RolePlanner::engine() const { return s_->engine; }
+
+Result<PlacedRole> RolePlanner::Add(const RoleSpec& role, size_t role_index,
+                                    const std::vector<ForkRole>& forks, const PortSource& ports) {
+  if (Has(role.name)) return InvalidSpec(RolePath(role_index) + ": role " + Quote(role.name) + " is already placed");
+  RoleEntry rp;
+  rp.spec = role;
+  rp.index = role_index;
+  BERTH_ASSIGN_OR_RETURN(rp.tasks, WorkerTasks(role, role_index));
+  PlacedRole out;
+  const RoleEntry* target = nullptr;
+  if (role.colocation) {
+    auto it = s_->roles.find(role.colocation->target);
+    if (it == s_->roles.end()) {
+      return NotFound(RolePath(role_index) + ".scheduling_strategy.target: role " +
+                      Quote(role.colocation->target) + " has no workers; create it first");
+    }
+    target = &it->second;
+    if (!role.colocation->fork) {
+      out.alias_of = target->spec.name;
+      s_->roles.emplace(role.name, std::move(rp));
+      return out;
+    }
+    BERTH_RETURN_IF_ERROR(CheckReservation(rp, *target));
+  } else {
+    BERTH_RETURN_IF_ERROR(Layout(rp, s_->gpus_per_node, forks, out.warnings));
+    Status placed = Place(s_->engine, rp);
+    if (!placed.ok()) {
+      for (const std::string& g : rp.groups) (void)s_->engine.RemoveGroup(g);
+      s_->engine.PurgeRemoved();
+      return placed;
+    }
+  }
+
+  EnvContext ctx{ports, s_->addresses};
+  RoleWorkers in;
+  in.role = &rp.spec;
+  in.role_index = rp.index;
+  in.tasks = &rp.tasks;
+  if (target != nullptr) {
+    for (size_t w = 0; w < target->slots.size(); ++w) in.slots.push_back({target->slots[w][0]});
+    in.fork_of = target->spec.name;
+    in.training = target->mode == PlacementMode::kShared;
+  } else {
+    in.slots = rp.slots;
+    in.training = rp.mode == PlacementMode::kShared;
+    in.deferred = rp.mode == PlacementMode::kDeferred;
+  }
+  Result<std::vector<WorkerPlan>> workers = BuildWorkers(in, ctx);
+  if (!workers) {
+    for (const std::string& g : rp.groups) (void)s_->engine.RemoveGroup(g);
+    s_->engine.PurgeRemoved();
+    return workers.error();
+  }
+  out.workers = std::move(workers).value();
+  out.groups = rp.groups;
+  s_->roles.emplace(role.name, std::move(rp));
+  return out;
+}
+
+Status RolePlanner::Remove(const std::string& role) {
+  auto it = s_->roles.find(role);
+  if (it == s_->roles.end()) return NotFound("role " + Quote(role) + " is not placed");
+  for (const std::string& g : it->second.groups) {
+    BERTH_RETURN_IF_ERROR(s_->engine.RemoveGroup(g));
+  }
+  s_->engine.PurgeRemoved();
+  s_->roles.erase(it);
+  return Status::Ok();
+}
+
+}  // namespace berth::roles

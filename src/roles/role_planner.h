@@ -1,0 +1,66 @@
+#pragma once
+// The role layer one role at a time: a placement engine that lives as long as
+// the roles on it, so that roles can be added and removed while others run
+// (the Scheduler), or all added in launch order (MakePlan, whose plan is the
+// same either way).
+//
+// A placed bundle cannot grow. A forked role's cpu and mem therefore have to
+// be reserved in its target's bundles when the TARGET is placed: Add() takes
+// the forks to reserve for. A fork added later uses its reservation; a fork
+// without one may only declare cpu 0 and mem 0 (AReaL's forks declare none).
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "berth/plan.h"
+
+namespace berth::roles {
+
+// A role colocated with fork: true on the role being added, and its index
+// in the experiment (for error paths).
+struct ForkRole {
+  size_t index = 0;
+  RoleSpec spec;
+};
+
+struct PlacedRole {
+  std::vector<WorkerPlan> workers;  // index order (a deferred instance: head first)
+  std::vector<std::string> groups;  // the placement groups it created
+  std::string alias_of;             // colocation with fork: false: the target
+  std::vector<std::string> warnings;
+};
+
+class RolePlanner {
+ public:
+  // The cluster; a node's address is its label "address", else its name.
+  static Result<RolePlanner> Create(const std::vector<NodeSpec>& nodes);
+
+  RolePlanner(RolePlanner&&) noexcept;
+  RolePlanner& operator=(RolePlanner&&) noexcept;
+  ~RolePlanner();
+
+  // Places `role` and builds its workers (ports from `ports`). `role_index`
+  // names it in error paths ("roles[2].scheduling_spec..."). `forks`: roles
+  // colocated on it with fork: true whose cpu and mem are reserved in its
+  // bundles now. REQUIRES: `role` (and `forks`) passed ValidateExperiment
+  // together with the roles already added; a colocated role's target was
+  // added. On error nothing stays placed.
+  Result<PlacedRole> Add(const RoleSpec& role, size_t role_index,
+                         const std::vector<ForkRole>& forks, const PortSource& ports);
+
+  // Releases the role's groups and forgets it. Errors: kNotFound.
+  // REQUIRES: no role still added is colocated on it.
+  Status Remove(const std::string& role);
+
+  bool Has(const std::string& role) const;
+  const PlacementEngine& engine() const;
+
+ private:
+  struct State;
+  explicit RolePlanner(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace berth::roles
