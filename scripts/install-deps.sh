@@ -9,6 +9,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev   # sanitizer and libFuzzer builds
   python3                    # Debian's /usr/bin/python3, used by test scripts
+  slurmctld slurmd slurm-client munge   # a real single-machine Slurm for the Slurm backend's tests
 )
 
 missing=()

@@ -66,8 +66,21 @@ struct RoleSpec {
   double startup_timeout_s = 30.0;
 };
 
+// Where the workers run. kLocal: processes on this machine. kSlurm: steps of
+// one Slurm allocation that holds the whole experiment; the cluster is read
+// from Slurm (sinfo), so `cluster` must not be given.
+enum class Backend { kLocal, kSlurm };
+const char* BackendName(Backend b);  // "local", "slurm"
+
+struct SlurmOptions {
+  std::string partition;          // default: the cluster's default partition
+  double queue_timeout_s = 300;   // how long the allocation may stay pending
+};
+
 struct ExperimentSpec {
   std::string name;
+  Backend backend = Backend::kLocal;
+  SlurmOptions slurm;
   std::vector<RoleSpec> roles;  // file order
   // Cluster: this machine by default. `gpus` declares devices on it (a
   // machine without GPUs can still run the demo); `cpu` and `mem_gib` declare

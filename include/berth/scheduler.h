@@ -28,11 +28,10 @@
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
+#include "berth/process.h"
 #include "berth/status.h"
 
 namespace berth {
-
-class ProcessSupervisor;
 
 enum class WorkerPhase { kStarting, kReady, kExited, kFailed, kStopped };
 const char* WorkerPhaseName(WorkerPhase p);  // "starting", "ready", "exited", "failed", "stopped"
@@ -87,6 +86,14 @@ struct SchedulerOptions {
   int port_attempts = 3;
   // SIGTERM -> SIGKILL, per teardown stage.
   std::chrono::milliseconds grace{5000};
+  // Turns a worker's launch on this machine into the runtime's: the Slurm
+  // backend wraps its argv in an srun step on its node. Default: none.
+  std::function<Result<LaunchSpec>(const WorkerPlan&, LaunchSpec)> wrap_launch;
+  // Asks the workers of one teardown stage to stop, before they are
+  // terminated: the Slurm backend signals their steps (SIGTERM to srun would
+  // SIGKILL them). The Scheduler then waits up to `grace` for them to exit
+  // and terminates what is left. Default: none (SIGTERM to each process tree).
+  std::function<void(const std::vector<WorkerPlan>&)> before_stop;
   std::function<void(const SchedulerEvent&)> on_event;
   // Polled while waiting for readiness: true aborts the call (rolled back,
   // kUnavailable "interrupted").

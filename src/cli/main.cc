@@ -46,6 +46,9 @@ CLI::App* AddPlan(CLI::App& app, berth::cli::PlanOptions& options) {
                   "Plan for this cluster JSON (the format of berth place) instead of the "
                   "experiment's cluster; ports are then counted from 30000 per node");
   cmd->add_flag("--json", options.json, "Print the plan as JSON");
+  cmd->add_option("--backend", options.backend,
+                  "local (this machine, or --cluster) or slurm (the nodes Slurm has free now); "
+                  "default: the experiment's backend");
   return cmd;
 }
 
@@ -62,6 +65,9 @@ int Main(int argc, char** argv) {
   run->add_option("experiment", run_options.experiment_path, "Experiment YAML")->required();
   run->add_option("--run-dir", run_options.run_dir,
                   "Where state.json and the logs go (default: berth-runs/<name>-<time>-<pid>)");
+  run->add_option("--backend", run_options.backend,
+                  "local (this machine) or slurm (steps of one Slurm allocation); default: the "
+                  "experiment's backend");
   run->add_option("--grace", run_options.grace_s,
                   "Seconds between SIGTERM and SIGKILL at teardown (default 5)")
       ->check(CLI::Range(0.0, 600.0));

@@ -1,5 +1,7 @@
 #include "cli/plan_command.h"
 
+#include "runtime/slurm/allocation.h"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -43,7 +45,22 @@ Result<Output> Plan(const PlanOptions& options) {
 
   Output out;
   Cluster cluster;
-  if (!options.cluster_path.empty()) {
+  if (!options.backend.empty() && options.backend != "local" && options.backend != "slurm") {
+    return InvalidSpec("--backend: \"" + options.backend + "\" is not a backend; use local or slurm");
+  }
+  const bool slurm = options.backend.empty() ? experiment.backend == Backend::kSlurm
+                                             : options.backend == "slurm";
+  if (slurm && !options.cluster_path.empty()) {
+    return InvalidSpec("--cluster and the slurm backend both name the cluster; give one");
+  }
+  if (slurm) {
+    std::vector<std::string> skipped;
+    BERTH_ASSIGN_OR_RETURN(cluster.nodes, slurm::ReadCluster(experiment.slurm.partition, &skipped));
+    for (const std::string& s : skipped) out.warnings.push_back("slurm node left out: " + s);
+    cluster.description = std::to_string(cluster.nodes.size()) +
+                          " usable Slurm node(s), free capacity now (GPU ids are ranks; the "
+                          "devices are the ones Slurm grants at run time)";
+  } else if (!options.cluster_path.empty()) {
     if (experiment.cluster_file || experiment.gpus || experiment.cpu || experiment.mem_gib) {
       out.warnings.push_back("--cluster " + options.cluster_path +
                              " replaces the experiment's cluster");
@@ -62,6 +79,13 @@ Result<Output> Plan(const PlanOptions& options) {
   }
 
   const PortSource ports = cluster.local ? roles::LocalFreePorts() : roles::CountingPorts();
+  if (slurm && cluster.nodes.empty()) {
+    return Unavailable(path + ": Slurm has no usable node" +
+                       (experiment.slurm.partition.empty()
+                            ? std::string()
+                            : " in partition " + experiment.slurm.partition) +
+                       " (see the warnings)");
+  }
   Result<berth::Plan> plan = MakePlan(experiment, cluster.nodes, ports);
   if (!plan) {
     std::string msg = path + ": " + plan.error().message();

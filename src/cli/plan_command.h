@@ -1,5 +1,5 @@
 #pragma once
-// `berth plan EXPERIMENT.yaml [--cluster CLUSTER.json] [--json]`: the dry
+// `berth plan EXPERIMENT.yaml [--cluster CLUSTER.json] [--backend slurm] [--json]`: the dry
 // run of an experiment. Plans every role on the cluster (this machine by
 // default) and prints where each worker goes, its ports, env and argv.
 
@@ -13,6 +13,7 @@ struct PlanOptions {
   std::string experiment_path;
   std::string cluster_path;  // empty: the experiment's cluster (default: this machine)
   bool json = false;         // JSON instead of the placement map
+  std::string backend;       // "local" or "slurm"; empty: the experiment's
 };
 
 // Beyond place_command.h's codes: the experiment is valid but does not fit

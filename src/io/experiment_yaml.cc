@@ -553,8 +553,9 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
 }
 
 Result<ExperimentSpec> Reader::Read(const Node& root) {
-  BERTH_ASSIGN_OR_RETURN(Entries top, Map(root, "", {"name", "cluster", "roles", "run_dir"},
-                                          "a map with name, roles and an optional cluster"));
+  BERTH_ASSIGN_OR_RETURN(
+      Entries top, Map(root, "", {"name", "cluster", "roles", "run_dir", "backend", "slurm"},
+                       "a map with name, roles and an optional cluster"));
   ExperimentSpec e;
   std::optional<Node> name = Get(top, "name");
   if (!name) return Err(root, "name", "required key is missing; name the experiment");
@@ -562,6 +563,24 @@ Result<ExperimentSpec> Reader::Read(const Node& root) {
   if (auto v = Get(top, "cluster")) BERTH_RETURN_IF_ERROR(ReadCluster(*v, e));
   if (auto v = Get(top, "run_dir")) {
     BERTH_ASSIGN_OR_RETURN(e.run_dir, String(*v, "run_dir", "a folder path"));
+  }
+  if (auto v = Get(top, "backend")) {
+    BERTH_ASSIGN_OR_RETURN(std::string b, String(*v, "backend", "local or slurm"));
+    if (b == "slurm") {
+      e.backend = Backend::kSlurm;
+    } else if (b != "local") {
+      return Err(*v, "backend", "\"" + b + "\" is not a backend; use local or slurm");
+    }
+  }
+  if (auto v = Get(top, "slurm")) {
+    BERTH_ASSIGN_OR_RETURN(Entries m, Map(*v, "slurm", {"partition", "queue_timeout"},
+                                          "a map like {partition: gpu, queue_timeout: 600}"));
+    if (auto p = Get(m, "partition")) {
+      BERTH_ASSIGN_OR_RETURN(e.slurm.partition, String(*p, "slurm.partition", "a partition name"));
+    }
+    if (auto t = Get(m, "queue_timeout")) {
+      BERTH_ASSIGN_OR_RETURN(e.slurm.queue_timeout_s, Seconds(*t, "slurm.queue_timeout"));
+    }
   }
   std::optional<Node> roles = Get(top, "roles");
   if (!roles) return Err(root, "roles", "required key is missing; list the roles");

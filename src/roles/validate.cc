@@ -242,6 +242,8 @@ Status CheckColocation(const ExperimentSpec& e, const std::map<std::string, size
 
 }  // namespace
 
+const char* BackendName(Backend b) { return b == Backend::kSlurm ? "slurm" : "local"; }
+
 Status ValidateExperiment(const ExperimentSpec& e) {
   if (!roles::IsValidRoleName(e.name)) {
     return At("name", Quote(e.name) +
@@ -254,6 +256,14 @@ Status ValidateExperiment(const ExperimentSpec& e) {
               "not both");
   }
   if (e.cluster_file && e.cluster_file->empty()) return At("cluster.file", "is empty");
+  if (e.backend == Backend::kSlurm && (e.cluster_file || e.gpus || e.cpu || e.mem_gib)) {
+    return At("cluster", "is read from Slurm with backend: slurm; remove cluster");
+  }
+  if (!e.slurm.partition.empty() && !roles::IsValidRoleName(e.slurm.partition)) {
+    return At("slurm.partition", Quote(e.slurm.partition) +
+                                     " is not a partition name; use 1-64 of [A-Za-z0-9_.-]");
+  }
+  if (!(e.slurm.queue_timeout_s > 0)) return At("slurm.queue_timeout", "must be above 0 seconds");
   if (e.gpus && (*e.gpus < 0 || *e.gpus > roles::kMaxLocalGpus)) {
     return At("cluster.gpus",
               std::to_string(*e.gpus) + " is outside 0.." + std::to_string(roles::kMaxLocalGpus));

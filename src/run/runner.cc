@@ -25,6 +25,7 @@
 #include "io/read_file.h"
 #include "roles/ports.h"
 #include "run/run_state.h"
+#include "runtime/slurm/allocation.h"
 
 namespace berth::run {
 namespace {
@@ -71,6 +72,9 @@ class Run {
 
  private:
   Status Load();
+  Status Allocate(const Plan& plan);
+  std::string Devices(const WorkerPlan& w) const;
+  std::string SlurmFailure() const;
   void OnEvent(const SchedulerEvent& e);
   int Watch();
   void Fail(int code, const std::string& message);
@@ -83,6 +87,8 @@ class Run {
   std::unique_ptr<Scheduler> scheduler_;
   ExperimentSpec experiment_;
   std::vector<NodeSpec> nodes_;
+  bool slurm_ = false;
+  std::unique_ptr<slurm::Allocation> alloc_;  // backend slurm, once submitted
   std::vector<const RoleSpec*> launch_order_;
   RunState state_;
   int exit_code_ = 0;
@@ -93,20 +99,53 @@ Status Run::Load() {
   const std::string& path = options_.experiment_path;
   BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
   BERTH_ASSIGN_OR_RETURN(experiment_, ParseExperiment(text, path));
-  if (experiment_.cluster_file) {
-    // A cluster file is for planning; running needs the nodes to be here.
-    return InvalidSpec(path + ": cluster.file " + *experiment_.cluster_file +
-                       " describes other machines; `berth run` runs on this machine (use "
-                       "`berth plan` for a multi-node cluster, or remove cluster.file)");
+  if (!options_.backend.empty() && options_.backend != "local" && options_.backend != "slurm") {
+    return InvalidSpec("--backend: \"" + options_.backend +
+                       "\" is not a backend; use local or slurm");
   }
-  const cluster::LocalOverrides overrides{experiment_.gpus, experiment_.cpu, experiment_.mem_gib};
-  Result<NodeSpec> node = cluster::LocalNode(cluster::DetectMachine(), overrides);
-  if (!node) return InvalidSpec(path + ": " + node.error().message());
-  nodes_.push_back(std::move(node).value());
+  slurm_ = options_.backend.empty() ? experiment_.backend == Backend::kSlurm
+                                    : options_.backend == "slurm";
+  if (slurm_) {
+    std::vector<std::string> skipped;
+    Result<std::vector<NodeSpec>> nodes = slurm::ReadCluster(experiment_.slurm.partition, &skipped);
+    if (!nodes) return Status(nodes.error().code(), path + ": " + nodes.error().message());
+    for (const std::string& s : skipped) std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
+    nodes_ = std::move(nodes).value();
+    if (nodes_.empty()) return Unavailable(path + ": Slurm has no usable node");
+  } else {
+    if (experiment_.cluster_file) {
+      // A cluster file is for planning; running needs the nodes to be here.
+      return InvalidSpec(path + ": cluster.file " + *experiment_.cluster_file +
+                         " describes other machines; `berth run` runs on this machine (use "
+                         "`berth plan` for a multi-node cluster, or remove cluster.file)");
+    }
+    const cluster::LocalOverrides overrides{experiment_.gpus, experiment_.cpu,
+                                            experiment_.mem_gib};
+    Result<NodeSpec> node = cluster::LocalNode(cluster::DetectMachine(), overrides);
+    if (!node) return InvalidSpec(path + ": " + node.error().message());
+    nodes_.push_back(std::move(node).value());
+  }
   // The whole experiment must fit before anything starts. The Scheduler
   // places the roles the same way, in the same order, so this dry run is
   // also what the state file shows until the workers start.
   Result<Plan> plan = MakePlan(experiment_, nodes_, roles::CountingPorts());
+  if (!plan && slurm_ && (plan.error().code() == ErrorCode::kInfeasible ||
+                          plan.error().code() == ErrorCode::kUnavailable)) {
+    // Not on what is free now: if it fits the nodes as they are when empty,
+    // ask Slurm for it and let the job wait in the queue (its reason shown,
+    // bounded by slurm.queue_timeout) until other jobs release those nodes.
+    Result<std::vector<NodeSpec>> whole =
+        slurm::ReadCluster(experiment_.slurm.partition, nullptr, /*free_only=*/false);
+    if (whole) {
+      Result<Plan> later = MakePlan(experiment_, *whole, roles::CountingPorts());
+      if (later) {
+        std::printf("the experiment does not fit what Slurm has free now; it fits the nodes "
+                    "when other jobs end, so berth submits it to wait in the queue\n");
+        nodes_ = std::move(whole).value();
+        plan = std::move(later);
+      }
+    }
+  }
   if (!plan) return Status(plan.error().code(), path + ": " + plan.error().message());
   for (const std::string& w : plan->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
@@ -124,13 +163,14 @@ Status Run::Load() {
   std::error_code ec;
   std::filesystem::create_directories(state_.run_dir + "/logs", ec);
   if (ec) return BackendError(state_.run_dir + ": cannot create: " + ec.message());
+  if (slurm_) BERTH_RETURN_IF_ERROR(Allocate(*plan));
   for (const WorkerPlan& w : plan->workers) {
     WorkerRecord rec;
     rec.id = w.id;
     rec.role = w.role;
     rec.index = w.index;
     rec.node = w.node;
-    rec.gpus = DeviceList(w.gpus);
+    rec.gpus = Devices(w);
     state_.workers.push_back(std::move(rec));
   }
 
@@ -142,8 +182,104 @@ Status Run::Load() {
   so.grace = milliseconds(static_cast<int64_t>(options_.grace_s * 1000));
   so.on_event = [this](const SchedulerEvent& e) { OnEvent(e); };
   so.interrupted = [] { return g_stop_signal.load() != 0; };
+  if (slurm_) {
+    so.wrap_launch = [this](const WorkerPlan& w, LaunchSpec spec) -> Result<LaunchSpec> {
+      std::vector<int> devices;
+      for (const GpuShare& g : w.gpus) devices.push_back(g.device);
+      spec.argv = slurm::StepArgv(alloc_->job_id(), alloc_->component(w.node), w.node, w.id,
+                                  slurm::Positions(devices, alloc_->planned_gpus(w.node)),
+                                  spec.argv);
+      return spec;
+    };
+    so.before_stop = [this](const std::vector<WorkerPlan>& stage) {
+      std::vector<std::string> names;
+      for (const WorkerPlan& w : stage) names.push_back(w.id);
+      Status st = alloc_->SignalSteps(names, "TERM");
+      if (!st.ok()) std::fprintf(stderr, "berth: signalling steps: %s\n", st.message().c_str());
+    };
+    bool loopback = true;
+    for (const NodeSpec& n : nodes_) {
+      auto a = n.labels.find("address");
+      loopback &= a != n.labels.end() && a->second.rfind("127.", 0) == 0;
+    }
+    // Ports of other machines cannot be tested from here: count them per
+    // node from a random base (a clash is retried with new ones).
+    if (!loopback) so.ports = roles::CountingPorts(20000 + static_cast<int>(getpid() % 10000));
+  }
   BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(sup_)));
   return Status::Ok();
+}
+
+// Submits the job that holds the whole experiment and waits until it runs.
+Status Run::Allocate(const Plan& plan) {
+  std::vector<slurm::NodeRequest> nodes = slurm::NodeRequests(plan);
+  std::printf("submitting one Slurm job for %zu worker(s) on %zu node(s)\n", plan.workers.size(),
+              nodes.size());
+  std::fflush(stdout);
+  Result<slurm::Allocation> alloc = slurm::Allocation::Submit(
+      "berth-" + experiment_.name, experiment_.slurm.partition, std::move(nodes), state_.run_dir);
+  if (!alloc) return alloc.error();
+  alloc_ = std::make_unique<slurm::Allocation>(std::move(alloc).value());
+  state_.message = "Slurm job " + alloc_->job_id();
+  Save();
+  Status running = alloc_->WaitRunning(
+      milliseconds(static_cast<int64_t>(experiment_.slurm.queue_timeout_s * 1000)),
+      [this](const std::string& why) {
+        std::printf("  Slurm job %s is %s; berth starts the workers once it runs (timeout %g s)\n",
+                    alloc_->job_id().c_str(), why.c_str(), experiment_.slurm.queue_timeout_s);
+        std::fflush(stdout);
+      },
+      [] { return g_stop_signal.load() != 0; });
+  if (!running.ok()) {
+    Status c = alloc_->Cancel();
+    if (!c.ok()) std::fprintf(stderr, "berth: %s\n", c.message().c_str());
+    return running;
+  }
+  std::printf("  Slurm job %s runs\n", alloc_->job_id().c_str());
+  return Status::Ok();
+}
+
+// Empty while the Slurm job runs; else what Slurm did to it, and which
+// workers stood on the nodes that failed (the job is one allocation: Slurm
+// ends all of it, and berth reports every gang on a failed node as failed).
+std::string Run::SlurmFailure() const {
+  Result<slurm::SlurmJob> job = alloc_->Query();
+  // A cancelled job is COMPLETING for a moment before Slurm says why it ended.
+  for (int i = 0; i < 40 && job && job->state == slurm::JobState::kCompleting; ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+    job = alloc_->Query();
+  }
+  if (!job) return " (Slurm job " + alloc_->job_id() + ": " + job.error().message() + ")";
+  if (job->state == slurm::JobState::kRunning) return {};
+  std::string out = " (Slurm job " + alloc_->job_id() + " is " + job->state_text +
+                    (job->reason.empty() ? "" : ", " + job->reason);
+  if (job->state == slurm::JobState::kNodeFail) {
+    std::vector<std::string> skipped;
+    (void)slurm::ReadCluster("", &skipped);
+    for (const std::string& line : skipped) {
+      const std::string node = line.substr(0, line.find(':'));
+      std::string on_it;
+      for (const WorkerRecord& w : state_.workers) {
+        if (w.node == node) on_it += (on_it.empty() ? "" : ", ") + w.id;
+      }
+      if (!on_it.empty()) out += "; node " + line + "; failed with it: " + on_it;
+    }
+  }
+  return out + ")";
+}
+
+// The devices a worker sees, as CUDA_VISIBLE_DEVICES lists them: the plan's,
+// or on Slurm the ones Slurm granted in their place.
+std::string Run::Devices(const WorkerPlan& w) const {
+  if (!alloc_) return DeviceList(w.gpus);
+  std::vector<int> devices;
+  for (const GpuShare& g : w.gpus) devices.push_back(g.device);
+  const std::vector<int>& granted = alloc_->granted_gpus(w.node);
+  std::string s;
+  for (int p : slurm::Positions(devices, alloc_->planned_gpus(w.node))) {
+    if (p < static_cast<int>(granted.size())) s += (s.empty() ? "" : ",") + std::to_string(granted[p]);
+  }
+  return s;
 }
 
 WorkerRecord* Run::Record(const std::string& id) {
@@ -168,7 +304,7 @@ void Run::OnEvent(const SchedulerEvent& e) {
         if (w.plan.id != e.worker) continue;
         rec->pid = w.pid;
         rec->node = w.plan.node;
-        rec->gpus = DeviceList(w.plan.gpus);
+        rec->gpus = Devices(w.plan);
         rec->ports = w.plan.ports;
         rec->log = w.log_path;
         rec->restarts = w.restarts;
@@ -241,7 +377,10 @@ int Run::Watch() {
       WorkerRecord* rec = Record(w.plan.id);
       if (rec == nullptr) continue;
       rec->exit = w.exit;
-      if (w.exit_status == 0) {
+      // On Slurm a step also ends when Slurm ends the job (a node failed,
+      // scancel, the time limit): srun then often exits 0.
+      const std::string slurm_failure = alloc_ ? SlurmFailure() : std::string();
+      if (w.exit_status == 0 && slurm_failure.empty()) {
         rec->state = WorkerState::kExited;
         std::printf("worker %s %s\n", w.plan.id.c_str(), w.exit.c_str());
         table_lines_ = 0;  // the table is no longer right above the cursor
@@ -250,8 +389,13 @@ int Run::Watch() {
         continue;
       }
       rec->state = WorkerState::kFailed;
-      Fail(w.exit_status, "worker " + w.plan.id + " " + w.exit + "; last lines of " +
-                              w.log_path + ":\n" + io::LogTail(w.log_path, 50));
+      const std::string slurm_note =
+          !slurm_failure.empty() ? slurm_failure
+          : alloc_ ? " (its step; Slurm job " + alloc_->job_id() + " still runs)"
+                   : std::string();
+      Fail(w.exit_status != 0 ? w.exit_status : 1,
+           "worker " + w.plan.id + " " + w.exit + slurm_note + "; last lines of " +
+               w.log_path + ":\n" + io::LogTail(w.log_path, 50));
       return exit_code_;
     }
   }
@@ -304,6 +448,10 @@ int Run::Main() {
   Save();
   Status s = scheduler_->DeleteWorkers();
   if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
+  if (alloc_) {
+    Status c = alloc_->Cancel();
+    if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
+  }
   if (state_.phase != "failed") state_.phase = "stopped";
   Save();
   std::printf("stopped; logs in %s/logs, merged log %s/merged.log\n", state_.run_dir.c_str(),

@@ -11,6 +11,7 @@ namespace berth::run {
 struct RunOptions {
   std::string experiment_path;
   std::string run_dir;       // default: the experiment's, else berth-runs/<name>-<time>
+  std::string backend;       // "local" or "slurm"; empty: the experiment's
   double grace_s = 5.0;      // SIGTERM -> SIGKILL, per teardown stage
   bool status_table = true;  // print the status table once all are up
 };

@@ -141,6 +141,7 @@ struct Scheduler::Impl {
   // Record() for every event the supervisor has pending.
   void TakeExits();
   Status Stop(const std::string& role, bool forget);
+  void StopGently(const std::vector<std::string>& stage);
   Status Fail(Status why, const Slot& s, int exit_code, const std::string& description);
 };
 
@@ -168,6 +169,13 @@ Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
     }
     spec.log_path = opt.log_dir + "/" + LogName(w.id);
     spec.merged_log_path = opt.merged_log;
+    if (opt.wrap_launch) {
+      const std::string id = spec.id;
+      Result<LaunchSpec> wrapped = opt.wrap_launch(w, std::move(spec));
+      if (!wrapped) return Status(wrapped.error().code(), "worker " + w.id + ": " + wrapped.error().message());
+      spec = std::move(wrapped).value();
+      spec.id = id;
+    }
     Result<int> pid = sup->Spawn(spec);
     if (!pid) {
       return BackendError("worker " + w.id + " did not start: " + pid.error().message());
@@ -279,6 +287,30 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
   }
 }
 
+// before_stop, then up to `grace` for the stage's processes to exit.
+void Scheduler::Impl::StopGently(const std::vector<std::string>& stage) {
+  std::vector<WorkerPlan> plans;
+  for (const std::string& id : stage) {
+    Slot* s = FindBySupId(id);
+    if (s->worker.phase == WorkerPhase::kStarting || s->worker.phase == WorkerPhase::kReady) {
+      plans.push_back(s->worker.plan);
+    }
+  }
+  if (plans.empty()) return;
+  opt.before_stop(plans);
+  const auto deadline = Clock::now() + opt.grace;
+  while (Clock::now() < deadline) {
+    TakeExits();
+    bool running = false;
+    for (const std::string& id : stage) {
+      const WorkerPhase p = FindBySupId(id)->worker.phase;
+      running |= p == WorkerPhase::kStarting || p == WorkerPhase::kReady;
+    }
+    if (!running) return;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
 // Stops the role's workers: all but index 0 together, then index 0.
 // `forget`: drop them from the records (a rollback, or delete_workers).
 Status Scheduler::Impl::Stop(const std::string& role, bool forget) {
@@ -290,6 +322,7 @@ Status Scheduler::Impl::Stop(const std::string& role, bool forget) {
   Status result;
   for (const auto* stage : {&others, &first}) {
     if (stage->empty()) continue;
+    if (opt.before_stop) StopGently(*stage);
     Status st = sup->TerminateMany(*stage, opt.grace);
     if (!st.ok() && result.ok()) result = st;
     TakeExits();

@@ -1,0 +1,30 @@
+#pragma once
+// Running a Slurm client command (sinfo, squeue, sbatch, scancel, scontrol)
+// and collecting what it printed. Always bounded: a client whose controller
+// vanished can hang forever and ignore SIGTERM, so at the deadline it is
+// SIGKILLed.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "berth/status.h"
+
+namespace berth::slurm {
+
+struct CommandResult {
+  int exit_code = -1;  // 128+N when signal N killed it; 124 when it timed out
+  std::string out;
+  std::string err;
+};
+
+// argv[0] is searched in PATH. The child gets berth's environment. Errors
+// only when it cannot be started at all; a non-zero exit is a result.
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout);
+
+// RunCommand, then a non-zero exit turned into ClientError's status.
+Result<std::string> RunClient(const std::vector<std::string>& argv,
+                              std::chrono::milliseconds timeout);
+
+}  // namespace berth::slurm
