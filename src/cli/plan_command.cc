@@ -78,7 +78,15 @@ Result<Output> Plan(const PlanOptions& options) {
     cluster.local = true;
   }
 
-  const PortSource ports = cluster.local ? roles::LocalFreePorts() : roles::CountingPorts();
+  // Nodes that share this machine's loopback (a test Slurm) share its ports:
+  // plan free ones, as berth run does.
+  bool loopback = slurm;
+  for (const NodeSpec& n : cluster.nodes) {
+    auto a = n.labels.find("address");
+    loopback &= a != n.labels.end() && a->second.rfind("127.", 0) == 0;
+  }
+  const PortSource ports =
+      cluster.local || loopback ? roles::LocalFreePorts() : roles::CountingPorts();
   if (slurm && cluster.nodes.empty()) {
     return Unavailable(path + ": Slurm has no usable node" +
                        (experiment.slurm.partition.empty()

@@ -104,6 +104,17 @@ TEST(ExperimentYamlTest, ClusterFileAndDefaults) {
   EXPECT_TRUE(e.roles[0].tasks[0].gpu.IsZero());
 }
 
+TEST(ExperimentYamlTest, SlurmBackend) {
+  ExperimentSpec e = Parse(
+      "name: x\nbackend: slurm\nslurm: {partition: gpu, queue_timeout: 12.5}\nroles: [{name: a, "
+      "scheduling_spec: {cmd: [x]}}]\n");
+  EXPECT_EQ(e.backend, Backend::kSlurm);
+  EXPECT_EQ(e.slurm.partition, "gpu");
+  EXPECT_EQ(e.slurm.queue_timeout_s, 12.5);
+  EXPECT_EQ(Parse("name: x\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n").backend,
+            Backend::kLocal);
+}
+
 TEST(ExperimentYamlTest, ScalarsAreKeptAsWritten) {
   ExperimentSpec e = Parse(R"(
 name: x
@@ -337,6 +348,18 @@ const BadCase kBad[] = {
      "name: x\nroles: [{name: a, scheduling_strategy: {target: b}, scheduling_spec: {cmd: "
      "[x]}}]\n",
      "roles[0].scheduling_strategy.target: only applies to type: colocation"},
+    {"unknown backend", "name: x\nbackend: k8s\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
+     "backend: \"k8s\" is not a backend; use local or slurm"},
+    {"slurm with a cluster",
+     "name: x\nbackend: slurm\ncluster: {gpus: 8}\nroles: [{name: a, scheduling_spec: {cmd: "
+     "[x]}}]\n",
+     "cluster: is read from Slurm with backend: slurm; remove cluster"},
+    {"slurm unknown key",
+     "name: x\nslurm: {partitoin: gpu}\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
+     "partitoin"},
+    {"slurm zero timeout",
+     "name: x\nslurm: {queue_timeout: 0}\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
+     "slurm.queue_timeout: must be above 0 seconds"},
     {"strategy missing target",
      "name: x\nroles: [{name: a, scheduling_strategy: {type: colocation}, scheduling_spec: {cmd: "
      "[x]}}]\n",
