@@ -18,7 +18,9 @@
 // its LaunchSpec plus one marker variable,
 //   BERTH_SUPERVISOR_TOKEN=<random token of this supervisor>/<worker id>
 // so that descendants that left the worker's process group and session are
-// still attributed to it (through /proc/<pid>/environ).
+// still attributed to it (through /proc/<pid>/environ). Workers get berth's
+// RLIMIT_NOFILE (the supervisor raises its own soft limit to its hard limit,
+// to hold the log descriptors of many workers).
 //
 // Residual gaps, which only cgroups could close:
 //  - A descendant that drops the marker from its environment AND loses its
@@ -127,8 +129,28 @@ class ProcessSupervisor {
   // Starts a worker and returns its pid once it has exec'd. Errors:
   // kInvalidSpec (bad spec, duplicate id), kBackend (log file, chdir or exec
   // failed, e.g. "worker 'w': cannot execute 'nosuch': No such file or
-  // directory (ENOENT)"), or the supervisor is gone.
+  // directory (ENOENT)"), or the supervisor is gone. SpawnMany of one spec.
   Result<int> Spawn(const LaunchSpec& spec);
+
+  // Starts several workers, all or none, and returns their pids in the order
+  // of `specs` once every one has exec'd. The supervisor forks them one after
+  // another without waiting for each exec (up to 64 between fork and exec at
+  // once) and collects the exec confirmations in one poll loop, so a batch
+  // costs about one round trip, not one per worker. Every guarantee of Spawn
+  // holds for each worker.
+  //
+  // All or nothing: if any spec fails, the call returns the error of the
+  // first failing spec in `specs` order, which names its worker id (and the
+  // errno); the workers of the batch that had already started are SIGKILLed
+  // with their whole trees, reaped, and forgotten before the call returns:
+  // no process of the batch runs, no exit event is reported for any of
+  // them, and all the ids are free again. For a batch of more than one, the
+  // message ends with "(the batch of N workers was rolled back: none of them
+  // runs)". Specs are checked before anything starts: kInvalidSpec for a bad
+  // spec, an id already in use ("worker id 'x' is already in use") or given
+  // twice in `specs` ("worker id 'x' appears twice in the batch"). An empty
+  // `specs` starts nothing and returns an empty vector.
+  Result<std::vector<int>> SpawnMany(const std::vector<LaunchSpec>& specs);
 
   // Exit events received so far, in order, each returned once. Never blocks.
   std::vector<ExitEvent> PollExits();
@@ -137,10 +159,17 @@ class ProcessSupervisor {
   Result<std::optional<ExitEvent>> WaitExit(std::chrono::milliseconds timeout);
 
   // SIGTERMs the worker's whole tree: its process group, its descendants and
-  // every process carrying its marker; SIGTERMs newcomers as they appear; at
-  // `grace` SIGKILLs whatever is left; returns once all are gone and the main
-  // process is reaped (its ExitEvent then comes before any later event), also
-  // for a worker that already exited (its leftovers are killed). Errors:
+  // every process carrying its marker; SIGTERMs newcomers as they appear
+  // (found by rescans of the supervisor's subtree, 10 ms after the start and
+  // then ever less often, up to 250 ms apart); at `grace` SIGKILLs whatever is
+  // left; returns once all are gone and the main process is reaped (its
+  // ExitEvent then comes before any later event), also for a worker that
+  // already exited (its leftovers are killed). Exits are noticed through
+  // SIGCHLD, not by polling: a worker that honours SIGTERM is done about as
+  // soon as it has exited. The costly search of every process's environment
+  // for the marker runs when the termination starts, when everything it
+  // signalled has gone (to confirm before returning), and once a second
+  // while a grace period runs. Errors:
   // kNotFound (unknown id), kBackend if processes survive SIGKILL for
   // options.kill_timeout (their pids are named).
   Status Terminate(const std::string& id, std::chrono::milliseconds grace);

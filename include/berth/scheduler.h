@@ -137,6 +137,10 @@ class Scheduler {
   // role is kNotFound.
   Status DeleteWorkers(const std::optional<std::string>& role = std::nullopt);
 
+  // Plans on these nodes from now on (after a node failure, say). Errors:
+  // kInvalidSpec while any role has workers (delete them first).
+  Status ReplaceCluster(const std::vector<NodeSpec>& nodes);
+
   // Exits of running workers, waiting up to `timeout` for the first.
   // Errors: the process runtime is gone.
   Result<std::vector<Worker>> WaitExits(std::chrono::milliseconds timeout);

@@ -573,8 +573,13 @@ Result<ExperimentSpec> Reader::Read(const Node& root) {
     }
   }
   if (auto v = Get(top, "slurm")) {
-    BERTH_ASSIGN_OR_RETURN(Entries m, Map(*v, "slurm", {"partition", "queue_timeout"},
-                                          "a map like {partition: gpu, queue_timeout: 600}"));
+    BERTH_ASSIGN_OR_RETURN(
+        Entries m, Map(*v, "slurm", {"partition", "queue_timeout", "restarts_on_node_failure"},
+                       "a map like {partition: gpu, queue_timeout: 600}"));
+    if (auto r = Get(m, "restarts_on_node_failure")) {
+      BERTH_ASSIGN_OR_RETURN(int64_t n, Integer(*r, "slurm.restarts_on_node_failure", 0, 100));
+      e.slurm.restarts_on_node_failure = static_cast<int>(n);
+    }
     if (auto p = Get(m, "partition")) {
       BERTH_ASSIGN_OR_RETURN(e.slurm.partition, String(*p, "slurm.partition", "a partition name"));
     }

@@ -72,9 +72,15 @@ class Run {
 
  private:
   Status Load();
+  Status PlanAndAdmit();
+  Status StartScheduler();
+  bool StartRoles();
+  // After a node failure on Slurm: everything down, planned again on the
+  // nodes left, a new job, the roles started again. False when it could not.
+  bool Replace();
   Status Allocate(const Plan& plan);
   std::string Devices(const WorkerPlan& w) const;
-  std::string SlurmFailure() const;
+  std::string SlurmFailure();
   void OnEvent(const SchedulerEvent& e);
   int Watch();
   void Fail(int code, const std::string& message);
@@ -88,6 +94,7 @@ class Run {
   ExperimentSpec experiment_;
   std::vector<NodeSpec> nodes_;
   bool slurm_ = false;
+  bool node_failed_ = false;  // the last failure was the Slurm job's NODE_FAIL
   std::unique_ptr<slurm::Allocation> alloc_;  // backend slurm, once submitted
   std::vector<const RoleSpec*> launch_order_;
   RunState state_;
@@ -105,6 +112,31 @@ Status Run::Load() {
   }
   slurm_ = options_.backend.empty() ? experiment_.backend == Backend::kSlurm
                                     : options_.backend == "slurm";
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const RoleSpec& r : experiment_.roles) {
+      if (r.colocation.has_value() == (pass == 1)) launch_order_.push_back(&r);
+    }
+  }
+  state_.experiment = experiment_.name;
+  state_.run_dir = !options_.run_dir.empty()       ? options_.run_dir
+                   : !experiment_.run_dir.empty() ? experiment_.run_dir
+                                                   : DefaultRunDir(experiment_.name);
+  state_.berth_pid = getpid();
+  state_.phase = "starting";
+  std::error_code ec;
+  std::filesystem::create_directories(state_.run_dir + "/logs", ec);
+  if (ec) return BackendError(state_.run_dir + ": cannot create: " + ec.message());
+  BERTH_RETURN_IF_ERROR(PlanAndAdmit());
+  return StartScheduler();
+}
+
+// Reads the cluster, makes the dry plan (the whole experiment must fit
+// before anything starts; the Scheduler places the roles the same way, in
+// the same order, so it is also what the state file shows until the workers
+// start) and, on Slurm, gets the job that holds it.
+Status Run::PlanAndAdmit() {
+  const std::string& path = options_.experiment_path;
+  nodes_.clear();
   if (slurm_) {
     std::vector<std::string> skipped;
     Result<std::vector<NodeSpec>> nodes = slurm::ReadCluster(experiment_.slurm.partition, &skipped);
@@ -125,9 +157,6 @@ Status Run::Load() {
     if (!node) return InvalidSpec(path + ": " + node.error().message());
     nodes_.push_back(std::move(node).value());
   }
-  // The whole experiment must fit before anything starts. The Scheduler
-  // places the roles the same way, in the same order, so this dry run is
-  // also what the state file shows until the workers start.
   Result<Plan> plan = MakePlan(experiment_, nodes_, roles::CountingPorts());
   if (!plan && slurm_ && (plan.error().code() == ErrorCode::kInfeasible ||
                           plan.error().code() == ErrorCode::kUnavailable)) {
@@ -149,21 +178,10 @@ Status Run::Load() {
   if (!plan) return Status(plan.error().code(), path + ": " + plan.error().message());
   for (const std::string& w : plan->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
-  for (int pass = 0; pass < 2; ++pass) {
-    for (const RoleSpec& r : experiment_.roles) {
-      if (r.colocation.has_value() == (pass == 1)) launch_order_.push_back(&r);
-    }
-  }
-  state_.experiment = experiment_.name;
-  state_.run_dir = !options_.run_dir.empty()       ? options_.run_dir
-                   : !experiment_.run_dir.empty() ? experiment_.run_dir
-                                                   : DefaultRunDir(experiment_.name);
-  state_.berth_pid = getpid();
-  state_.phase = "starting";
-  std::error_code ec;
-  std::filesystem::create_directories(state_.run_dir + "/logs", ec);
-  if (ec) return BackendError(state_.run_dir + ": cannot create: " + ec.message());
   if (slurm_) BERTH_RETURN_IF_ERROR(Allocate(*plan));
+  std::map<std::string, int> restarts;
+  for (const WorkerRecord& w : state_.workers) restarts[w.id] = w.restarts;
+  state_.workers.clear();
   for (const WorkerPlan& w : plan->workers) {
     WorkerRecord rec;
     rec.id = w.id;
@@ -171,9 +189,13 @@ Status Run::Load() {
     rec.index = w.index;
     rec.node = w.node;
     rec.gpus = Devices(w);
+    rec.restarts = restarts[w.id];
     state_.workers.push_back(std::move(rec));
   }
+  return Status::Ok();
+}
 
+Status Run::StartScheduler() {
   SchedulerOptions so;
   so.nodes = nodes_;
   so.expected_roles = experiment_.roles;
@@ -242,7 +264,7 @@ Status Run::Allocate(const Plan& plan) {
 // Empty while the Slurm job runs; else what Slurm did to it, and which
 // workers stood on the nodes that failed (the job is one allocation: Slurm
 // ends all of it, and berth reports every gang on a failed node as failed).
-std::string Run::SlurmFailure() const {
+std::string Run::SlurmFailure() {
   Result<slurm::SlurmJob> job = alloc_->Query();
   // A cancelled job is COMPLETING for a moment before Slurm says why it ended.
   for (int i = 0; i < 40 && job && job->state == slurm::JobState::kCompleting; ++i) {
@@ -254,6 +276,7 @@ std::string Run::SlurmFailure() const {
   std::string out = " (Slurm job " + alloc_->job_id() + " is " + job->state_text +
                     (job->reason.empty() ? "" : ", " + job->reason);
   if (job->state == slurm::JobState::kNodeFail) {
+    node_failed_ = true;
     std::vector<std::string> skipped;
     (void)slurm::ReadCluster("", &skipped);
     for (const std::string& line : skipped) {
@@ -403,6 +426,56 @@ int Run::Watch() {
   return 0;
 }
 
+// Starts every role in launch order; false when one failed (reported).
+bool Run::StartRoles() {
+  for (const RoleSpec* role : launch_order_) {
+    if (role->colocation && !role->colocation->fork) {
+      std::printf("%s: an alias of %s (colocation without fork)\n", role->name.c_str(),
+                  role->colocation->target.c_str());
+    } else {
+      std::printf("starting %s: %d worker(s)\n", role->name.c_str(), role->replicas);
+    }
+    std::fflush(stdout);
+    Result<std::vector<std::string>> ids = scheduler_->CreateWorkers(*role);
+    if (!ids) {
+      if (g_stop_signal.load() == 0) {
+        if (const auto& f = scheduler_->last_failure()) {
+          if (WorkerRecord* rec = Record(f->worker)) {
+            rec->state = WorkerState::kFailed;
+            rec->exit = f->description;
+          }
+        }
+        Fail(ExitCodeFor(ids.error(), *scheduler_), ids.error().message());
+      }
+      return false;
+    }
+    Save();
+  }
+  return true;
+}
+
+bool Run::Replace() {
+  Status s = scheduler_->DeleteWorkers();
+  if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
+  if (alloc_) {
+    Status c = alloc_->Cancel();
+    if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
+  }
+  for (WorkerRecord& w : state_.workers) ++w.restarts;
+  state_.phase = "starting";
+  state_.message.clear();
+  exit_code_ = 0;
+  Status st = PlanAndAdmit();
+  if (st.ok()) st = scheduler_->ReplaceCluster(nodes_);
+  if (!st.ok()) {
+    Fail(st.code() == ErrorCode::kInfeasible || st.code() == ErrorCode::kUnavailable ? 3 : 1,
+         "after the node failure the experiment could not be placed again: " + st.message());
+    return false;
+  }
+  Save();
+  return true;
+}
+
 int Run::Main() {
   Status loaded = Load();
   if (!loaded.ok()) {
@@ -418,32 +491,23 @@ int Run::Main() {
   Save();
   std::printf("berth run %s: %zu worker(s), run dir %s\n", experiment_.name.c_str(),
               state_.workers.size(), state_.run_dir.c_str());
-  bool ok = true;
-  for (const RoleSpec* role : launch_order_) {
-    if (role->colocation && !role->colocation->fork) {
-      std::printf("%s: an alias of %s (colocation without fork)\n", role->name.c_str(),
-                  role->colocation->target.c_str());
-    } else {
-      std::printf("starting %s: %d worker(s)\n", role->name.c_str(), role->replicas);
-    }
-    std::fflush(stdout);
-    Result<std::vector<std::string>> ids = scheduler_->CreateWorkers(*role);
-    if (!ids) {
-      ok = false;
-      if (g_stop_signal.load() == 0) {
-        if (const auto& f = scheduler_->last_failure()) {
-          if (WorkerRecord* rec = Record(f->worker)) {
-            rec->state = WorkerState::kFailed;
-            rec->exit = f->description;
-          }
-        }
-        Fail(ExitCodeFor(ids.error(), *scheduler_), ids.error().message());
-      }
+  int code = 0;
+  for (int replaced = 0;; ++replaced) {
+    node_failed_ = false;
+    const bool ok = StartRoles();
+    code = ok ? Watch() : (g_stop_signal.load() ? 0 : exit_code_);
+    if (!node_failed_ || g_stop_signal.load() ||
+        replaced >= experiment_.slurm.restarts_on_node_failure) {
       break;
     }
-    Save();
+    std::printf("re-placing the experiment on the nodes left (restart %d of %d after a node "
+                "failure)\n", replaced + 1, experiment_.slurm.restarts_on_node_failure);
+    std::fflush(stdout);
+    if (!Replace()) {
+      code = exit_code_;
+      break;
+    }
   }
-  int code = ok ? Watch() : (g_stop_signal.load() ? 0 : exit_code_);
   if (state_.phase != "failed") state_.phase = "stopping";
   Save();
   Status s = scheduler_->DeleteWorkers();

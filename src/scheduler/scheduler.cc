@@ -512,6 +512,15 @@ Status Scheduler::DeleteWorkers(const std::optional<std::string>& role) {
   return result;
 }
 
+Status Scheduler::ReplaceCluster(const std::vector<NodeSpec>& nodes) {
+  if (!impl_->roles.empty()) {
+    return InvalidSpec("replace_cluster: roles still have workers; delete_workers() first");
+  }
+  BERTH_ASSIGN_OR_RETURN(impl_->planner, roles::RolePlanner::Create(nodes));
+  impl_->opt.nodes = nodes;
+  return Status::Ok();
+}
+
 Result<std::vector<Worker>> Scheduler::WaitExits(std::chrono::milliseconds timeout) {
   Impl& s = *impl_;
   s.TakeExits();
