@@ -16,7 +16,7 @@
 #   slurm-cluster.sh down DIR            stop every process of this cluster, by
 #                                        PID, then remove DIR (only when it
 #                                        carries the marker file up wrote)
-#   slurm-cluster.sh fail-node DIR NODE  kill-node, then set NODE DOWN at once:
+#   slurm-cluster.sh fail-node DIR NODE  set NODE DOWN, then kill-node:
 #                                        its jobs end NODE_FAIL within a second
 #   slurm-cluster.sh kill-node DIR NODE  SIGKILL the node's slurmd, slurmstepds
 #                                        and tasks (a crash; Slurm notices after
@@ -621,10 +621,15 @@ cmd_kill_node() {
 }
 
 cmd_fail_node() {
-  cmd_kill_node
+  # DOWN first, then the crash: once the node is DOWN its jobs have ended
+  # NODE_FAIL, whatever the killed processes report afterwards (killed the
+  # other way round, a batch script's death could be reported first, and the
+  # job end FAILED under load).
+  check_node
   export SLURM_CONF=$CONF
   client scontrol update nodename="$NODE" state=down reason="$FAIL_REASON" \
     || fail "scontrol could not set $NODE down"
+  cmd_kill_node
   # Returns once Slurm shows the node down (its jobs end NODE_FAIL, or are
   # requeued, at the same time).
   local deadline=$((SECONDS + 10)) st=""
