@@ -134,10 +134,11 @@ class ProcessSupervisor {
 
   // Starts several workers, all or none, and returns their pids in the order
   // of `specs` once every one has exec'd. The supervisor forks them one after
-  // another without waiting for each exec (up to 64 between fork and exec at
+  // another without waiting for each exec (up to 256 between fork and exec at
   // once) and collects the exec confirmations in one poll loop, so a batch
-  // costs about one round trip, not one per worker. Every guarantee of Spawn
-  // holds for each worker.
+  // costs about one round trip, not one per worker; meanwhile it keeps copying
+  // workers' output into their logs. Every guarantee of Spawn holds for each
+  // worker.
   //
   // All or nothing: if any spec fails, the call returns the error of the
   // first failing spec in `specs` order, which names its worker id (and the

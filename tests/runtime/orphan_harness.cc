@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "berth/process.h"
 #include "runtime/local/proc_scan.h"
@@ -71,17 +72,21 @@ int main(int argc, char** argv) {
 
   // Each worker leaves: a grandchild in a new session, a double-forked
   // grandchild re-parented away from it, and a child of its own.
+  // w0 alone (Spawn), w1 and w2 as one batch (SpawnMany).
   const char* script = "setsid sh -c 'sleep 1000' & (sleep 1000 &) ; sleep 1000";
+  std::vector<berth::LaunchSpec> specs;
   for (int i = 0; i < 3; ++i) {
     const std::string id = std::string("w").append(std::to_string(i));
-    berth::LaunchSpec spec{.id = id,
-                           .argv = {"/bin/sh", "-c", script},
-                           .env = {{"PATH", "/usr/bin:/bin"}},
-                           .cwd = dir,
-                           .log_path = dir + "/" + id + ".log"};
-    auto pid = (*sup)->Spawn(spec);
-    if (!pid) return Fail(pid.error().ToString());
+    specs.push_back({.id = id,
+                     .argv = {"/bin/sh", "-c", script},
+                     .env = {{"PATH", "/usr/bin:/bin"}},
+                     .cwd = dir,
+                     .log_path = dir + "/" + id + ".log"});
   }
+  auto pid = (*sup)->Spawn(specs[0]);
+  if (!pid) return Fail(pid.error().ToString());
+  auto pids = (*sup)->SpawnMany({specs[1], specs[2]});
+  if (!pids) return Fail(pids.error().ToString());
   // Up: per worker its sh, the setsid'd grandchild (leading a session), the
   // double-forked one (adopted by the supervisor) and its own sleep.
   const std::string& token = (*sup)->token();

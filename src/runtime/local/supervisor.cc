@@ -18,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/wire.h"
@@ -97,6 +98,7 @@ ExitEvent MakeExitEvent(const std::string& id, pid_t pid, int status) {
 struct ProcessSupervisor::Impl {
   struct Reply {
     int32_t value = 0;
+    std::vector<int32_t> values;  // kSpawned: the pids
     Status status;
   };
   struct WorkerState {
@@ -185,6 +187,23 @@ struct ProcessSupervisor::Impl {
         reply = std::move(rep);
       }
       return true;  // a late answer to a call that timed out is dropped
+    }
+    if (type == MsgType::kSpawned) {
+      uint64_t req;
+      uint8_t code;
+      std::string msg;
+      std::vector<int32_t> pids;
+      if (!r.U64(&req) || !r.U8(&code) || !r.Str(&msg) || !r.I32s(&pids) || !r.AtEnd()) {
+        return false;
+      }
+      if (code > static_cast<uint8_t>(ErrorCode::kInternal)) return false;
+      if (req == awaiting) {
+        Reply rep;
+        rep.values = std::move(pids);
+        if (code != 0) rep.status = Status(static_cast<ErrorCode>(code), std::move(msg));
+        reply = std::move(rep);
+      }
+      return true;
     }
     if (type == MsgType::kExit) {
       std::string id;
@@ -411,38 +430,58 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
 }
 
 Result<int> ProcessSupervisor::Spawn(const LaunchSpec& spec) {
-  BERTH_RETURN_IF_ERROR(spec.Validate());
+  BERTH_ASSIGN_OR_RETURN(std::vector<int> pids, SpawnMany({spec}));
+  return pids.at(0);
+}
+
+Result<std::vector<int>> ProcessSupervisor::SpawnMany(const std::vector<LaunchSpec>& specs) {
+  std::set<std::string> ids;
+  for (const LaunchSpec& spec : specs) {
+    BERTH_RETURN_IF_ERROR(spec.Validate());
+    if (!ids.insert(spec.id).second) {
+      return InvalidSpec("worker id '" + spec.id + "' appears twice in the batch");
+    }
+  }
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& s = *impl_;
   if (s.shut_down || s.eof) return s.Gone();
-  if (s.workers.count(spec.id)) {
-    return InvalidSpec("worker id '" + spec.id + "' is already in use");
+  for (const LaunchSpec& spec : specs) {
+    if (s.workers.count(spec.id)) {
+      return InvalidSpec("worker id '" + spec.id + "' is already in use");
+    }
   }
-  BERTH_ASSIGN_OR_RETURN(std::string cwd, Absolute(spec.cwd));
-  std::string log, merged;
-  if (!spec.log_path.empty()) {
-    BERTH_ASSIGN_OR_RETURN(log, Absolute(spec.log_path));
-  }
-  if (!spec.merged_log_path.empty()) {
-    BERTH_ASSIGN_OR_RETURN(merged, Absolute(spec.merged_log_path));
-  }
+  if (specs.empty()) return std::vector<int>{};
   uint64_t req = s.next_req++;
-  std::string frame = WireWriter(MsgType::kSpawn)
-                          .U64(req)
-                          .Str(spec.id)
-                          .Strs(spec.argv)
-                          .Pairs(spec.env)
-                          .Str(cwd)
-                          .Str(log)
-                          .Str(merged)
-                          .Finish();
-  BERTH_ASSIGN_OR_RETURN(Impl::Reply rep, s.Call(frame, req, s.opts.spawn_timeout + kReplySlack));
+  WireWriter w(MsgType::kSpawn);
+  w.U64(req).U32(static_cast<uint32_t>(specs.size()));
+  for (const LaunchSpec& spec : specs) {
+    BERTH_ASSIGN_OR_RETURN(std::string cwd, Absolute(spec.cwd));
+    std::string log, merged;
+    if (!spec.log_path.empty()) {
+      BERTH_ASSIGN_OR_RETURN(log, Absolute(spec.log_path));
+    }
+    if (!spec.merged_log_path.empty()) {
+      BERTH_ASSIGN_OR_RETURN(merged, Absolute(spec.merged_log_path));
+    }
+    w.Str(spec.id).Strs(spec.argv).Pairs(spec.env).Str(cwd).Str(log).Str(merged);
+  }
+  // Bounds: each child's fork-to-exec (spawn_timeout, windows of children at
+  // a time), then undoing a failed batch (kill_timeout).
+  const int64_t windows = static_cast<int64_t>((specs.size() + 7) / 8);  // the smallest window
+  const milliseconds timeout = s.opts.spawn_timeout * windows + s.opts.kill_timeout + kReplySlack +
+                               milliseconds(10) * static_cast<int64_t>(specs.size());
+  BERTH_ASSIGN_OR_RETURN(Impl::Reply rep, s.Call(w.Finish(), req, timeout));
   if (!rep.status.ok()) return rep.status;
-  // An exit event read in the same batch as the reply already made the entry.
-  auto [it, fresh] = s.workers.try_emplace(spec.id, Impl::WorkerState{rep.value, true});
-  (void)it;
-  (void)fresh;
-  return rep.value;
+  if (rep.values.size() != specs.size()) {
+    return Internal("the process supervisor answered " + std::to_string(rep.values.size()) +
+                    " pids for " + std::to_string(specs.size()) + " workers");
+  }
+  std::vector<int> pids(rep.values.begin(), rep.values.end());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    // An exit event read in the same batch as the reply already made the entry.
+    s.workers.try_emplace(specs[i].id, Impl::WorkerState{pids[i], true});
+  }
+  return pids;
 }
 
 std::vector<ExitEvent> ProcessSupervisor::PollExits() {

@@ -1,8 +1,11 @@
 #include "berth/process.h"
 
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
@@ -10,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -413,6 +417,285 @@ TEST_F(SupervisorTest, KilledSupervisorTakesEverythingAlong) {
   EXPECT_TRUE(
       WaitFor([&] { return !Running(worker) && !Running(grandchild); }, milliseconds(3000)));
   EXPECT_EQ(sup_->Spawn({.id = "late", .argv = {"/bin/true"}}).error().code(), ErrorCode::kBackend);
+}
+
+// --- SpawnMany ---
+
+// Live processes carrying any marker of this supervisor.
+std::vector<ProcInfo> AllMarked(const std::string& token) {
+  std::vector<ProcInfo> out;
+  for (const ProcInfo& p : ListProcesses()) {
+    if (p.zombie()) continue;
+    auto m = ReadEnvVar(p.pid, kSupervisorTokenVar);
+    if (m && m->starts_with(token + "/")) out.push_back(p);
+  }
+  return out;
+}
+
+TEST_F(SupervisorTest, SpawnManyStartsAllInOrder) {
+  const std::string merged = dir_ + "/merged.log";
+  std::vector<LaunchSpec> specs;
+  for (int i = 0; i < 40; ++i) {
+    LaunchSpec spec =
+        Sh("b/" + std::to_string(i), "echo up $BERTH_SUPERVISOR_TOKEN; exec sleep 100");
+    spec.merged_log_path = merged;
+    specs.push_back(spec);
+  }
+  auto pids = sup_->SpawnMany(specs);
+  ASSERT_TRUE(pids.has_value()) << pids.error().ToString();
+  ASSERT_EQ(pids->size(), specs.size());
+  std::set<int> distinct(pids->begin(), pids->end());
+  EXPECT_EQ(distinct.size(), specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const int pid = (*pids)[i];
+    EXPECT_EQ(sup_->pid(specs[i].id), pid) << specs[i].id;
+    EXPECT_TRUE(sup_->alive(specs[i].id)) << specs[i].id;
+    auto p = runtime::local::ReadProc(pid);
+    ASSERT_TRUE(p.has_value()) << specs[i].id;
+    EXPECT_EQ(p->pgid, pid) << specs[i].id;  // its own process group
+    EXPECT_EQ(p->ppid, sup_->supervisor_pid()) << specs[i].id;
+    EXPECT_TRUE(
+        LogHas(specs[i].id, "up " + sup_->token() + "/" + specs[i].id + "\n", milliseconds(5000)))
+        << specs[i].id;
+  }
+  // Every worker's line reached the merged log whole, prefixed with its id.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const std::string text = ReadAll(merged);
+        return std::count(text.begin(), text.end(), '\n') >= 40;
+      },
+      milliseconds(5000)));
+  const std::string text = ReadAll(merged);
+  for (const LaunchSpec& spec : specs) {
+    EXPECT_NE(text.find("[" + spec.id + "] up " + sup_->token() + "/" + spec.id + "\n"),
+              std::string::npos)
+        << spec.id;
+  }
+  auto start = Clock::now();
+  Status s = sup_->TerminateAll(milliseconds(10000));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_LT(ElapsedMs(start), 3000);  // SIGCHLD, not the grace period
+  EXPECT_TRUE(AllMarked(sup_->token()).empty());
+  EXPECT_EQ(sup_->PollExits().size(), specs.size());
+}
+
+TEST_F(SupervisorTest, SpawnManyOfNothingStartsNothing) {
+  auto pids = sup_->SpawnMany({});
+  ASSERT_TRUE(pids.has_value()) << pids.error().ToString();
+  EXPECT_TRUE(pids->empty());
+}
+
+TEST_F(SupervisorTest, SpawnManyWithAFailingSpecRollsBackTheBatch) {
+  // The good workers start trees that leave their session, so that rolling
+  // back has grandchildren to find; the bad one comes late in the batch.
+  std::vector<LaunchSpec> specs;
+  for (int i = 0; i < 30; ++i) {
+    specs.push_back(Sh("r/" + std::to_string(i), "setsid sleep 1000 & (sleep 1000 &); sleep 1000"));
+  }
+  specs[25] = {.id = "r/25", .argv = {"/nonexistent/berth-prog"}, .log_path = Log("r/25")};
+  auto r = sup_->SpawnMany(specs);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kBackend);
+  EXPECT_EQ(r.error().message(),
+            "worker 'r/25': cannot execute '/nonexistent/berth-prog': No such file or directory "
+            "(ENOENT) (the batch of 30 workers was rolled back: none of them runs)");
+  // Already gone when the call returns: nothing of the batch runs.
+  std::vector<ProcInfo> left = AllMarked(sup_->token());
+  EXPECT_TRUE(left.empty()) << left.size() << " left, e.g. pid " << left[0].pid;
+  for (const LaunchSpec& spec : specs) EXPECT_EQ(sup_->pid(spec.id), -1) << spec.id;
+  EXPECT_FALSE(sup_->alive("r/0"));
+  EXPECT_EQ(sup_->Terminate("r/0", milliseconds(100)).code(), ErrorCode::kNotFound);
+  // No exit events for workers that never officially started.
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_TRUE(sup_->PollExits().empty());
+
+  // The ids are free again.
+  specs[25] = Sh("r/25", "sleep 1000");
+  auto pids = sup_->SpawnMany(specs);
+  ASSERT_TRUE(pids.has_value()) << pids.error().ToString();
+  EXPECT_EQ(pids->size(), 30u);
+  EXPECT_TRUE(sup_->TerminateAll(milliseconds(2000)).ok());
+  EXPECT_TRUE(AllMarked(sup_->token()).empty());
+}
+
+TEST_F(SupervisorTest, SpawnManyReportsTheFirstFailureInSpecOrder) {
+  std::vector<LaunchSpec> specs = {
+      {.id = "f/0", .argv = {"/bin/true"}},
+      {.id = "f/1", .argv = {"/bin/true"}, .cwd = "/nonexistent/dir"},
+      {.id = "f/2", .argv = {"/nonexistent/berth-prog"}},
+  };
+  auto r = sup_->SpawnMany(specs);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(),
+            "worker 'f/1': cannot chdir to '/nonexistent/dir': No such file or directory (ENOENT) "
+            "(the batch of 3 workers was rolled back: none of them runs)");
+  // A log file that cannot be opened fails the batch before its fork.
+  std::filesystem::create_directories(dir_ + "/file");
+  std::ofstream(dir_ + "/file/x") << "x";
+  specs = {{.id = "g/0", .argv = {"sleep", "100"}, .env = kPathEnv},
+           {.id = "g/1", .argv = {"/bin/true"}, .log_path = dir_ + "/file/x/log"}};
+  r = sup_->SpawnMany(specs);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kBackend);
+  EXPECT_TRUE(r.error().message().starts_with("worker 'g/1': log file '" + dir_ + "/file/x/log'"))
+      << r.error().message();
+  EXPECT_TRUE(AllMarked(sup_->token()).empty());
+  EXPECT_TRUE(sup_->PollExits().empty());
+}
+
+TEST_F(SupervisorTest, SpawnManyRefusesDuplicateAndBadSpecsBeforeStartingAny) {
+  auto r = sup_->SpawnMany({{.id = "d/0", .argv = {"sleep", "100"}, .env = kPathEnv},
+                            {.id = "d/1", .argv = {"sleep", "100"}, .env = kPathEnv},
+                            {.id = "d/0", .argv = {"sleep", "100"}, .env = kPathEnv}});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidSpec);
+  EXPECT_EQ(r.error().message(), "worker id 'd/0' appears twice in the batch");
+
+  r = sup_->SpawnMany(
+      {{.id = "e/0", .argv = {"sleep", "100"}, .env = kPathEnv}, {.id = "e/1", .argv = {}}});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidSpec);
+  EXPECT_EQ(r.error().message(), "worker 'e/1': argv is empty; give the program");
+
+  MustSpawn({.id = "taken", .argv = {"sleep", "100"}, .env = kPathEnv});
+  r = sup_->SpawnMany({{.id = "t/0", .argv = {"sleep", "100"}, .env = kPathEnv},
+                       {.id = "taken", .argv = {"sleep", "100"}, .env = kPathEnv}});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidSpec);
+  EXPECT_EQ(r.error().message(), "worker id 'taken' is already in use");
+
+  for (const char* id : {"d/0", "d/1", "e/0", "t/0"}) EXPECT_EQ(sup_->pid(id), -1) << id;
+  std::vector<ProcInfo> marked = AllMarked(sup_->token());
+  ASSERT_EQ(marked.size(), 1u);
+  EXPECT_EQ(marked[0].pid, sup_->pid("taken"));
+}
+
+TEST_F(SupervisorTest, TeardownOfABatchKillsSetsidGrandchildrenPromptly) {
+  std::vector<LaunchSpec> specs;
+  for (int i = 0; i < 16; ++i) {
+    specs.push_back(
+        Sh("t/" + std::to_string(i), "setsid sleep 1000 & (setsid sleep 1000 &); sleep 1000"));
+  }
+  auto pids = sup_->SpawnMany(specs);
+  ASSERT_TRUE(pids.has_value()) << pids.error().ToString();
+  // Per worker: a session leader below it, and one adopted by the supervisor
+  // that is reachable only through its marker.
+  const int supervisor = sup_->supervisor_pid();
+  for (const LaunchSpec& spec : specs) {
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          int leaders = 0, adopted = 0;
+          for (const ProcInfo& p : Marked(spec.id)) {
+            if (p.sid != p.pid) continue;
+            ++leaders;
+            adopted += p.ppid == supervisor;
+          }
+          return leaders >= 2 && adopted >= 1;
+        },
+        milliseconds(5000)))
+        << spec.id;
+  }
+  std::vector<ProcInfo> before = AllMarked(sup_->token());
+  EXPECT_GE(before.size(), 16u * 4);
+  // Half by id (the adopted ones are found by marker only), then the rest.
+  std::vector<std::string> half;
+  for (int i = 0; i < 8; ++i) half.push_back("t/" + std::to_string(i));
+  auto start = Clock::now();
+  Status s = sup_->TerminateMany(half, milliseconds(10000));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_LT(ElapsedMs(start), 3000);
+  for (const std::string& id : half) EXPECT_TRUE(Marked(id).empty()) << id;
+  EXPECT_FALSE(Marked("t/8").empty());  // the others run on
+  start = Clock::now();
+  s = sup_->TerminateAll(milliseconds(10000));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_LT(ElapsedMs(start), 3000);
+  EXPECT_TRUE(AllMarked(sup_->token()).empty());
+  for (const ProcInfo& p : before) EXPECT_FALSE(Running(p.pid)) << p.pid;
+}
+
+TEST_F(SupervisorTest, NewcomersDuringTerminationAreSignalledToo) {
+  // On SIGTERM the worker starts a child that leaves its session, then waits
+  // for it: the child must be found by a rescan and stopped as well.
+  MustSpawn(Sh("late", "trap 'setsid sleep 1000 & wait' TERM; echo ready; sleep 1000 & wait"));
+  ASSERT_TRUE(LogHas("late", "ready", milliseconds(5000)));
+  auto start = Clock::now();
+  Status s = sup_->Terminate("late", milliseconds(5000));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_LT(ElapsedMs(start), 4000);  // SIGTERM reached the newcomer, no SIGKILL needed
+  EXPECT_TRUE(Marked("late").empty());
+}
+
+// The supervisor raises its own RLIMIT_NOFILE (room for many workers'
+// descriptors); workers get berth's.
+TEST(ProcessSupervisorStartTest, WorkersGetBerthsFileLimit) {
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit low = saved;
+  if (saved.rlim_max == RLIM_INFINITY || saved.rlim_max > 512) low.rlim_cur = 512;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  char tmpl[] = "/tmp/berth_supervisor_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  {
+    auto sup = ProcessSupervisor::Start();
+    ASSERT_TRUE(sup.has_value()) << sup.error().ToString();
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    auto pid = (*sup)->Spawn({.id = "nofile",
+                              .argv = {"/bin/sh", "-c", "ulimit -Sn"},
+                              .env = kPathEnv,
+                              .log_path = dir + "/nofile.log"});
+    ASSERT_TRUE(pid.has_value()) << pid.error().ToString();
+    auto e = (*sup)->WaitExit(milliseconds(5000));
+    ASSERT_TRUE(e.has_value() && e->has_value());
+    EXPECT_EQ((*e)->exit_code, 0);
+    EXPECT_EQ(ReadAll(dir + "/nofile.log"), std::to_string(low.rlim_cur) + "\n");
+    if (low.rlim_cur < saved.rlim_max) {
+      std::string limits = ReadAll("/proc/" + std::to_string((*sup)->supervisor_pid()) + "/limits");
+      EXPECT_EQ(limits.find("Max open files            512 "), std::string::npos) << limits;
+    }
+  }
+  setrlimit(RLIMIT_NOFILE, &saved);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// With few descriptors (a hard limit of 256), a batch starts fewer children
+// at once instead of running out of them.
+TEST(ProcessSupervisorStartTest, SpawnManyFitsALowFileLimit) {
+  char tmpl[] = "/tmp/berth_supervisor_test_XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct rlimit low = {256, 256};
+    if (setrlimit(RLIMIT_NOFILE, &low) != 0) _exit(10);
+    auto sup = ProcessSupervisor::Start();
+    if (!sup) _exit(11);
+    std::vector<LaunchSpec> specs;
+    for (int i = 0; i < 70; ++i) {  // 3 descriptors each in the supervisor: 210
+      specs.push_back({.id = "n/" + std::to_string(i),
+                       .argv = {"sleep", "100"},
+                       .env = kPathEnv,
+                       .log_path = dir + "/n" + std::to_string(i) + ".log",
+                       .merged_log_path = dir + "/merged.log"});
+    }
+    auto pids = (*sup)->SpawnMany(specs);
+    if (!pids) {
+      std::fprintf(stderr, "%s\n", pids.error().ToString().c_str());
+      _exit(12);
+    }
+    if (!(*sup)->TerminateAll(milliseconds(5000)).ok()) _exit(13);
+    if ((*sup)->PollExits().size() != specs.size()) _exit(14);
+    _exit((*sup)->Shutdown(milliseconds(1000)).ok() ? 0 : 15);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST(ProcessSupervisorStartTest, RefusesAProcessWithThreads) {

@@ -43,7 +43,10 @@ WireWriter& WireWriter::U64(uint64_t v) {
   PutLe(buf_, v);
   return *this;
 }
-void WireWriter::U32(uint32_t v) { PutLe(buf_, v); }
+WireWriter& WireWriter::U32(uint32_t v) {
+  PutLe(buf_, v);
+  return *this;
+}
 
 WireWriter& WireWriter::Str(std::string_view s) {
   U32(static_cast<uint32_t>(s.size()));
@@ -58,6 +61,12 @@ WireWriter& WireWriter::Strs(const std::vector<std::string>& v) {
 WireWriter& WireWriter::Pairs(const std::vector<std::pair<std::string, std::string>>& v) {
   U32(static_cast<uint32_t>(v.size()));
   for (const auto& [k, val] : v) Str(k).Str(val);
+  return *this;
+}
+
+WireWriter& WireWriter::I32s(const std::vector<int32_t>& v) {
+  U32(static_cast<uint32_t>(v.size()));
+  for (int32_t x : v) I32(x);
   return *this;
 }
 
@@ -138,6 +147,18 @@ bool WireReader::Pairs(std::vector<std::pair<std::string, std::string>>* v) {
   for (uint32_t i = 0; i < n; ++i) {
     auto& p = v->emplace_back();
     if (!Str(&p.first) || !Str(&p.second)) return false;
+  }
+  return true;
+}
+
+bool WireReader::I32s(std::vector<int32_t>* v) {
+  uint32_t n;
+  if (!U32(&n)) return false;
+  if (n > rest_.size() / 4) return ok_ = false;
+  v->clear();
+  v->reserve(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!I32(&v->emplace_back())) return false;
   }
   return true;
 }

@@ -15,13 +15,14 @@ namespace berth::runtime::local {
 
 enum class MsgType : uint8_t {
   // berth -> supervisor
-  kSpawn = 1,      // u64 req, LaunchSpec fields (id, argv, env, cwd, log, merged)
+  kSpawn = 1,      // u64 req, u32 n, n x LaunchSpec fields (id, argv, env, cwd, log, merged)
   kTerminate = 2,  // u64 req, u8 all, strings ids, i64 grace_ms
   kShutdown = 3,   // u64 req, i64 grace_ms
   // supervisor -> berth
-  kHello = 10,  // i32 pid, u8 code, string message
-  kReply = 11,  // u64 req, i32 value, u8 code, string message
-  kExit = 12,   // string id, i32 pid, i32 waitpid() status
+  kHello = 10,    // i32 pid, u8 code, string message
+  kReply = 11,    // u64 req, i32 value, u8 code, string message
+  kExit = 12,     // string id, i32 pid, i32 waitpid() status
+  kSpawned = 13,  // u64 req, u8 code, string message, i32 list pids (empty on error)
 };
 
 // Frames larger than this are refused (a corrupt length, not a real message).
@@ -31,17 +32,18 @@ class WireWriter {
  public:
   explicit WireWriter(MsgType type);
   WireWriter& U8(uint8_t v);
+  WireWriter& U32(uint32_t v);
   WireWriter& I32(int32_t v);
   WireWriter& I64(int64_t v);
   WireWriter& U64(uint64_t v);
   WireWriter& Str(std::string_view s);
   WireWriter& Strs(const std::vector<std::string>& v);
   WireWriter& Pairs(const std::vector<std::pair<std::string, std::string>>& v);
+  WireWriter& I32s(const std::vector<int32_t>& v);  // u32 count + items
   // The whole frame, length prefix included.
   std::string Finish();  // leaves the writer empty
 
  private:
-  void U32(uint32_t v);
   std::string buf_;
 };
 
@@ -52,18 +54,21 @@ class WireReader {
   explicit WireReader(std::string_view body) : rest_(body) {}
   bool Type(MsgType* t);
   bool U8(uint8_t* v);
+  bool U32(uint32_t* v);
   bool I32(int32_t* v);
   bool I64(int64_t* v);
   bool U64(uint64_t* v);
   bool Str(std::string* s);
   bool Strs(std::vector<std::string>* v);
   bool Pairs(std::vector<std::pair<std::string, std::string>>* v);
+  bool I32s(std::vector<int32_t>* v);
+  // Bytes not read yet (to bound a count before reserving for it).
+  size_t remaining() const { return rest_.size(); }
   bool ok() const { return ok_; }
   bool AtEnd() const { return ok_ && rest_.empty(); }
 
  private:
   bool Bytes(size_t n, std::string_view* out);
-  bool U32(uint32_t* v);
   std::string_view rest_;
   bool ok_ = true;
 };

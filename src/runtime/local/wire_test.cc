@@ -50,6 +50,31 @@ TEST(WireTest, RoundTripsEveryFieldKind) {
   EXPECT_EQ(pairs, env);
 }
 
+TEST(WireTest, RoundTripsIntListsAndCounts) {
+  std::string frame =
+      WireWriter(MsgType::kSpawned).U32(3).I32s({}).I32s({1, -2, 0x7fffffff}).Finish();
+  FrameBuffer fb;
+  fb.Append(frame);
+  bool bad = false;
+  std::optional<std::string> body = fb.Next(&bad);
+  ASSERT_TRUE(body.has_value());
+  WireReader r(*body);
+  MsgType t;
+  uint32_t n;
+  std::vector<int32_t> empty, v;
+  ASSERT_TRUE(r.Type(&t) && r.U32(&n) && r.I32s(&empty) && r.I32s(&v));
+  EXPECT_TRUE(r.AtEnd());
+  EXPECT_EQ(t, MsgType::kSpawned);
+  EXPECT_EQ(n, 3u);
+  EXPECT_TRUE(empty.empty());
+  EXPECT_EQ(v, (std::vector<int32_t>{1, -2, 0x7fffffff}));
+  // A count larger than the body can hold is refused before reserving.
+  std::string huge = WireWriter(MsgType::kSpawned).U32(1u << 30).Finish();
+  WireReader h(std::string_view(huge).substr(4));
+  ASSERT_TRUE(h.Type(&t));
+  EXPECT_FALSE(h.I32s(&v));
+}
+
 TEST(WireTest, TruncatedBodyFailsAndStaysFailed) {
   std::string frame = WireWriter(MsgType::kExit).Str("worker").I32(5).Finish();
   std::string body = frame.substr(4, frame.size() - 4 - 2);  // cut the i32
