@@ -147,6 +147,8 @@ class Scheduler {
 
   // Every worker, launch order.
   std::vector<Worker> Workers() const;
+  // One worker, or nullptr; valid until the next call that changes workers.
+  const Worker* FindWorker(const std::string& id) const;
   std::vector<std::string> Roles() const;  // creation order, aliases included
   std::vector<GroupView> Groups() const;
   std::vector<std::string> Warnings() const;  // from planning, so far

@@ -95,6 +95,7 @@ class Run {
   std::vector<NodeSpec> nodes_;
   bool slurm_ = false;
   bool node_failed_ = false;  // the last failure was the Slurm job's NODE_FAIL
+  Clock::time_point last_save_;
   std::unique_ptr<slurm::Allocation> alloc_;  // backend slurm, once submitted
   std::vector<const RoleSpec*> launch_order_;
   RunState state_;
@@ -323,14 +324,13 @@ void Run::OnEvent(const SchedulerEvent& e) {
   if (rec == nullptr) return;
   switch (e.kind) {
     case SchedulerEvent::Kind::kStarted:
-      for (const Worker& w : scheduler_ ? scheduler_->Workers() : std::vector<Worker>{}) {
-        if (w.plan.id != e.worker) continue;
-        rec->pid = w.pid;
-        rec->node = w.plan.node;
-        rec->gpus = Devices(w.plan);
-        rec->ports = w.plan.ports;
-        rec->log = w.log_path;
-        rec->restarts = w.restarts;
+      if (const Worker* w = scheduler_ ? scheduler_->FindWorker(e.worker) : nullptr) {
+        rec->pid = w->pid;
+        rec->node = w->plan.node;
+        rec->gpus = Devices(w->plan);
+        rec->ports = w->plan.ports;
+        rec->log = w->log_path;
+        rec->restarts = w->restarts;  // every start after the first, for any reason
       }
       rec->state = WorkerState::kStarting;
       rec->exit.clear();
@@ -339,7 +339,8 @@ void Run::OnEvent(const SchedulerEvent& e) {
       rec->state = WorkerState::kReady;
       std::printf("  ready  %-16s pid %-7d %.2f s\n", e.worker.c_str(), rec->pid, e.seconds);
       std::fflush(stdout);
-      Save();
+      // At most four times a second: each save writes every worker's record.
+      if (Clock::now() - last_save_ > milliseconds(250)) Save();
       break;
     case SchedulerEvent::Kind::kExited: break;  // Watch reports it
     case SchedulerEvent::Kind::kStopped:
@@ -353,6 +354,7 @@ void Run::OnEvent(const SchedulerEvent& e) {
 }
 
 void Run::Save() {
+  last_save_ = Clock::now();
   Status s = WriteState(state_);
   if (!s.ok()) std::fprintf(stderr, "berth: %s\n", s.message().c_str());
 }
@@ -391,7 +393,8 @@ int Run::Watch() {
       ShowTable(true);
       next_draw = Clock::now() + std::chrono::seconds(1);
     }
-    Result<std::vector<Worker>> exits = scheduler_->WaitExits(milliseconds(100));
+    // Short waits: a stop signal is noticed here, not inside the wait.
+    Result<std::vector<Worker>> exits = scheduler_->WaitExits(milliseconds(20));
     if (!exits) {
       Fail(1, "the process supervisor is gone: " + exits.error().message());
       return exit_code_;
@@ -461,7 +464,6 @@ bool Run::Replace() {
     Status c = alloc_->Cancel();
     if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
   }
-  for (WorkerRecord& w : state_.workers) ++w.restarts;
   state_.phase = "starting";
   state_.message.clear();
   exit_code_ = 0;

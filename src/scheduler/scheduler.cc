@@ -135,7 +135,6 @@ struct Scheduler::Impl {
   // else each worker's own startup timeout.
   Status AwaitReady(const std::string& role, std::optional<Clock::time_point> deadline,
                     std::string* conflict_port);
-  bool Probe(const WorkerPlan& w, milliseconds timeout) const;
   // Notes an exit event on its worker and queues it for WaitExits.
   void Record(ExitEvent e);
   // Record() for every event the supervisor has pending.
@@ -148,6 +147,8 @@ struct Scheduler::Impl {
 Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
   const std::vector<std::pair<std::string, std::string>> base =
       opt.base_env ? *opt.base_env : BerthEnvironment();
+  std::vector<LaunchSpec> specs;
+  specs.reserve(plans.size());
   for (const WorkerPlan& w : plans) {
     LaunchSpec spec{.id = w.id, .argv = w.argv};
     const int n = ++launches[w.id];
@@ -172,39 +173,43 @@ Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
     if (opt.wrap_launch) {
       const std::string id = spec.id;
       Result<LaunchSpec> wrapped = opt.wrap_launch(w, std::move(spec));
-      if (!wrapped) return Status(wrapped.error().code(), "worker " + w.id + ": " + wrapped.error().message());
+      if (!wrapped) {
+        return Status(wrapped.error().code(), "worker " + w.id + ": " + wrapped.error().message());
+      }
       spec = std::move(wrapped).value();
       spec.id = id;
     }
-    Result<int> pid = sup->Spawn(spec);
-    if (!pid) {
-      return BackendError("worker " + w.id + " did not start: " + pid.error().message());
-    }
-    Slot s;
-    s.worker.plan = w;
-    s.worker.pid = *pid;
-    s.worker.log_path = spec.log_path;
-    s.worker.restarts = n - 1;
-    s.sup_id = spec.id;
-    s.started = Clock::now();
-    slots.push_back(std::move(s));
-    Emit(SchedulerEvent::Kind::kStarted, w.id);
+    specs.push_back(std::move(spec));
   }
+  // One batch: the supervisor forks them all before it waits for any exec,
+  // and starts all or none.
+  Result<std::vector<int>> pids = sup->SpawnMany(specs);
+  if (!pids) return BackendError("the workers did not start: " + pids.error().message());
+  const auto now = Clock::now();
+  for (size_t i = 0; i < plans.size(); ++i) {
+    Slot s;
+    s.worker.plan = plans[i];
+    s.worker.pid = (*pids)[i];
+    s.worker.log_path = specs[i].log_path;
+    s.worker.restarts = launches[plans[i].id] - 1;
+    s.sup_id = specs[i].id;
+    s.started = now;
+    slots.push_back(std::move(s));
+  }
+  for (const WorkerPlan& w : plans) Emit(SchedulerEvent::Kind::kStarted, w.id);
   return Status::Ok();
 }
 
-bool Scheduler::Impl::Probe(const WorkerPlan& w, milliseconds timeout) const {
-  int port = -1;
+// What readiness means for a worker (kNone: a target without a port, which
+// ProbeMany reports not ready; the caller treats kNone as ready).
+static run::ProbeTarget ProbeOf(const WorkerPlan& w) {
+  run::ProbeTarget t{w.address, -1, {}};
   for (const auto& [name, p] : w.ports) {
-    if (name == w.readiness.port) port = p;
+    if (name == w.readiness.port) t.port = p;
   }
-  switch (w.readiness.kind) {
-    case Readiness::Kind::kNone: return true;
-    case Readiness::Kind::kTcp: return run::TcpReady(w.address, port, timeout);
-    case Readiness::Kind::kHttp:
-      return run::HttpReady(w.address, port, w.readiness.path, timeout);
-  }
-  return false;
+  if (w.readiness.kind == Readiness::Kind::kHttp) t.path = w.readiness.path;
+  if (w.readiness.kind == Readiness::Kind::kNone) t.port = -1;
+  return t;
 }
 
 void Scheduler::Impl::Record(ExitEvent e) {
@@ -236,7 +241,7 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
   while (true) {
     if (opt.interrupted && opt.interrupted()) return Unavailable("interrupted");
     TakeExits();
-    size_t pending = 0;
+    std::vector<Slot*> waiting;  // started, not yet ready
     for (Slot& s : slots) {
       if (s.worker.plan.role != role || s.worker.phase == WorkerPhase::kReady) continue;
       const WorkerPlan& w = s.worker.plan;
@@ -258,7 +263,18 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
                                  " during start-up (fix the worker or its cmd, see its log)"),
                     s, code == 0 ? 1 : code, s.worker.exit);
       }
-      if (Probe(w, milliseconds(200))) {
+      waiting.push_back(&s);
+    }
+    if (waiting.empty()) return Status::Ok();
+    // Probe them all at once.
+    std::vector<run::ProbeTarget> targets;
+    for (const Slot* s : waiting) targets.push_back(ProbeOf(s->worker.plan));
+    const std::vector<bool> up = run::ProbeMany(targets, milliseconds(200));
+    size_t pending = 0;
+    for (size_t i = 0; i < waiting.size(); ++i) {
+      Slot& s = *waiting[i];
+      const WorkerPlan& w = s.worker.plan;
+      if (w.readiness.kind == Readiness::Kind::kNone || up[i]) {
         s.worker.phase = WorkerPhase::kReady;
         Emit(SchedulerEvent::Kind::kReady, w.id, {},
              std::chrono::duration<double>(Clock::now() - s.started).count());
@@ -283,7 +299,7 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
       ++pending;
     }
     if (pending == 0) return Status::Ok();
-    std::this_thread::sleep_for(milliseconds(20));
+    std::this_thread::sleep_for(milliseconds(10));
   }
 }
 
@@ -541,6 +557,13 @@ Result<std::vector<Worker>> Scheduler::WaitExits(std::chrono::milliseconds timeo
   }
   s.exits.clear();
   return out;
+}
+
+const Worker* Scheduler::FindWorker(const std::string& id) const {
+  for (const Impl::Slot& s : impl_->slots) {
+    if (s.worker.plan.id == id) return &s.worker;
+  }
+  return nullptr;
 }
 
 std::vector<Worker> Scheduler::Workers() const {
