@@ -22,13 +22,18 @@ struct Proc {
   int nnodes = 1;
 };
 
+// Port names are compared as their variables (BERTH_PORT_<NAME>): "Master"
+// or "rendeZvous" declares berth's own port, which must not be added twice.
+bool SamePort(std::string_view a, std::string_view b) { return PortEnvName(a) == PortEnvName(b); }
+
 bool Declares(const SchedulingSpec& t, std::string_view port) {
-  return std::find(t.ports.begin(), t.ports.end(), port) != t.ports.end();
+  return std::any_of(t.ports.begin(), t.ports.end(),
+                     [&](const std::string& p) { return SamePort(p, port); });
 }
 
 int PortNamed(const WorkerPlan& w, std::string_view name) {
   for (const auto& [n, p] : w.ports) {
-    if (n == name) return p;
+    if (SamePort(n, name)) return p;
   }
   return 0;
 }

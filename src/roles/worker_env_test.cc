@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "roles/plan_render.h"
@@ -74,6 +76,32 @@ roles:
   EXPECT_EQ(r0.ports.size(), 2u);  // nothing added
   EXPECT_EQ(Env(r0, "MASTER_PORT"), "30000");
   EXPECT_EQ(Env(Worker(plan, "a/1"), "MASTER_PORT"), "30000");
+}
+
+// Found by fuzzing: a port named like berth's own in other case ("Master",
+// "rendeZvous") is the same variable, so berth must not add its own again.
+TEST(EnvTest, OwnPortNamesMatchInAnyCase) {
+  Plan train = MustPlan(R"(
+name: t
+roles:
+  - {name: a, replicas: 2, scheduling_spec: {gpu: 1, ports: [Master], cmd: [x]}}
+)",
+                        GpuNodes(1, 8));
+  const WorkerPlan& r0 = Worker(train, "a/0");
+  EXPECT_EQ(r0.ports.size(), 1u);
+  EXPECT_EQ(Env(r0, "MASTER_PORT"), "30000");
+  Plan deferred = MustPlan(R"(
+name: t
+roles:
+  - {name: r, placement: deferred, instance: {tp: 16},
+     scheduling_spec: {gpu: 1, ports: [http, rendeZvous], cmd: [x]}}
+)",
+                           GpuNodes(2, 8));
+  const WorkerPlan& head = Worker(deferred, "r/0");
+  EXPECT_EQ(head.ports.size(), 2u);
+  EXPECT_EQ(Env(head, "BERTH_HEAD_PORT"), Env(head, "BERTH_PORT_RENDEZVOUS"));
+  const Names names = EnvNames(head);
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
 }
 
 TEST(EnvTest, TwoNodeTrainingLayout) {
