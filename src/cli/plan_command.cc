@@ -80,11 +80,7 @@ Result<Output> Plan(const PlanOptions& options) {
 
   // Nodes that share this machine's loopback (a test Slurm) share its ports:
   // plan free ones, as berth run does.
-  bool loopback = slurm;
-  for (const NodeSpec& n : cluster.nodes) {
-    auto a = n.labels.find("address");
-    loopback &= a != n.labels.end() && a->second.rfind("127.", 0) == 0;
-  }
+  const bool loopback = slurm && roles::AllOnLoopback(cluster.nodes);
   const PortSource ports =
       cluster.local || loopback ? roles::LocalFreePorts() : roles::CountingPorts();
   if (slurm && cluster.nodes.empty()) {

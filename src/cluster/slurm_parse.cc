@@ -97,6 +97,34 @@ class LineError {
   size_t line_no_;
 };
 
+// One line of a command's output, split into its fields.
+struct Row {
+  size_t line_no = 0;
+  std::vector<std::string_view> fields;
+};
+
+// The non-empty lines of `text`, each split into exactly `fields` fields,
+// without the header line (first field `header`, there when -h was left
+// out). `command` is named in the error for a line of another shape.
+Result<std::vector<Row>> Rows(std::string_view text, std::string_view source, size_t fields,
+                              std::string_view header, const std::string& command) {
+  std::vector<Row> rows;
+  std::vector<std::string_view> lines = Lines(text);
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string_view line = lines[i];
+    if (Trim(line).empty()) continue;
+    Row row{i + 1, {}};
+    if (!SplitFields(line, fields, &row.fields)) {
+      return LineError(source, i + 1)("line", line,
+                                      "expected " + std::to_string(fields) +
+                                          " fields separated by '|' (" + command + ")");
+    }
+    if (row.fields[0] == header) continue;
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 // "a-b" or "a" inside brackets, appended to `out` with zero padding to the
 // width of a's text. `budget` is how many more names may be made.
 Status ExpandRange(std::string_view hostlist, std::string_view range, size_t budget,
@@ -504,16 +532,11 @@ NodeStatus ParseNodeState(std::string_view compact) {
 Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_view source) {
   constexpr size_t kFields = 12;
   std::vector<SlurmNode> nodes;
-  std::vector<std::string_view> f;
-  std::vector<std::string_view> lines = Lines(text);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view line = lines[i];
-    if (Trim(line).empty()) continue;
-    const LineError bad(source, i + 1);
-    if (!SplitFields(line, kFields, &f)) {
-      return bad("line", line, "expected " + std::to_string(kFields) + " fields separated by '|' (sinfo -N -h -O '" + std::string(kSinfoFormat) + "')");
-    }
-    if (f[0] == "NODELIST") continue;  // a header, when -h was left out
+  BERTH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                         Rows(text, source, kFields, "NODELIST", "sinfo -N -h -O '" + std::string(kSinfoFormat) + "'"));
+  for (const Row& row : rows) {
+    const LineError bad(source, row.line_no);
+    const std::vector<std::string_view>& f = row.fields;
     const std::string_view name = Trim(f[0]);
     if (name.empty() || name.find_first_of(" ,[]") != std::string_view::npos) {
       return bad("NodeList", f[0], "is not one node name (run sinfo with -N)");
@@ -563,7 +586,7 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
       return bad("CPUsState", f[6], "is not allocated/idle/other/total");
     }
 
-    auto gres = ParseGres(f[7], std::string(source) + ":" + std::to_string(i + 1) + ": Gres");
+    auto gres = ParseGres(f[7], std::string(source) + ":" + std::to_string(row.line_no) + ": Gres");
     if (!gres) return gres.error();
     int64_t gpus = 0;
     std::vector<std::string> types;
@@ -578,7 +601,7 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
     if (gpus > 0) node.spec.resources.Set(kGpu, Quantity::Whole(gpus));
     if (!types.empty()) node.spec.labels["gpu_type"] = Join(types, ",");
 
-    auto used = ParseGres(f[8], std::string(source) + ":" + std::to_string(i + 1) + ": GresUsed");
+    auto used = ParseGres(f[8], std::string(source) + ":" + std::to_string(row.line_no) + ": GresUsed");
     if (!used) return used.error();
     std::set<int> used_ids;
     for (const Gres& g : *used) {
@@ -663,16 +686,11 @@ bool IsFinal(JobState s) {
 Result<std::vector<SlurmJob>> ParseSqueue(std::string_view text, std::string_view source) {
   constexpr size_t kFields = 8;
   std::vector<SlurmJob> jobs;
-  std::vector<std::string_view> f;
-  std::vector<std::string_view> lines = Lines(text);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view line = lines[i];
-    if (Trim(line).empty()) continue;
-    const LineError bad(source, i + 1);
-    if (!SplitFields(line, kFields, &f)) {
-      return bad("line", line, "expected " + std::to_string(kFields) + " fields separated by '|' (squeue -h -O '" + std::string(kSqueueFormat) + "')");
-    }
-    if (f[0] == "JOBID") continue;
+  BERTH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                         Rows(text, source, kFields, "JOBID", "squeue -h -O '" + std::string(kSqueueFormat) + "'"));
+  for (const Row& row : rows) {
+    const LineError bad(source, row.line_no);
+    const std::vector<std::string_view>& f = row.fields;
     SlurmJob job;
     if (!IsDigits(Trim(f[0])) || Trim(f[0]).size() > kMaxDigits) {
       return bad("JobID", f[0], "is not a job number");
@@ -708,16 +726,11 @@ Result<std::vector<SlurmJob>> ParseSqueue(std::string_view text, std::string_vie
 Result<std::vector<SlurmStep>> ParseSqueueSteps(std::string_view text, std::string_view source) {
   constexpr size_t kFields = 5;
   std::vector<SlurmStep> steps;
-  std::vector<std::string_view> f;
-  std::vector<std::string_view> lines = Lines(text);
-  for (size_t i = 0; i < lines.size(); ++i) {
-    const std::string_view line = lines[i];
-    if (Trim(line).empty()) continue;
-    const LineError bad(source, i + 1);
-    if (!SplitFields(line, kFields, &f)) {
-      return bad("line", line, "expected " + std::to_string(kFields) + " fields separated by '|' (squeue -s -h -O '" + std::string(kSqueueStepsFormat) + "')");
-    }
-    if (f[0] == "STEPID") continue;
+  BERTH_ASSIGN_OR_RETURN(std::vector<Row> rows,
+                         Rows(text, source, kFields, "STEPID", "squeue -s -h -O '" + std::string(kSqueueStepsFormat) + "'"));
+  for (const Row& row : rows) {
+    const LineError bad(source, row.line_no);
+    const std::vector<std::string_view>& f = row.fields;
     SlurmStep step;
     step.step_id = std::string(Trim(f[0]));
     const size_t dot = step.step_id.rfind('.');

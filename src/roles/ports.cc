@@ -71,4 +71,12 @@ PortSource LocalFreePorts(int lo, int hi) {
   };
 }
 
+bool AllOnLoopback(const std::vector<NodeSpec>& nodes) {
+  for (const NodeSpec& n : nodes) {
+    auto a = n.labels.find("address");
+    if (a == n.labels.end() || a->second.rfind("127.", 0) != 0) return false;
+  }
+  return true;
+}
+
 }  // namespace berth::roles

@@ -5,6 +5,8 @@
 //  - LocalFreePorts, for running on this machine: ports that are free now
 //    (bind-tested) and never handed out twice by this source.
 
+#include <vector>
+
 #include "berth/plan.h"
 
 namespace berth::roles {
@@ -24,6 +26,11 @@ PortSource CountingPorts(int base = kCountingPortBase);
 // should fail loudly then, and berth run may retry). `node` is ignored: the
 // source is for this machine. Errors (kUnavailable) when the range is spent.
 PortSource LocalFreePorts(int lo = 20000, int hi = 32768);
+
+// Whether every node's address (label "address") is a loopback address of
+// this machine, as on a test Slurm: their ports are this machine's, so
+// LocalFreePorts applies to them.
+bool AllOnLoopback(const std::vector<NodeSpec>& nodes);
 
 // True if a TCP socket can bind `port` on INADDR_ANY right now.
 bool CanBindPort(int port);

@@ -10,6 +10,16 @@
 namespace berth::roles {
 namespace {
 
+TEST(AllOnLoopbackTest, EveryNodeNeedsALoopbackAddress) {
+  const NodeSpec a{"node1", {}, {{"address", "127.0.0.1"}}};
+  const NodeSpec b{"node2", {}, {{"address", "127.0.1.5"}}};
+  const NodeSpec far{"gpu7", {}, {{"address", "10.0.0.7"}}};
+  const NodeSpec none{"n", {}, {}};
+  EXPECT_TRUE(AllOnLoopback({a, b}));
+  EXPECT_FALSE(AllOnLoopback({a, far}));
+  EXPECT_FALSE(AllOnLoopback({none}));
+}
+
 TEST(CountingPortsTest, CountsPerNodeFromTheBase) {
   PortSource ports = CountingPorts(30000);
   EXPECT_EQ(*ports("a"), 30000);

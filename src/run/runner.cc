@@ -220,14 +220,9 @@ Status Run::StartScheduler() {
       Status st = alloc_->SignalSteps(names, "TERM");
       if (!st.ok()) std::fprintf(stderr, "berth: signalling steps: %s\n", st.message().c_str());
     };
-    bool loopback = true;
-    for (const NodeSpec& n : nodes_) {
-      auto a = n.labels.find("address");
-      loopback &= a != n.labels.end() && a->second.rfind("127.", 0) == 0;
-    }
     // Ports of other machines cannot be tested from here: count them per
     // node from a random base (a clash is retried with new ones).
-    if (!loopback) so.ports = roles::CountingPorts(20000 + static_cast<int>(getpid() % 10000));
+    if (!roles::AllOnLoopback(nodes_)) so.ports = roles::CountingPorts(20000 + static_cast<int>(getpid() % 10000));
   }
   BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(sup_)));
   return Status::Ok();

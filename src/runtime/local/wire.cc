@@ -94,30 +94,17 @@ bool WireReader::U8(uint8_t* v) {
   *v = static_cast<uint8_t>(b[0]);
   return true;
 }
-bool WireReader::U32(uint32_t* v) {
+template <typename T>
+bool WireReader::Fixed(T* v) {
   std::string_view b;
-  if (!Bytes(4, &b)) return false;
-  *v = GetLe<uint32_t>(b);
+  if (!Bytes(sizeof(T), &b)) return false;
+  *v = GetLe<T>(b);
   return true;
 }
-bool WireReader::I32(int32_t* v) {
-  std::string_view b;
-  if (!Bytes(4, &b)) return false;
-  *v = GetLe<int32_t>(b);
-  return true;
-}
-bool WireReader::I64(int64_t* v) {
-  std::string_view b;
-  if (!Bytes(8, &b)) return false;
-  *v = GetLe<int64_t>(b);
-  return true;
-}
-bool WireReader::U64(uint64_t* v) {
-  std::string_view b;
-  if (!Bytes(8, &b)) return false;
-  *v = GetLe<uint64_t>(b);
-  return true;
-}
+bool WireReader::U32(uint32_t* v) { return Fixed(v); }
+bool WireReader::I32(int32_t* v) { return Fixed(v); }
+bool WireReader::I64(int64_t* v) { return Fixed(v); }
+bool WireReader::U64(uint64_t* v) { return Fixed(v); }
 bool WireReader::Str(std::string* s) {
   uint32_t n;
   std::string_view b;

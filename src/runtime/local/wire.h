@@ -69,6 +69,8 @@ class WireReader {
 
  private:
   bool Bytes(size_t n, std::string_view* out);
+  template <typename T>
+  bool Fixed(T* v);  // a little-endian integer of sizeof(T) bytes
   std::string_view rest_;
   bool ok_ = true;
 };
