@@ -149,6 +149,8 @@ class Reader {
   explicit Reader(std::string_view file) : file_(file) {}
 
   Result<ExperimentSpec> Read(const Node& root);
+  // One role map; `path` prefixes its fields in errors ("roles[2]").
+  Result<RoleSpec> ReadRole(const Node& n, const std::string& path);
   // Places an error of ValidateExperiment ("path: message") at its field.
   Status Locate(const Status& s) const;
 
@@ -206,7 +208,6 @@ class Reader {
   Result<double> Seconds(const Node& n, const std::string& path);
 
   Status ReadCluster(const Node& n, ExperimentSpec& e);
-  Result<RoleSpec> ReadRole(const Node& n, const std::string& path);
   Result<SchedulingSpec> ReadSpec(const Node& n, const std::string& path);
   Result<Readiness> ReadReadiness(const Node& n, const std::string& path);
   Result<Colocation> ReadStrategy(const Node& n, const std::string& path, bool* colocated);
@@ -615,9 +616,10 @@ Status Reader::Locate(const Status& s) const {
   return Status(s.code(), std::string(file_) + ": " + msg);
 }
 
-}  // namespace
-
-Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_view file) {
+// The checks every document gets (size, UTF-8, one YAML document), then
+// `read` on its root; yaml-cpp's exceptions end here.
+template <typename T, typename ReadFn>
+Result<T> ReadDocument(std::string_view text, std::string_view file, ReadFn read) {
   const std::string f(file);
   if (text.size() > kMaxExperimentBytes) {
     return InvalidSpec(f + ": is " + std::to_string(text.size()) +
@@ -639,7 +641,7 @@ Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_vi
     DocumentCounter counter;
     while (counter.documents < 2 && parser.HandleNextDocument(counter)) {
     }
-    if (counter.documents == 0) return InvalidSpec(f + ": is empty; give name and roles");
+    if (counter.documents == 0) return InvalidSpec(f + ": is empty");
     if (counter.documents > 1) {
       const YAML::Mark& m = counter.second;
       const std::string at = m.is_null() ? f + ": "
@@ -649,10 +651,7 @@ Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_vi
                          "a second YAML document starts here (after ---, or text after "
                          "the end of the first); give one document");
     }
-    BERTH_ASSIGN_OR_RETURN(ExperimentSpec e, reader.Read(YAML::Load(owned)));
-    Status valid = ValidateExperiment(e);
-    if (!valid.ok()) return reader.Locate(valid);
-    return e;
+    return read(reader, YAML::Load(owned));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return InvalidSpec(f + ": malformed YAML: " + e.msg);
     return InvalidSpec(f + ":" + std::to_string(e.mark.line + 1) + ":" +
@@ -662,6 +661,24 @@ Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_vi
   } catch (const std::exception& e) {
     return InvalidSpec(f + ": cannot read the YAML: " + e.what());
   }
+}
+
+}  // namespace
+
+Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_view file) {
+  return ReadDocument<ExperimentSpec>(
+      text, file, [](Reader& reader, const Node& root) -> Result<ExperimentSpec> {
+        BERTH_ASSIGN_OR_RETURN(ExperimentSpec e, reader.Read(root));
+        Status valid = ValidateExperiment(e);
+        if (!valid.ok()) return reader.Locate(valid);
+        return e;
+      });
+}
+
+Result<RoleSpec> ParseRoleYaml(std::string_view text, std::string_view file) {
+  return ReadDocument<RoleSpec>(text, file, [](Reader& reader, const Node& root) {
+    return reader.ReadRole(root, "role");
+  });
 }
 
 }  // namespace io

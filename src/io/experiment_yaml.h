@@ -41,4 +41,10 @@ inline constexpr size_t kMaxExperimentScalarBytes = 64 << 20;
 
 Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_view file);
 
+// One role, as a map of the experiment's `roles` list (JSON is YAML, so a
+// JSON object works too): the control API's and the Python module's job.
+// Only the shape is checked here; the Scheduler validates the values when it
+// creates the role. Field paths in errors start with "role.".
+Result<RoleSpec> ParseRoleYaml(std::string_view text, std::string_view file);
+
 }  // namespace berth::io
