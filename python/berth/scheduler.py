@@ -1,0 +1,383 @@
+"""berth.Scheduler: AReaL's scheduler API (create_workers, get_workers, delete_workers,
+fork_workers) on berth's placement engine and process supervisor, and berth.plan, the dry run.
+
+The work is done by the C++ extension berth._core; this layer turns AReaL's Job into berth's
+role map, berth's JSON back into Worker objects, and _core.Error into AReaL's exceptions.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import shlex
+import threading
+import time
+import weakref
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+from .errors import SchedulerError, WorkerCreationError, from_core
+from .types import Job, Worker, role_map
+
+try:
+    from . import _core
+except ImportError as e:  # pragma: no cover - only without the built extension
+    _core = None
+    _core_import_error: Optional[ImportError] = e
+else:
+    _core_import_error = None
+
+__all__ = ["Scheduler", "plan"]
+
+logger = logging.getLogger("berth")
+
+PathLike = Union[str, "os.PathLike[str]"]
+Cluster = Union[None, Dict[str, Any], PathLike]
+
+
+def _core_module():
+    if _core is None:
+        raise ImportError(
+            "berth._core (the C++ extension) is missing: build it with "
+            "`ninja -C <build> berth_python` and put <build>/python on PYTHONPATH"
+        ) from _core_import_error
+    return _core
+
+
+def _cluster_json(cluster: Cluster) -> str:
+    """The cluster argument as `berth place` JSON text ("" for this machine)."""
+    if cluster is None:
+        return ""
+    if isinstance(cluster, dict):
+        return json.dumps(cluster, ensure_ascii=False)
+    if isinstance(cluster, (str, os.PathLike)):
+        with open(cluster, encoding="utf-8") as f:
+            return f.read()
+    raise TypeError(f"cluster must be None, a dict or the path of a JSON file, "
+                    f"got {type(cluster).__name__}")
+
+
+def _declared(gpus: Optional[int], cpu: Optional[float], mem: Optional[float]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for name, value in (("gpus", gpus), ("cpu", cpu), ("mem", mem)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if name == "gpus" and value != int(value):
+            raise ValueError(f"gpus must be a whole number, got {value!r}")
+        out[name] = int(value) if name == "gpus" else value
+    return out
+
+
+def _dumps(obj: Any) -> str:
+    # UTF-8 as is: berth reads JSON with a YAML parser, and non-ASCII text stays byte-exact
+    # this way (no \\u surrogate pairs to undo).
+    return json.dumps(obj, ensure_ascii=False, allow_nan=False)
+
+
+def _split_command(command: Union[None, str, Sequence[str]]) -> List[str]:
+    if command is None:
+        return []
+    if isinstance(command, str):
+        return shlex.split(command)
+    return [str(a) for a in command]
+
+
+def _experiment(jobs: Iterable[Job], name: str, declared: Dict[str, Any]) -> Dict[str, Any]:
+    e: Dict[str, Any] = {"name": name}
+    if declared:
+        e["cluster"] = declared
+    e["roles"] = [role_map(j) for j in jobs]
+    return e
+
+
+def plan(jobs: Union[Job, Sequence[Job]], cluster: Cluster = None, gpus: Optional[int] = None,
+         cpu: Optional[float] = None, mem: Optional[float] = None,
+         name: str = "plan") -> Dict[str, Any]:
+    """The dry run: where every worker of these jobs (in order, targets before the roles
+    colocated on them) would go, as the document of `berth plan --json` (docs/experiment.md):
+    {"experiment", "groups", "workers" (node, GPUs, ports, env, argv of each), "aliases",
+    "warnings"}. Nothing is started.
+
+    The cluster: `cluster` (a dict or the path of a JSON file in `berth place` format), else
+    this machine, with `gpus`, `cpu` and `mem` (GiB) declared instead of detected where given.
+    With a cluster, ports are counted from 30000 on each node, so the same jobs give the same
+    plan; on this machine they are real free ports.
+
+    Raises PlacementError when a role does not fit (with the engine's explanation),
+    WorkerCreationError for invalid jobs, ValueError for a bad strategy type. AReaL has no
+    dry run.
+    """
+    if isinstance(jobs, Job):
+        jobs = [jobs]
+    declared = _declared(gpus, cpu, mem)
+    if cluster is not None and declared:
+        raise ValueError("give either cluster or gpus/cpu/mem, not both")
+    core = _core_module()
+    text = _dumps(_experiment(jobs, name, declared))
+    try:
+        return json.loads(core.plan(text, _cluster_json(cluster)))
+    except core.Error as e:
+        raise from_core(e, "plan", name) from None
+
+
+# Schedulers still open, closed at interpreter exit.
+_open: "weakref.WeakSet[Scheduler]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for s in list(_open):
+        try:
+            s.close()
+        except Exception:  # pragma: no cover - best effort at exit
+            logger.exception("berth: closing a scheduler at exit failed")
+
+
+class Scheduler:
+    """Places and runs the worker groups of roles on this machine (AReaL's Scheduler).
+
+    Scheduler(cluster=None, gpus=None, cpu=None, mem=None, log_dir=None, grace=5.0,
+              expected_jobs=())
+
+      cluster       None: this machine, as node "local" (`gpus`, `cpu`, `mem` in GiB declare
+                    what it has instead of detecting it, like the experiment file's
+                    `cluster: {gpus, cpu, mem}`). Or a cluster in `berth place` format, as a
+                    dict or the path of a JSON file: {"nodes": [{"name", "resources": {"CPU",
+                    "GPU", "memory" (bytes)}, "labels": {...}}]}; its nodes are emulated on
+                    this machine (every worker runs here; a node's "address" label must be a
+                    loopback address, and defaults to 127.0.0.1).
+      log_dir       where each worker's log (<role>.<index>.log) and merged.log go; default
+                    a fresh ./berth-runs/python-<YYYYmmdd-HHMMSS>-<pid>/logs
+      grace         seconds between SIGTERM and SIGKILL when workers are stopped
+      expected_jobs Jobs that will be created later: a role forked onto a target
+                    (colocation, fork=True) adds its cpu and mem to the target's bundles,
+                    and a placed bundle cannot grow, so name such roles here before creating
+                    their target.
+
+    Workers run under berth's supervisor process: when this Python process ends in any way
+    (close(), interpreter exit, an exception, SIGKILL) every worker is stopped with it.
+    close() (or the `with` block, or interpreter exit) deletes every worker.
+
+    Differences from AReaL:
+      - create_workers waits until every worker is ready (its readiness check, bounded by the
+        Job's startup_timeout), and a failing call leaves nothing behind;
+      - get_workers never waits without bound: timeout=None is the role's startup_timeout;
+      - fork_workers' command is the worker's argv (str split with shlex, or a list), not a
+        Python module name;
+      - no engine calls (create_engine, call_engine, set_worker_env): berth runs processes,
+        it does not speak AReaL's RPC protocol;
+      - every method is safe to call from several threads (one at a time per Scheduler;
+        waiting calls release the GIL, so other threads keep running).
+    """
+
+    def __init__(self, cluster: Cluster = None, gpus: Optional[int] = None,
+                 cpu: Optional[float] = None, mem: Optional[float] = None,
+                 log_dir: Optional[PathLike] = None, grace: float = 5.0,
+                 expected_jobs: Sequence[Job] = ()) -> None:
+        core = _core_module()
+        self._lock = threading.RLock()
+        self._cluster_text = _cluster_json(cluster)
+        self._declared = _declared(gpus, cpu, mem)
+        if self._cluster_text and self._declared:
+            raise ValueError("give either cluster or gpus/cpu/mem, not both")
+        if log_dir is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            log_dir = os.path.join("berth-runs", f"python-{stamp}-{os.getpid()}", "logs")
+        self.log_dir = os.path.abspath(os.fspath(log_dir))
+        os.makedirs(self.log_dir, exist_ok=True)
+        expected = [role_map(j) for j in expected_jobs]
+        # A role's startup_timeout, for get_workers(role, timeout=None).
+        self._timeouts: Dict[str, float] = {}
+        supervisor = os.path.join(os.path.dirname(os.path.abspath(__file__)), "berth-supervisor")
+        try:
+            self._core = core.Scheduler(
+                self.log_dir, self._cluster_text,
+                int(gpus) if gpus is not None else -1,
+                float(cpu) if cpu is not None else -1,
+                float(mem) if mem is not None else -1,
+                float(grace), _dumps(expected), supervisor)
+        except core.Error as e:
+            raise from_core(e, "scheduler", "scheduler") from None
+        self._closed = False
+        _open.add(self)
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _live(self):
+        if self._closed:
+            raise SchedulerError("this Scheduler is closed", code="closed")
+        return self._core
+
+    def _forget_deleted(self) -> None:
+        alive = set(self._core.roles())
+        for r in list(self._timeouts):
+            if r not in alive:
+                del self._timeouts[r]
+
+    # --- AReaL's operations -------------------------------------------------------------------
+
+    def create_workers(self, job: Job) -> List[str]:
+        """Places job.role and starts its workers, then waits until every one is ready
+        (job.readiness, at most job.startup_timeout seconds). Returns the worker ids in index
+        order ("role/0", "role/1", ...; a multi-node instance adds "role/i.r" for its other
+        node ranks). An alias (colocation with fork=False) starts nothing and returns its
+        target's ids.
+
+        Raises ValueError for a bad strategy type; WorkerCreationError for an invalid job
+        (duplicate role, replicas 0, spec count neither 1 nor replicas, replica mismatch,
+        missing cmd, ...) and for a worker that exited at start-up (.exit_code, .log_tail);
+        WorkerNotFoundError for a colocation target without workers; PlacementError when it
+        does not fit; WorkerTimeoutError when a worker is not ready in time. A failing call
+        has stopped whatever it started.
+        """
+        m = role_map(job)
+        core = _core_module()
+        with self._lock:
+            c = self._live()
+            try:
+                ids = list(c.create_workers(_dumps(m)))
+            except core.Error as e:
+                key = job.role
+                if job.scheduling_strategy.colocated and "colocation target" in str(e):
+                    key = job.scheduling_strategy.target or job.role
+                raise from_core(e, "create_workers", key,
+                                timeout=float(job.startup_timeout)) from None
+            if job.is_alias:
+                t = job.scheduling_strategy.target
+                self._timeouts[job.role] = self._timeouts.get(t, 30.0)
+            else:
+                self._timeouts[job.role] = float(job.startup_timeout)
+            return ids
+
+    def get_workers(self, role: str, timeout: Optional[float] = None) -> List[Worker]:
+        """The role's workers in index order, once every one is ready, waiting at most
+        `timeout` seconds (None: the role's startup_timeout; AReaL's None may wait without
+        bound, berth's never does). An alias returns its target's workers.
+
+        Raises WorkerNotFoundError (no such role), WorkerFailedError (a worker has exited:
+        .exit_code, .stderr = the last lines of its log), WorkerTimeoutError (not ready in
+        time; the workers keep running).
+        """
+        if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
+            raise ValueError(f"get_workers: timeout must be None or seconds >= 0, got {timeout!r}")
+        core = _core_module()
+        with self._lock:
+            c = self._live()
+            t = self._timeouts.get(role, 30.0) if timeout is None else float(timeout)
+            try:
+                text = c.get_workers(role, t)
+            except core.Error as e:
+                raise from_core(e, "get_workers", role, timeout=t) from None
+            return [Worker.from_json(w) for w in json.loads(text)]
+
+    def delete_workers(self, role: Optional[str] = None) -> None:
+        """Stops the role's workers (None: every role) and releases their placement groups.
+        Roles colocated on it (forks and aliases) go first, then the role; within a role,
+        rank 0 last; SIGTERM to each worker's process tree, then SIGKILL after `grace`.
+        Every role in reverse creation order for None.
+
+        An unknown role logs a warning (logger "berth") and returns, as AReaL does.
+        """
+        core = _core_module()
+        with self._lock:
+            c = self._live()
+            try:
+                c.delete_workers(role)
+            except core.Error as e:
+                err = from_core(e, "delete_workers", role or "*")
+                if role is not None and err.code == "not_found":
+                    logger.warning("delete_workers(%r): no such role; nothing deleted (%s)",
+                                   role, err.explanation)
+                    return
+                raise err from None
+            finally:
+                if not self._closed:
+                    self._forget_deleted()
+
+    def fork_workers(self, role: str, target_role: str,
+                     command: Union[None, str, Sequence[str]] = None) -> List[str]:
+        """One new worker per worker of target_role, in its bundle: same node, same GPUs
+        (its CUDA_VISIBLE_DEVICES), its own ports and BERTH_* identity, its own ranks and
+        MASTER_PORT for a training target. Runs `command` (an argv list, or a string split
+        with shlex; None: the target's cmd) and waits for the target's readiness check within
+        its startup_timeout. Returns the new ids "role/i"; the role is colocated on the
+        target (deleted before it). It declares no cpu or mem, as AReaL's forks.
+
+        Raises WorkerNotFoundError (no such target), WorkerCreationError (duplicate role, a
+        fork that exited at start-up), WorkerTimeoutError, PlacementError (no free port).
+        AReaL's `command` is a Python module run in place of its RPC server; berth's is argv.
+        """
+        argv = _split_command(command)
+        core = _core_module()
+        with self._lock:
+            c = self._live()
+            timeout = self._timeouts.get(target_role, 30.0)
+            try:
+                ids = list(c.fork_workers(role, target_role, argv))
+            except core.Error as e:
+                key = target_role if "has no workers" in str(e) else role
+                raise from_core(e, "fork_workers", key, timeout=timeout) from None
+            self._timeouts[role] = timeout
+            return ids
+
+    # --- berth's extras -----------------------------------------------------------------------
+
+    def workers(self) -> List[Worker]:
+        """Every worker this Scheduler runs, in launch order, in whatever phase it is."""
+        with self._lock:
+            return [Worker.from_json(w) for w in json.loads(self._live().workers())]
+
+    def roles(self) -> List[str]:
+        """The roles with workers, in creation order (aliases included)."""
+        with self._lock:
+            return list(self._live().roles())
+
+    def warnings(self) -> List[str]:
+        """What planning warned about so far (e.g. a rollout role's shared placement turned
+        into separate, an instance too big for one node placed as deferred)."""
+        with self._lock:
+            return list(self._live().warnings())
+
+    def plan(self, jobs: Union[Job, Sequence[Job]], name: str = "plan") -> Dict[str, Any]:
+        """berth.plan of these jobs on this Scheduler's cluster, as if nothing ran on it yet."""
+        if isinstance(jobs, Job):
+            jobs = [jobs]
+        core = _core_module()
+        text = _dumps(_experiment(jobs, name, self._declared))
+        try:
+            return json.loads(core.plan(text, self._cluster_text))
+        except core.Error as e:
+            raise from_core(e, "plan", name) from None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Deletes every worker (as delete_workers()) and stops the supervisor. Idempotent;
+        any later call but close() raises SchedulerError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            _open.discard(self)
+            core = _core_module()
+            try:
+                self._core.close()
+            except core.Error as e:
+                raise from_core(e, "close", "*") from None
+            finally:
+                self._timeouts.clear()
+
+    def __enter__(self) -> "Scheduler":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"roles={self.roles()!r}"
+        return f"<berth.Scheduler log_dir={self.log_dir!r} {state}>"
