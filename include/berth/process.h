@@ -101,6 +101,11 @@ struct SupervisorOptions {
   std::chrono::milliseconds kill_timeout{5000};
   // How long fork-to-exec of one worker may take. Default: 5 s.
   std::chrono::milliseconds spawn_timeout{5000};
+  // The berth-supervisor executable. Empty (default): the supervisor is a
+  // fork of the calling process, which must then have one thread. Set: the
+  // fork execs this program at once, so the caller may have threads (a
+  // Python interpreter, say).
+  std::string exec_path;
 
   Status Validate() const;
 };
@@ -118,8 +123,9 @@ class ProcessSupervisor {
   // Forks the supervisor process and waits until it is ready.
   // REQUIRES: the calling process has one thread (the supervisor is a fork
   // that keeps running our code, which is only safe when no other thread can
-  // hold a lock at fork time). Errors: kInternal if there are more threads,
-  // kBackend if a system call fails.
+  // hold a lock at fork time), unless options.exec_path names the
+  // berth-supervisor program. Errors: kInternal if there are more threads,
+  // kBackend if a system call fails or exec_path cannot be executed.
   static Result<std::unique_ptr<ProcessSupervisor>> Start(const SupervisorOptions& options = {});
 
   ~ProcessSupervisor();

@@ -14,11 +14,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/wire.h"
@@ -362,7 +364,13 @@ ProcessSupervisor::~ProcessSupervisor() {
 Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
     const SupervisorOptions& options) {
   BERTH_RETURN_IF_ERROR(options.Validate());
-  int threads = runtime::local::CountThreads();
+  const bool exec_mode = !options.exec_path.empty();
+  if (exec_mode && access(options.exec_path.c_str(), X_OK) != 0) {
+    return BackendError("the process supervisor program " + options.exec_path +
+                        " cannot be executed: " + ErrnoText(errno) +
+                        "; build the berth-supervisor target, or give its path");
+  }
+  int threads = exec_mode ? 1 : runtime::local::CountThreads();
   if (threads != 1) {
     return Internal("ProcessSupervisor::Start needs a single-threaded process (found " +
                     std::to_string(threads) +
@@ -375,8 +383,39 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
     return BackendError("socketpair: " + ErrnoText(errno));
   }
   const pid_t parent = getpid();
+  // Exec mode: everything the child needs is built before the fork; after
+  // it, in a process that may have had threads, only async-signal-safe calls.
+  std::vector<std::string> args, env;
+  std::vector<char*> argv, envp;
+  if (exec_mode) {
+    args = {options.exec_path,
+            "--parent=" + std::to_string(parent),
+            "--grace-ms=" + std::to_string(options.grace.count()),
+            "--kill-timeout-ms=" + std::to_string(options.kill_timeout.count()),
+            "--spawn-timeout-ms=" + std::to_string(options.spawn_timeout.count())};
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (strncmp(*e, runtime::local::kExecTokenEnv, strlen(runtime::local::kExecTokenEnv)) != 0) {
+        env.emplace_back(*e);
+      }
+    }
+    env.push_back(std::string(runtime::local::kExecTokenEnv) + "=" + token);
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
   pid_t pid = fork();
   if (pid == 0) {
+    if (exec_mode) {
+      // The socket on its agreed descriptor, inherited by the exec.
+      if (sv[1] == runtime::local::kExecSocketFd) {
+        fcntl(sv[1], F_SETFD, 0);
+      } else if (dup2(sv[1], runtime::local::kExecSocketFd) < 0) {
+        _exit(127);
+      }
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);  // the parent sees EOF before the hello: "it exited"
+    }
     close(sv[0]);
     runtime::local::RunSupervisorProcess(sv[1], options, token, parent);
   }

@@ -23,6 +23,13 @@ inline std::string MarkerValue(const std::string& token, const std::string& id) 
 [[noreturn]] void RunSupervisorProcess(int sock, const SupervisorOptions& options,
                                        const std::string& token, pid_t parent);
 
+// The exec'd supervisor (tools/supervisor): its socket is descriptor
+// kExecSocketFd; the rest travels in argv, except the token, which travels in
+// this environment variable (argv is readable by every user, environ only by
+// the owner).
+inline constexpr int kExecSocketFd = 3;
+inline constexpr const char* kExecTokenEnv = "BERTH_SUPERVISOR_EXEC_TOKEN";
+
 // ExitEvent from a waitpid() status.
 ExitEvent MakeExitEvent(const std::string& id, pid_t pid, int wait_status);
 
