@@ -89,9 +89,11 @@ class WorkerCreationError(SchedulerError):
         self.worker_key = worker_key
         self.reason = reason
         self.details = details
+        # What the message shows of the details (berth's reason already quotes the log).
+        shown = kw.pop("shown_details", details)
         message = f"Failed to create worker '{worker_key}': {reason}"
-        if details:
-            message += f"\nDetails: {details}"
+        if shown:
+            message += f"\nDetails: {shown}"
         super().__init__(_with_explanation(message, kw.get("explanation")), **kw)
 
 
@@ -120,9 +122,11 @@ class WorkerFailedError(SchedulerError):
     def __init__(self, worker_id: str, exit_code: int, stderr: str = "", **kw: Any) -> None:
         self.worker_id = worker_id
         self.stderr = stderr
+        # What the message shows of stderr (berth's explanation already quotes the log).
+        shown = kw.pop("shown_stderr", stderr)
         message = f"Worker '{worker_id}' failed with exit code {exit_code}"
-        if stderr:
-            message += f"\nStderr: {stderr}"
+        if shown:
+            message += f"\nStderr: {shown}"
         kw.setdefault("worker", worker_id)
         kw.setdefault("log_tail", stderr or None)
         super().__init__(_with_explanation(message, kw.get("explanation")), **kw)
@@ -232,11 +236,13 @@ def from_core(error: BaseException, op: str, key: str,
             kw.pop("worker")
             kw.pop("exit_code")
             tail = kw.pop("log_tail") or ""
-            return WorkerFailedError(worker, exit_code, tail, **kw)
+            return WorkerFailedError(worker, exit_code, tail, shown_stderr="", **kw)
         details = f"exit code {exit_code}"
         if info.get("log_tail"):
             details += "; last lines of its log:\n" + info["log_tail"]
-        return WorkerCreationError(worker, message, details, **kw)
+        # berth's message already quotes the log's last lines: not twice.
+        return WorkerCreationError(worker, message, details, shown_details=f"exit code {exit_code}",
+                                   **kw)
     if code == "timeout":
         return WorkerTimeoutError(worker, timeout if timeout is not None else float("nan"), **kw)
     return SchedulerError(message or f"{op} failed", **kw)

@@ -17,7 +17,7 @@ import time
 import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
-from .errors import SchedulerError, WorkerCreationError, from_core
+from .errors import SchedulerError, from_core
 from .types import Job, Worker, role_map
 
 try:

@@ -206,20 +206,23 @@ def test_codes_map_to_exceptions(code, op, cls):
 
 
 def test_worker_failed_at_create_is_creation_error():
-    e = from_core(core_error("worker_failed", "worker a/1 exited", **FAILURE), "create_workers", "a")
+    msg = "worker a/1 exited with code 7 during start-up; last lines of a.1.log:\n    | boom"
+    e = from_core(core_error("worker_failed", msg, **FAILURE), "create_workers", "a")
     assert type(e) is berth.WorkerCreationError
     assert (e.code, e.worker, e.exit_code, e.log_tail) == ("worker_failed", "a/1", 7,
                                                            FAILURE["log_tail"])
-    assert "exit code 7" in e.details and "boom" in e.details
-    assert "worker a/1 exited" in str(e) and "boom" in str(e)
+    assert e.details == "exit code 7; last lines of its log:\n" + FAILURE["log_tail"]
+    # berth's message quotes the log once; the message does not repeat it.
+    assert str(e) == f"Failed to create worker 'a/1': {msg}\nDetails: exit code 7"
 
 
 def test_worker_failed_at_get_is_failed_error():
-    e = from_core(core_error("worker_failed", "worker a/1 exited", **FAILURE), "get_workers", "a")
+    msg = "worker a/1 exited with code 7; last lines of a.1.log:\n    | boom"
+    e = from_core(core_error("worker_failed", msg, **FAILURE), "get_workers", "a")
     assert type(e) is berth.WorkerFailedError
     assert (e.worker_id, e.exit_code, e.stderr, e.code) == ("a/1", 7, FAILURE["log_tail"],
                                                             "worker_failed")
-    assert "worker a/1 exited" in str(e)
+    assert str(e) == f"Worker 'a/1' failed with exit code 7\n{msg}"
 
 
 def test_timeout_maps_with_its_seconds():

@@ -1,0 +1,36 @@
+"""The example controller and the benchmark's Python side run and say what they should."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from berth_test_helpers import PYTHON, child_env
+
+
+def test_ppo_controller_example(repo, pythonpath, demo_worker, tmp_path):
+    r = subprocess.run([PYTHON, str(repo / "examples" / "ppo_controller.py"),
+                        "--demo-worker", demo_worker, "--log-dir", str(tmp_path / "logs")],
+                       env=child_env(pythonpath), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "MISMATCH" not in r.stdout
+    assert re.search(r"^OK: \d+ checks$", r.stdout, re.M), r.stdout
+    for role in ("rollout-big", "rollout", "actor", "ref", "proxy-rollout"):
+        assert f"delete_workers({role})" in r.stdout
+    # Forks and colocated roles go before their targets.
+    out = r.stdout
+    assert out.index("delete_workers(proxy-rollout)") < out.index("delete_workers(rollout)")
+    assert out.index("delete_workers(ref)") < out.index("delete_workers(actor)")
+
+
+def test_python_overhead_bench(repo, pythonpath, demo_worker):
+    r = subprocess.run([PYTHON, str(repo / "bench" / "python_overhead.py"), "--workers", "2",
+                        "--runs", "2", "--demo-worker", demo_worker],
+                       env=child_env(pythonpath), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert [l.split()[0] for l in lines] == ["op=create", "op=get", "op=fork", "op=delete"]
+    for line in lines:
+        m = re.fullmatch(r"op=\w+ median_us=(\d+) runs=2", line)
+        assert m, line
+    assert int(lines[0].split()[1].split("=")[1]) > 0
