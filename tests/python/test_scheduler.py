@@ -240,7 +240,9 @@ def test_readiness_timeout(sched, demo_worker):
 
 
 def test_get_workers_on_a_worker_that_died_later(sched, demo_worker):
-    sched.create_workers(job("late", [demo_worker, "--exit-after", "1.5", "--exit-code", "5"]))
+    # readiness none: created as soon as it runs, however slow the machine is.
+    sched.create_workers(job("late", [demo_worker, "--exit-after", "1", "--exit-code", "5"],
+                             readiness="none"))
     assert len(sched.get_workers("late", timeout=0)) == 1  # alive and ready at first
     deadline = time.monotonic() + 10
     with pytest.raises(berth.WorkerFailedError) as e:
