@@ -520,3 +520,20 @@ def test_gil_is_released_while_waiting(sched, demo_worker):
     # Holding the GIL for the wait would leave the other thread ~nothing; free, it counts
     # millions in a second.
     assert during > 100_000, during
+
+
+def test_reading_from_another_thread_during_a_wait(sched, demo_worker):
+    # _core's workers()/roles() lock the C++ Scheduler with the GIL held, and a waiting call
+    # takes the GIL to check for Ctrl-C: the Python layer's lock keeps the two apart.
+    creator = threading.Thread(target=sched.create_workers, args=(
+        job("slow", [demo_worker, "--startup-delay", "1"], timeout=10),))
+    seen = []
+    reader = threading.Thread(target=lambda: seen.append((sched.roles(), len(sched.workers()))),
+                              daemon=True)
+    creator.start()
+    time.sleep(0.3)
+    reader.start()
+    reader.join(15)
+    creator.join(15)
+    assert not reader.is_alive(), "roles()/workers() deadlocked against create_workers"
+    assert seen == [(["slow"], 1)]  # it waited for the create to finish
