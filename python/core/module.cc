@@ -141,15 +141,20 @@ class PyScheduler {
     if (!st.ok()) Raise(st);
   }
 
+  // These wait for mu_ without the GIL too: a call holding mu_ may need the
+  // GIL for a moment (its interrupted() check).
   std::string Workers() {
+    py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
     return s_ == nullptr ? "[]" : WorkersJson(s_->Workers());
   }
   std::vector<std::string> Roles() {
+    py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
     return s_ == nullptr ? std::vector<std::string>{} : s_->Roles();
   }
   std::vector<std::string> Warnings() {
+    py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
     return s_ == nullptr ? std::vector<std::string>{} : s_->Warnings();
   }

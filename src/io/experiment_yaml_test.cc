@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace berth {
 namespace {
@@ -477,6 +478,49 @@ TEST(ExperimentYamlTest, ExceptionsDoNotEscape) {
   Result<ExperimentSpec> e = ParseExperiment(deep, "x.yaml");
   ASSERT_FALSE(e.has_value());
   EXPECT_NE(e.error().message().find("x.yaml"), std::string::npos);
+}
+
+// The control API and the Python module send one role as JSON.
+TEST(RoleDocumentTest, JsonRoleMap) {
+  Result<RoleSpec> r = io::ParseRoleYaml(
+      R"({"name": "rollout", "replicas": 2, "placement": "separate", "instance": {"tp": 2, "pp": 1},
+          "scheduling_spec": {"cpu": 1, "gpu": 1, "mem": 2, "ports": ["http"],
+                              "cmd": ["srv", "--port={BERTH_PORT_HTTP}"], "env_vars": {"A": "x,y=z"}},
+          "readiness": {"tcp": "http"}, "startup_timeout": 12.5})",
+      "job");
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->name, "rollout");
+  EXPECT_EQ(r->replicas, 2);
+  EXPECT_EQ(r->placement, PlacementMode::kSeparate);
+  ASSERT_TRUE(r->instance.has_value());
+  EXPECT_EQ(r->instance->first, 2);
+  ASSERT_EQ(r->tasks.size(), 1u);
+  EXPECT_EQ(r->tasks[0].cmd, (std::vector<std::string>{"srv", "--port={BERTH_PORT_HTTP}"}));
+  ASSERT_EQ(r->tasks[0].env_vars.size(), 1u);
+  EXPECT_EQ(r->tasks[0].env_vars[0].second, "x,y=z");
+  EXPECT_EQ(r->readiness.kind, Readiness::Kind::kTcp);
+  EXPECT_DOUBLE_EQ(r->startup_timeout_s, 12.5);
+}
+
+TEST(RoleDocumentTest, ErrorsNameTheSourceAndTheField) {
+  struct Case {
+    std::string text;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"name": "a", "replicas": "2"})", "job:1:27: role.replicas:"},
+           {R"({"name": "a", "colour": 1})", "role: unknown key \"colour\""},
+           {R"({"replicas": 1})", "role.name: required key is missing"},
+           {R"({"name": "a",)", "job:1:1: malformed YAML"},
+           {"", "job: is empty"},
+           {"[1, 2]", "role: must be a role map"},
+       }) {
+    Result<RoleSpec> r = io::ParseRoleYaml(c.text, "job");
+    ASSERT_FALSE(r.has_value()) << c.text;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidSpec);
+    EXPECT_NE(r.error().message().find(c.expected), std::string::npos)
+        << c.text << " -> " << r.error().message();
+  }
 }
 
 }  // namespace

@@ -259,8 +259,12 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
                                    [&](const ExitEvent& e) { return e.id == s.sup_id; }),
                     exits.end());
         const int code = s.worker.exit_status;
+        // CreateWorkers (no deadline) waits for workers that were never
+        // ready; by the time of a GetWorkers (a deadline) they all were.
         return Fail(WorkerFailed("worker " + w.id + " " + s.worker.exit +
-                                 " during start-up (fix the worker or its cmd, see its log)"),
+                                 (deadline ? " after it was ready (see its log)"
+                                           : " during start-up (fix the worker or its cmd, "
+                                             "see its log)")),
                     s, code == 0 ? 1 : code, s.worker.exit);
       }
       waiting.push_back(&s);

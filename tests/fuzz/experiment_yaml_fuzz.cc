@@ -1,7 +1,8 @@
 // libFuzzer target for the experiment YAML adapter and the role layer: text
-// in, parse, plan on a fixed 4 x 8-GPU cluster, render. It must never crash,
-// hang, leak or let an exception out, whatever the bytes; a plan it makes
-// must render as valid JSON whose workers agree with the plan.
+// in, parse (as an experiment and as one role document), plan on a fixed
+// 4 x 8-GPU cluster, render. It must never crash, hang, leak or let an
+// exception out, whatever the bytes; a plan it makes must render as valid
+// JSON whose workers agree with the plan.
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
+#include "io/experiment_yaml.h"
 #include "roles/plan_render.h"
 #include "roles/ports.h"
 
@@ -54,6 +56,10 @@ std::vector<berth::NodeSpec> Cluster() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
+  // The same bytes as one role document (the control API's and the Python
+  // module's job): never a crash, and errors name the source.
+  berth::Result<berth::RoleSpec> role = berth::io::ParseRoleYaml(text, "fuzz-role");
+  if (!role && role.error().message().rfind("fuzz-role", 0) != 0) __builtin_trap();
   berth::Result<berth::ExperimentSpec> e = berth::ParseExperiment(text, "fuzz.yaml");
   if (!e) {
     // Every error names the file first.

@@ -718,6 +718,55 @@ TEST(ProcessSupervisorStartTest, RefusesAProcessWithThreads) {
   EXPECT_NE(r.error().message().find("found 2 threads"), std::string::npos) << r.error().message();
 }
 
+// A process with threads (a Python interpreter) starts the supervisor as a
+// program: it runs workers, reports their exits and takes them along when
+// the process that started it goes away.
+TEST(ProcessSupervisorStartTest, ExecModeWorksInAProcessWithThreads) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread t([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+  });
+  SupervisorOptions o;
+  o.exec_path = BERTH_SUPERVISOR_PROGRAM;
+  auto sup = ProcessSupervisor::Start(o);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  t.join();
+  ASSERT_TRUE(sup.has_value()) << sup.error().ToString();
+  LaunchSpec spec;
+  spec.id = "w";
+  spec.argv = {"/bin/sh", "-c", "test -z \"$BERTH_SUPERVISOR_EXEC_TOKEN\" && exit 5"};
+  auto pid = (*sup)->Spawn(spec);
+  ASSERT_TRUE(pid.has_value()) << pid.error().ToString();
+  std::optional<ExitEvent> exit;
+  for (int i = 0; i < 100 && !exit; ++i) {
+    auto e = (*sup)->WaitExit(milliseconds(100));
+    ASSERT_TRUE(e.has_value()) << e.error().ToString();
+    exit = *e;
+  }
+  ASSERT_TRUE(exit.has_value());
+  // 5: the worker did not inherit the token's hand-over variable.
+  EXPECT_EQ(exit->exit_code, 5) << exit->description;
+  EXPECT_TRUE((*sup)->Shutdown(milliseconds(1000)).ok());
+}
+
+TEST(ProcessSupervisorStartTest, ExecModeNamesAMissingProgram) {
+  SupervisorOptions o;
+  o.exec_path = "/nonexistent/berth-supervisor";
+  auto r = ProcessSupervisor::Start(o);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kBackend);
+  EXPECT_NE(r.error().message().find("/nonexistent/berth-supervisor cannot be executed"),
+            std::string::npos)
+      << r.error().message();
+}
+
 TEST(ProcessSupervisorStartTest, ValidatesOptions) {
   SupervisorOptions o;
   o.grace = milliseconds(-1);
