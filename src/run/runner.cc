@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "berth/experiment.h"
@@ -24,8 +26,11 @@
 #include "io/place_json.h"
 #include "io/read_file.h"
 #include "roles/ports.h"
+#include "run/control_client.h"
+#include "run/control_server.h"
 #include "run/run_state.h"
 #include "runtime/slurm/allocation.h"
+#include "scheduler/worker_json.h"
 
 namespace berth::run {
 namespace {
@@ -35,6 +40,9 @@ using std::chrono::milliseconds;
 
 std::atomic<int> g_stop_signal{0};
 void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+// POST /v1/down: the same teardown as a stop signal.
+std::atomic<bool> g_down_requested{false};
+bool Stopping() { return g_stop_signal.load() != 0 || g_down_requested.load(); }
 
 std::string DefaultRunDir(const std::string& name) {
   char stamp[32];
@@ -63,14 +71,44 @@ int ExitCodeFor(const Status& s, const Scheduler& scheduler) {
   }
 }
 
-class Run {
+// The control API's endpoints are Run's: status and roles from a snapshot
+// taken wherever the state is saved, the rest queued to the main thread
+// (the Scheduler's only thread), which runs them between two waits of Watch.
+class Run : private ControlHandlers {
  public:
   Run(const RunOptions& options, std::unique_ptr<ProcessSupervisor> sup)
       : options_(options), sup_(std::move(sup)) {}
+  // The mailbox first: the server's threads may be waiting on it.
+  ~Run() override {
+    mailbox_.Close("berth is stopping");
+    control_.Stop();
+  }
 
   int Main();
 
  private:
+  // ControlHandlers, on the server's threads.
+  ControlReply GetStatus() override;
+  ControlReply ListRoles() override;
+  ControlReply GetWorkers(const std::string& role, double timeout_s) override;
+  ControlReply CreateRole(const RoleSpec& role) override;
+  ControlReply ForkRole(const std::string& role, const std::string& target,
+                        const std::vector<std::string>& command) override;
+  ControlReply DeleteRole(const std::string& role) override;
+  ControlReply Down() override;
+  // Why a queued request waits, for its 503.
+  std::string BusyReason();
+  // On the main thread: the end of a create or fork call.
+  ControlReply Created(const std::string& role, Result<std::vector<std::string>> ids);
+  void StartControl();
+  void StopControl(const std::string& why);
+  // state_ -> the snapshot the control API serves.
+  void Publish();
+  // Exits of running workers: nullopt to go on, else berth run's exit code.
+  std::optional<int> HandleExits(const std::vector<Worker>& exits);
+  // Workers that ended while an API call waited (get_workers answers an exit
+  // it sees itself), not yet handled.
+  std::vector<Worker> EndedUnhandled();
   Status Load();
   Status PlanAndAdmit();
   Status StartScheduler();
@@ -101,6 +139,12 @@ class Run {
   RunState state_;
   int exit_code_ = 0;
   size_t table_lines_ = 0;  // lines of the table last drawn, for a redraw
+
+  std::mutex snapshot_mu_;
+  RunState snapshot_;                   // guarded by snapshot_mu_
+  std::vector<std::string> roles_now_;  // guarded by snapshot_mu_
+  ControlMailbox mailbox_{[this] { return BusyReason(); }};
+  ControlServer control_;
 };
 
 Status Run::Load() {
@@ -127,6 +171,7 @@ Status Run::Load() {
   std::error_code ec;
   std::filesystem::create_directories(state_.run_dir + "/logs", ec);
   if (ec) return BackendError(state_.run_dir + ": cannot create: " + ec.message());
+  StartControl();
   BERTH_RETURN_IF_ERROR(PlanAndAdmit());
   return StartScheduler();
 }
@@ -204,7 +249,7 @@ Status Run::StartScheduler() {
   so.merged_log = state_.run_dir + "/merged.log";
   so.grace = milliseconds(static_cast<int64_t>(options_.grace_s * 1000));
   so.on_event = [this](const SchedulerEvent& e) { OnEvent(e); };
-  so.interrupted = [] { return g_stop_signal.load() != 0; };
+  so.interrupted = [] { return Stopping(); };
   if (slurm_) {
     so.wrap_launch = [this](const WorkerPlan& w, LaunchSpec spec) -> Result<LaunchSpec> {
       std::vector<int> devices;
@@ -247,7 +292,7 @@ Status Run::Allocate(const Plan& plan) {
                     alloc_->job_id().c_str(), why.c_str(), experiment_.slurm.queue_timeout_s);
         std::fflush(stdout);
       },
-      [] { return g_stop_signal.load() != 0; });
+      [] { return Stopping(); });
   if (!running.ok()) {
     Status c = alloc_->Cancel();
     if (!c.ok()) std::fprintf(stderr, "berth: %s\n", c.message().c_str());
@@ -316,6 +361,17 @@ void Run::OnEvent(const SchedulerEvent& e) {
     return;
   }
   WorkerRecord* rec = Record(e.worker);
+  if (rec == nullptr && e.kind == SchedulerEvent::Kind::kStarted && scheduler_) {
+    // A worker of a role created through the control API: not in the plan.
+    if (const Worker* w = scheduler_->FindWorker(e.worker)) {
+      WorkerRecord added;
+      added.id = w->plan.id;
+      added.role = w->plan.role;
+      added.index = w->plan.index;
+      state_.workers.push_back(std::move(added));
+      rec = &state_.workers.back();
+    }
+  }
   if (rec == nullptr) return;
   switch (e.kind) {
     case SchedulerEvent::Kind::kStarted:
@@ -352,6 +408,182 @@ void Run::Save() {
   last_save_ = Clock::now();
   Status s = WriteState(state_);
   if (!s.ok()) std::fprintf(stderr, "berth: %s\n", s.message().c_str());
+  Publish();
+}
+
+void Run::Publish() {
+  std::vector<std::string> roles = scheduler_ ? scheduler_->Roles() : std::vector<std::string>{};
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  snapshot_ = state_;
+  roles_now_ = std::move(roles);
+}
+
+// --- the control API ---
+
+void Run::StartControl() {
+  Publish();  // what GET /v1/status shows before the first save
+  Status st = control_.Start(state_.run_dir, this);
+  if (!st.ok()) {
+    // The run does not need it: berth status and berth down fall back to
+    // state.json and a signal.
+    std::fprintf(stderr,
+                 "warning: the control API did not start (%s); berth status and berth down "
+                 "use state.json and SIGTERM instead\n",
+                 st.message().c_str());
+  }
+}
+
+void Run::StopControl(const std::string& why) {
+  mailbox_.Close(why);
+  control_.Stop();
+}
+
+std::string Run::BusyReason() {
+  std::string phase;
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    phase = snapshot_.phase;
+  }
+  if (phase == "starting") {
+    return "berth is still starting the experiment's roles; calls that start, stop or wait for "
+           "workers run once berth status shows phase running";
+  }
+  if (phase == "running") {
+    return "berth was busy with earlier calls (create, fork, delete and get workers run one at "
+           "a time)";
+  }
+  return "berth is " + (phase.empty() ? std::string("busy") : phase);
+}
+
+ControlReply Run::GetStatus() {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return ControlReply{200, RunStateJson(snapshot_)};
+}
+
+ControlReply Run::ListRoles() {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  nlohmann::ordered_json body;
+  body["roles"] = roles_now_;
+  return ControlReply{200, body};
+}
+
+namespace {
+
+ControlReply StoppingReply() {
+  return ErrorReply(Unavailable("berth is stopping; nothing was done"), std::nullopt, 503);
+}
+
+milliseconds Seconds(double s) { return milliseconds(static_cast<int64_t>(s * 1000)); }
+
+// How long a call may wait for the main thread before it gets a 503: its
+// own timeout and 30 s.
+constexpr double kQueueSlackS = 30;
+
+}  // namespace
+
+ControlReply Run::GetWorkers(const std::string& role, double timeout_s) {
+  return mailbox_.Call(
+      [this, role, timeout_s]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        Result<std::vector<Worker>> workers = scheduler_->GetWorkers(role, Seconds(timeout_s));
+        if (!workers) return ErrorReply(workers.error(), scheduler_->last_failure());
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();
+        for (const Worker& w : *workers) list.push_back(scheduler::WorkerJson(w));
+        nlohmann::ordered_json body;
+        body["workers"] = list;
+        return ControlReply{200, body};
+      },
+      Seconds(timeout_s + kQueueSlackS));
+}
+
+ControlReply Run::Created(const std::string& role, Result<std::vector<std::string>> ids) {
+  if (!ids) {
+    // All or nothing: the Scheduler rolled the role back, and the state
+    // forgets the workers it started for it.
+    std::printf("control API: %s not created: %s\n", role.c_str(),
+                ids.error().message().substr(0, ids.error().message().find('\n')).c_str());
+    state_.workers.erase(
+        std::remove_if(state_.workers.begin(), state_.workers.end(),
+                       [&](const WorkerRecord& w) {
+                         return w.role == role && w.state != WorkerState::kStarting &&
+                                w.state != WorkerState::kReady;
+                       }),
+        state_.workers.end());
+    Save();
+    std::fflush(stdout);
+    table_lines_ = 0;
+    return ErrorReply(ids.error(), scheduler_->last_failure());
+  }
+  Save();
+  ShowTable(false);
+  nlohmann::ordered_json body;
+  body["ids"] = *ids;
+  return ControlReply{200, body};
+}
+
+ControlReply Run::CreateRole(const RoleSpec& role) {
+  return mailbox_.Call(
+      [this, role]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        std::printf("control API: starting %s: %d worker(s)\n", role.name.c_str(), role.replicas);
+        std::fflush(stdout);
+        return Created(role.name, scheduler_->CreateWorkers(role));
+      },
+      Seconds(role.startup_timeout_s + kQueueSlackS));
+}
+
+ControlReply Run::ForkRole(const std::string& role, const std::string& target,
+                           const std::vector<std::string>& command) {
+  return mailbox_.Call(
+      [this, role, target, command]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        std::printf("control API: forking %s onto %s\n", role.c_str(), target.c_str());
+        std::fflush(stdout);
+        return Created(role, scheduler_->ForkWorkers(role, target, command));
+      },
+      Seconds(30 + kQueueSlackS));  // the target's startup timeout is not known here
+}
+
+ControlReply Run::DeleteRole(const std::string& role) {
+  return mailbox_.Call(
+      [this, role]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        const std::vector<std::string> before = scheduler_->Roles();
+        Status st = scheduler_->DeleteWorkers(role);
+        const std::vector<std::string> after = scheduler_->Roles();
+        // In the order they were stopped: what was colocated on the role
+        // (newest first), then the role.
+        std::vector<std::string> deleted;
+        for (auto r = before.rbegin(); r != before.rend(); ++r) {
+          if (*r != role && std::find(after.begin(), after.end(), *r) == after.end()) {
+            deleted.push_back(*r);
+          }
+        }
+        if (std::find(before.begin(), before.end(), role) != before.end() &&
+            std::find(after.begin(), after.end(), role) == after.end()) {
+          deleted.push_back(role);
+        }
+        if (!deleted.empty()) {
+          std::string names;
+          for (const std::string& r : deleted) names += (names.empty() ? "" : ", ") + r;
+          std::printf("control API: deleted %s\n", names.c_str());
+          Save();
+          ShowTable(false);
+        }
+        if (!st.ok()) return ErrorReply(st);
+        nlohmann::ordered_json body;
+        body["deleted"] = role;
+        body["roles_deleted"] = deleted;
+        return ControlReply{200, body};
+      },
+      Seconds(kQueueSlackS));
+}
+
+ControlReply Run::Down() {
+  g_down_requested.store(true);
+  nlohmann::ordered_json body;
+  body["stopping"] = true;
+  return ControlReply{200, body};
 }
 
 void Run::Fail(int code, const std::string& message) {
@@ -381,9 +613,8 @@ int Run::Watch() {
                 state_.run_dir.c_str(), state_.run_dir.c_str());
   }
   ShowTable(false);
-  size_t running = scheduler_->Workers().size();
   auto next_draw = Clock::now() + std::chrono::seconds(1);
-  while (!g_stop_signal.load()) {
+  while (!Stopping()) {
     if (Clock::now() >= next_draw) {
       ShowTable(true);
       next_draw = Clock::now() + std::chrono::seconds(1);
@@ -394,34 +625,72 @@ int Run::Watch() {
       Fail(1, "the process supervisor is gone: " + exits.error().message());
       return exit_code_;
     }
-    for (const Worker& w : *exits) {
-      WorkerRecord* rec = Record(w.plan.id);
-      if (rec == nullptr) continue;
-      rec->exit = w.exit;
-      // On Slurm a step also ends when Slurm ends the job (a node failed,
-      // scancel, the time limit): srun then often exits 0.
-      const std::string slurm_failure = alloc_ ? SlurmFailure() : std::string();
-      if (w.exit_status == 0 && slurm_failure.empty()) {
-        rec->state = WorkerState::kExited;
-        std::printf("worker %s %s\n", w.plan.id.c_str(), w.exit.c_str());
-        table_lines_ = 0;  // the table is no longer right above the cursor
-        Save();
-        if (--running == 0) return 0;
-        continue;
-      }
-      rec->state = WorkerState::kFailed;
-      const std::string slurm_note =
-          !slurm_failure.empty() ? slurm_failure
-          : alloc_ ? " (its step; Slurm job " + alloc_->job_id() + " still runs)"
-                   : std::string();
-      Fail(w.exit_status != 0 ? w.exit_status : 1,
-           "worker " + w.plan.id + " " + w.exit + slurm_note + "; last lines of " +
-               w.log_path + ":\n" + io::LogTail(w.log_path, 50));
-      return exit_code_;
+    if (std::optional<int> code = HandleExits(*exits)) return *code;
+    // Control API calls, one at a time, between two waits.
+    if (mailbox_.Drain() > 0) {
+      if (std::optional<int> code = HandleExits(EndedUnhandled())) return *code;
     }
   }
-  std::printf("stopping (signal %d)\n", g_stop_signal.load());
+  if (g_stop_signal.load() != 0) {
+    std::printf("stopping (signal %d)\n", g_stop_signal.load());
+  } else {
+    std::printf("stopping (berth down through the control API)\n");
+  }
   return 0;
+}
+
+// A worker that exits 0 ends the run once no worker runs any more (every
+// worker done); workers deleted through the control API do not count, so a
+// run whose roles were all deleted waits for `berth down`. Any other exit
+// (or a Slurm job that ended) stops the run with the worker's code.
+std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
+  bool clean_exit = false;
+  for (const Worker& w : exits) {
+    WorkerRecord* rec = Record(w.plan.id);
+    if (rec == nullptr) continue;
+    // Handled already (seen after an API call, then reported by WaitExits).
+    if (rec->state != WorkerState::kStarting && rec->state != WorkerState::kReady) continue;
+    rec->exit = w.exit;
+    // On Slurm a step also ends when Slurm ends the job (a node failed,
+    // scancel, the time limit): srun then often exits 0.
+    const std::string slurm_failure = alloc_ ? SlurmFailure() : std::string();
+    if (w.exit_status == 0 && slurm_failure.empty()) {
+      rec->state = WorkerState::kExited;
+      std::printf("worker %s %s\n", w.plan.id.c_str(), w.exit.c_str());
+      table_lines_ = 0;  // the table is no longer right above the cursor
+      Save();
+      clean_exit = true;
+      continue;
+    }
+    rec->state = WorkerState::kFailed;
+    const std::string slurm_note =
+        !slurm_failure.empty() ? slurm_failure
+        : alloc_ ? " (its step; Slurm job " + alloc_->job_id() + " still runs)"
+                 : std::string();
+    Fail(w.exit_status != 0 ? w.exit_status : 1,
+         "worker " + w.plan.id + " " + w.exit + slurm_note + "; last lines of " + w.log_path +
+             ":\n" + io::LogTail(w.log_path, 50));
+    return exit_code_;
+  }
+  if (clean_exit) {
+    for (const Worker& w : scheduler_->Workers()) {
+      if (w.phase == WorkerPhase::kStarting || w.phase == WorkerPhase::kReady) return std::nullopt;
+    }
+    return 0;
+  }
+  return std::nullopt;
+}
+
+std::vector<Worker> Run::EndedUnhandled() {
+  std::vector<Worker> ended;
+  for (const Worker& w : scheduler_->Workers()) {
+    if (w.phase != WorkerPhase::kExited && w.phase != WorkerPhase::kFailed) continue;
+    const WorkerRecord* rec = Record(w.plan.id);
+    if (rec != nullptr && (rec->state == WorkerState::kStarting || rec->state == WorkerState::kReady)) {
+      ended.push_back(w);
+    }
+  }
+  return ended;
 }
 
 // Starts every role in launch order; false when one failed (reported).
@@ -436,7 +705,7 @@ bool Run::StartRoles() {
     std::fflush(stdout);
     Result<std::vector<std::string>> ids = scheduler_->CreateWorkers(*role);
     if (!ids) {
-      if (g_stop_signal.load() == 0) {
+      if (!Stopping()) {
         if (const auto& f = scheduler_->last_failure()) {
           if (WorkerRecord* rec = Record(f->worker)) {
             rec->state = WorkerState::kFailed;
@@ -476,6 +745,7 @@ bool Run::Replace() {
 int Run::Main() {
   Status loaded = Load();
   if (!loaded.ok()) {
+    StopControl("berth stopped: " + loaded.message());
     std::fprintf(stderr, "%s\n", loaded.message().c_str());
     switch (loaded.code()) {
       case ErrorCode::kInfeasible:
@@ -492,8 +762,8 @@ int Run::Main() {
   for (int replaced = 0;; ++replaced) {
     node_failed_ = false;
     const bool ok = StartRoles();
-    code = ok ? Watch() : (g_stop_signal.load() ? 0 : exit_code_);
-    if (!node_failed_ || g_stop_signal.load() ||
+    code = ok ? Watch() : (Stopping() ? 0 : exit_code_);
+    if (!node_failed_ || Stopping() ||
         replaced >= experiment_.slurm.restarts_on_node_failure) {
       break;
     }
@@ -507,6 +777,8 @@ int Run::Main() {
   }
   if (state_.phase != "failed") state_.phase = "stopping";
   Save();
+  // Requests still queued get a 503; status keeps being served until the end.
+  mailbox_.Close("berth is stopping (phase " + state_.phase + ")");
   Status s = scheduler_->DeleteWorkers();
   if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
   if (alloc_) {
@@ -515,6 +787,7 @@ int Run::Main() {
   }
   if (state_.phase != "failed") state_.phase = "stopped";
   Save();
+  StopControl("berth stopped");
   std::printf("stopped; logs in %s/logs, merged log %s/merged.log\n", state_.run_dir.c_str(),
               state_.run_dir.c_str());
   return code;
@@ -542,22 +815,54 @@ int RunExperiment(const RunOptions& options) {
   return run.Main();
 }
 
+namespace {
+
+void PrintStatus(const RunState& s, bool berth_alive) {
+  std::printf("experiment %s, run dir %s\nberth pid %d (%s), phase %s%s%s\n\n%s",
+              s.experiment.c_str(), s.run_dir.c_str(), s.berth_pid,
+              berth_alive ? "running" : "not running", s.phase.c_str(),
+              s.message.empty() ? "" : ": ", s.message.c_str(), RenderTable(s).c_str());
+}
+
+constexpr milliseconds kControlTimeout{10000};
+
+}  // namespace
+
 int ShowStatus(const std::string& run_dir) {
+  // Live, from berth itself, when it runs and answers.
+  Result<ControlResponse> live = ControlRequest(run_dir, "GET", "/v1/status", "", kControlTimeout);
+  std::string why_not;  // why the saved state is shown instead
+  if (live && live->status == 200) {
+    Result<RunState> s = RunStateFromJson(live->body);
+    if (s) {
+      PrintStatus(*s, true);
+      return 0;
+    }
+    why_not = s.error().message();
+  } else if (live) {
+    why_not = "its control API answered " + std::to_string(live->status) + ": " +
+              live->error_message();
+  } else if (live.error().code() != ErrorCode::kNotFound) {
+    why_not = live.error().message();
+  }
   Result<RunState> s = ReadState(run_dir);
   if (!s) {
     std::fprintf(stderr, "berth status: %s\n", s.error().message().c_str());
     return 2;
   }
   bool berth_alive = ProcessAlive(s->berth_pid);
-  for (WorkerRecord& w : s->workers) {
-    bool live = w.state == WorkerState::kReady || w.state == WorkerState::kStarting ||
-                w.state == WorkerState::kStopping;
-    if (live && !ProcessAlive(w.pid)) w.exit = w.exit.empty() ? "gone" : w.exit;
+  if (berth_alive) {
+    std::printf("berth (pid %d) runs but its control API did not answer%s; last saved state\n",
+                s->berth_pid, why_not.empty() ? "" : (" (" + why_not + ")").c_str());
+  } else {
+    std::printf("berth is not running; last saved state\n");
   }
-  std::printf("experiment %s, run dir %s\nberth pid %d (%s), phase %s%s%s\n\n%s",
-              s->experiment.c_str(), s->run_dir.c_str(), s->berth_pid,
-              berth_alive ? "running" : "not running", s->phase.c_str(),
-              s->message.empty() ? "" : ": ", s->message.c_str(), RenderTable(*s).c_str());
+  for (WorkerRecord& w : s->workers) {
+    bool live_state = w.state == WorkerState::kReady || w.state == WorkerState::kStarting ||
+                      w.state == WorkerState::kStopping;
+    if (live_state && !ProcessAlive(w.pid)) w.exit = w.exit.empty() ? "gone" : w.exit;
+  }
+  PrintStatus(*s, berth_alive);
   return 0;
 }
 
@@ -570,17 +875,34 @@ int Down(const std::string& run_dir, double timeout_s) {
   const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   if (ProcessAlive(s->berth_pid)) {
     std::printf("asking berth (pid %d) to stop %s\n", s->berth_pid, s->experiment.c_str());
-    ::kill(s->berth_pid, SIGTERM);
+    std::fflush(stdout);
+    // Through the control API; a berth that does not answer it gets SIGTERM.
+    Result<ControlResponse> r = ControlRequest(run_dir, "POST", "/v1/down", "", kControlTimeout);
+    if (!r || r->status != 200) {
+      const std::string why = !r ? r.error().message()
+                                 : "it answered " + std::to_string(r->status) + ": " +
+                                       r->error_message();
+      std::fprintf(stderr, "berth down: the control API did not take the request (%s); sending "
+                           "SIGTERM\n", why.c_str());
+      ::kill(s->berth_pid, SIGTERM);
+    }
     while (ProcessAlive(s->berth_pid) && Clock::now() < deadline) {
       std::this_thread::sleep_for(milliseconds(20));
     }
   }
   // Whatever is left (berth was gone, or did not stop in time) is killed
-  // here: the workers it recorded.
+  // here: the workers it recorded, those created through the control API
+  // included (read again: berth saved them on its way out).
   std::vector<int> left;
-  for (const WorkerRecord& w : s->workers) {
-    if (ProcessAlive(w.pid)) left.push_back(w.pid);
-  }
+  auto note = [&left](const RunState& st) {
+    for (const WorkerRecord& w : st.workers) {
+      if (ProcessAlive(w.pid) && std::find(left.begin(), left.end(), w.pid) == left.end()) {
+        left.push_back(w.pid);
+      }
+    }
+  };
+  note(*s);
+  if (Result<RunState> again = ReadState(run_dir)) note(*again);
   if (ProcessAlive(s->berth_pid)) {
     std::fprintf(stderr, "berth down: berth (pid %d) did not stop within %.1f s\n", s->berth_pid,
                  timeout_s);
