@@ -72,7 +72,9 @@ int Main(int argc, char** argv) {
                   "Seconds between SIGTERM and SIGKILL at teardown (default 5)")
       ->check(CLI::Range(0.0, 600.0));
   std::string status_dir;
-  CLI::App* status = app.add_subcommand("status", "Show a run's workers (from its run dir).");
+  CLI::App* status = app.add_subcommand(
+      "status",
+      "Show a run's workers: live from its berth run (control API), else from state.json.");
   status->add_option("run_dir", status_dir, "The run dir that `berth run` printed")->required();
   std::string down_dir;
   double down_timeout = 60;
