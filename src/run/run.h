@@ -1,0 +1,120 @@
+#pragma once
+// Internal to `berth run` (not in include/): Run is one `berth run` of an
+// experiment, from loading its file to the last worker stopped. It owns the
+// Scheduler (driven only from the main thread), the run dir's state and, on
+// Slurm, the job that holds the experiment; it also serves the control API.
+//
+// Its members are defined by concern:
+//   runner.cc       loading, planning, starting, watching, replacing, teardown
+//   run_control.cc  the control API's handlers and the snapshot they read
+//   run_slurm.cc    the Slurm job: submission, its failures, its devices, steps
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "berth/experiment.h"
+#include "berth/plan.h"
+#include "berth/process.h"
+#include "berth/scheduler.h"
+#include "run/control_server.h"
+#include "run/run_state.h"
+#include "run/runner.h"
+#include "runtime/slurm/allocation.h"
+
+namespace berth::run {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// The signal that asks berth run to stop (SIGINT, SIGTERM, SIGHUP), 0 while
+// none came.
+extern std::atomic<int> g_stop_signal;
+// POST /v1/down: the same teardown as a stop signal.
+extern std::atomic<bool> g_down_requested;
+inline bool Stopping() { return g_stop_signal.load() != 0 || g_down_requested.load(); }
+
+// The control API's endpoints are Run's: status and roles from a snapshot
+// taken wherever the state is saved, the rest queued to the main thread
+// (the Scheduler's only thread), which runs them between two waits of Watch.
+class Run : private ControlHandlers {
+ public:
+  Run(const RunOptions& options, std::unique_ptr<ProcessSupervisor> sup)
+      : options_(options), sup_(std::move(sup)) {}
+  // The mailbox first: the server's threads may be waiting on it.
+  ~Run() override {
+    mailbox_.Close("berth is stopping");
+    control_.Stop();
+  }
+
+  int Main();
+
+ private:
+  // ControlHandlers, on the server's threads.
+  ControlReply GetStatus() override;
+  ControlReply ListRoles() override;
+  ControlReply GetWorkers(const std::string& role, double timeout_s) override;
+  ControlReply CreateRole(const RoleSpec& role) override;
+  ControlReply ForkRole(const std::string& role, const std::string& target,
+                        const std::vector<std::string>& command) override;
+  ControlReply DeleteRole(const std::string& role) override;
+  ControlReply Down() override;
+  // Why a queued request waits, for its 503.
+  std::string BusyReason();
+  // On the main thread: the end of a create or fork call.
+  ControlReply Created(const std::string& role, Result<std::vector<std::string>> ids);
+  void StartControl();
+  void StopControl(const std::string& why);
+  // state_ -> the snapshot the control API serves.
+  void Publish();
+  // Exits of running workers: nullopt to go on, else berth run's exit code.
+  std::optional<int> HandleExits(const std::vector<Worker>& exits);
+  // Workers that ended while an API call waited (get_workers answers an exit
+  // it sees itself), not yet handled.
+  std::vector<Worker> EndedUnhandled();
+  Status Load();
+  Status PlanAndAdmit();
+  Status StartScheduler();
+  bool StartRoles();
+  // After a node failure on Slurm: everything down, planned again on the
+  // nodes left, a new job, the roles started again. False when it could not.
+  bool Replace();
+  Status Allocate(const Plan& plan);
+  // On Slurm: workers start as steps of the job and are signalled through
+  // Slurm before they are stopped.
+  void UseSlurmSteps(SchedulerOptions& so);
+  std::string Devices(const WorkerPlan& w) const;
+  std::string SlurmFailure();
+  void OnEvent(const SchedulerEvent& e);
+  int Watch();
+  void Fail(int code, const std::string& message);
+  void Save();
+  WorkerRecord* Record(const std::string& id);
+  void ShowTable(bool redraw);
+
+  RunOptions options_;
+  std::unique_ptr<ProcessSupervisor> sup_;  // until the Scheduler takes it
+  std::unique_ptr<Scheduler> scheduler_;
+  ExperimentSpec experiment_;
+  std::vector<NodeSpec> nodes_;
+  bool slurm_ = false;
+  bool node_failed_ = false;  // the last failure was the Slurm job's NODE_FAIL
+  Clock::time_point last_save_;
+  std::unique_ptr<slurm::Allocation> alloc_;  // backend slurm, once submitted
+  std::vector<const RoleSpec*> launch_order_;
+  RunState state_;
+  int exit_code_ = 0;
+  size_t table_lines_ = 0;  // lines of the table last drawn, for a redraw
+
+  std::mutex snapshot_mu_;
+  RunState snapshot_;                   // guarded by snapshot_mu_
+  std::vector<std::string> roles_now_;  // guarded by snapshot_mu_
+  ControlMailbox mailbox_{[this] { return BusyReason(); }};
+  ControlServer control_;
+};
+
+}  // namespace berth::run

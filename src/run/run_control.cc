@@ -1,0 +1,191 @@
+// The control API's handlers of Run (ControlHandlers), on the server's
+// threads: status and roles are answered from the snapshot that Publish
+// takes at each save; the calls that start, stop or wait for workers are
+// queued to the main thread (the Scheduler is not thread-safe), which runs
+// them between two waits of Watch. See run.h and control_server.h.
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "run/run.h"
+#include "scheduler/worker_json.h"
+
+namespace berth::run {
+namespace {
+
+ControlReply StoppingReply() {
+  return ErrorReply(Unavailable("berth is stopping; nothing was done"), std::nullopt, 503);
+}
+
+milliseconds Seconds(double s) { return milliseconds(static_cast<int64_t>(s * 1000)); }
+
+// How long a call may wait for the main thread before it gets a 503: its
+// own timeout and 30 s.
+constexpr double kQueueSlackS = 30;
+
+}  // namespace
+
+void Run::StartControl() {
+  Publish();  // what GET /v1/status shows before the first save
+  Status st = control_.Start(state_.run_dir, this);
+  if (!st.ok()) {
+    // The run does not need it: berth status and berth down fall back to
+    // state.json and a signal.
+    std::fprintf(stderr,
+                 "warning: the control API did not start (%s); berth status and berth down "
+                 "use state.json and SIGTERM instead\n",
+                 st.message().c_str());
+  }
+}
+
+void Run::StopControl(const std::string& why) {
+  mailbox_.Close(why);
+  control_.Stop();
+}
+
+void Run::Publish() {
+  std::vector<std::string> roles = scheduler_ ? scheduler_->Roles() : std::vector<std::string>{};
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  snapshot_ = state_;
+  roles_now_ = std::move(roles);
+}
+
+std::string Run::BusyReason() {
+  std::string phase;
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    phase = snapshot_.phase;
+  }
+  if (phase == "starting") {
+    return "berth is still starting the experiment's roles; calls that start, stop or wait for "
+           "workers run once berth status shows phase running";
+  }
+  if (phase == "running") {
+    return "berth was busy with earlier calls (create, fork, delete and get workers run one at "
+           "a time)";
+  }
+  return "berth is " + (phase.empty() ? std::string("busy") : phase);
+}
+
+ControlReply Run::GetStatus() {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return ControlReply{200, RunStateJson(snapshot_)};
+}
+
+ControlReply Run::ListRoles() {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  nlohmann::ordered_json body;
+  body["roles"] = roles_now_;
+  return ControlReply{200, body};
+}
+
+ControlReply Run::GetWorkers(const std::string& role, double timeout_s) {
+  return mailbox_.Call(
+      [this, role, timeout_s]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        Result<std::vector<Worker>> workers = scheduler_->GetWorkers(role, Seconds(timeout_s));
+        if (!workers) return ErrorReply(workers.error(), scheduler_->last_failure());
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();
+        for (const Worker& w : *workers) list.push_back(scheduler::WorkerJson(w));
+        nlohmann::ordered_json body;
+        body["workers"] = list;
+        return ControlReply{200, body};
+      },
+      Seconds(timeout_s + kQueueSlackS));
+}
+
+ControlReply Run::Created(const std::string& role, Result<std::vector<std::string>> ids) {
+  if (!ids) {
+    // All or nothing: the Scheduler rolled the role back, and the state
+    // forgets the workers it started for it.
+    std::printf("control API: %s not created: %s\n", role.c_str(),
+                ids.error().message().substr(0, ids.error().message().find('\n')).c_str());
+    state_.workers.erase(
+        std::remove_if(state_.workers.begin(), state_.workers.end(),
+                       [&](const WorkerRecord& w) {
+                         return w.role == role && w.state != WorkerState::kStarting &&
+                                w.state != WorkerState::kReady;
+                       }),
+        state_.workers.end());
+    Save();
+    std::fflush(stdout);
+    table_lines_ = 0;
+    return ErrorReply(ids.error(), scheduler_->last_failure());
+  }
+  Save();
+  ShowTable(false);
+  nlohmann::ordered_json body;
+  body["ids"] = *ids;
+  return ControlReply{200, body};
+}
+
+ControlReply Run::CreateRole(const RoleSpec& role) {
+  return mailbox_.Call(
+      [this, role]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        std::printf("control API: starting %s: %d worker(s)\n", role.name.c_str(), role.replicas);
+        std::fflush(stdout);
+        return Created(role.name, scheduler_->CreateWorkers(role));
+      },
+      Seconds(role.startup_timeout_s + kQueueSlackS));
+}
+
+ControlReply Run::ForkRole(const std::string& role, const std::string& target,
+                           const std::vector<std::string>& command) {
+  return mailbox_.Call(
+      [this, role, target, command]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        std::printf("control API: forking %s onto %s\n", role.c_str(), target.c_str());
+        std::fflush(stdout);
+        return Created(role, scheduler_->ForkWorkers(role, target, command));
+      },
+      Seconds(30 + kQueueSlackS));  // the target's startup timeout is not known here
+}
+
+ControlReply Run::DeleteRole(const std::string& role) {
+  return mailbox_.Call(
+      [this, role]() -> ControlReply {
+        if (Stopping()) return StoppingReply();
+        const std::vector<std::string> before = scheduler_->Roles();
+        Status st = scheduler_->DeleteWorkers(role);
+        const std::vector<std::string> after = scheduler_->Roles();
+        // In the order they were stopped: what was colocated on the role
+        // (newest first), then the role.
+        std::vector<std::string> deleted;
+        for (auto r = before.rbegin(); r != before.rend(); ++r) {
+          if (*r != role && std::find(after.begin(), after.end(), *r) == after.end()) {
+            deleted.push_back(*r);
+          }
+        }
+        if (std::find(before.begin(), before.end(), role) != before.end() &&
+            std::find(after.begin(), after.end(), role) == after.end()) {
+          deleted.push_back(role);
+        }
+        if (!deleted.empty()) {
+          std::string names;
+          for (const std::string& r : deleted) names += (names.empty() ? "" : ", ") + r;
+          std::printf("control API: deleted %s\n", names.c_str());
+          Save();
+          ShowTable(false);
+        }
+        if (!st.ok()) return ErrorReply(st);
+        nlohmann::ordered_json body;
+        body["deleted"] = role;
+        body["roles_deleted"] = deleted;
+        return ControlReply{200, body};
+      },
+      Seconds(kQueueSlackS));
+}
+
+ControlReply Run::Down() {
+  g_down_requested.store(true);
+  nlohmann::ordered_json body;
+  body["stopping"] = true;
+  return ControlReply{200, body};
+}
+
+}  // namespace berth::run

@@ -1,0 +1,125 @@
+// `berth status` and `berth down`, run from another terminal: they ask the
+// `berth run` of a run dir through its control API, and fall back to the
+// run dir's state.json (and signals) when it does not answer or is gone.
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "run/control_client.h"
+#include "run/control_server.h"
+#include "run/run_state.h"
+#include "run/runner.h"
+
+namespace berth::run {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+bool ProcessAlive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+void PrintStatus(const RunState& s, bool berth_alive) {
+  std::printf("experiment %s, run dir %s\nberth pid %d (%s), phase %s%s%s\n\n%s",
+              s.experiment.c_str(), s.run_dir.c_str(), s.berth_pid,
+              berth_alive ? "running" : "not running", s.phase.c_str(),
+              s.message.empty() ? "" : ": ", s.message.c_str(), RenderTable(s).c_str());
+}
+
+constexpr milliseconds kControlTimeout{10000};
+
+}  // namespace
+
+int ShowStatus(const std::string& run_dir) {
+  // Live, from berth itself, when it runs and answers.
+  Result<ControlResponse> live = ControlRequest(run_dir, "GET", "/v1/status", "", kControlTimeout);
+  std::string why_not;  // why the saved state is shown instead
+  if (live && live->status == 200) {
+    Result<RunState> s = RunStateFromJson(live->body);
+    if (s) {
+      PrintStatus(*s, true);
+      return 0;
+    }
+    why_not = s.error().message();
+  } else if (live) {
+    why_not = "its control API answered " + std::to_string(live->status) + ": " +
+              live->error_message();
+  } else if (live.error().code() != ErrorCode::kNotFound) {
+    why_not = live.error().message();
+  }
+  Result<RunState> s = ReadState(run_dir);
+  if (!s) {
+    std::fprintf(stderr, "berth status: %s\n", s.error().message().c_str());
+    return 2;
+  }
+  bool berth_alive = ProcessAlive(s->berth_pid);
+  if (berth_alive) {
+    std::printf("berth (pid %d) runs but its control API did not answer%s; last saved state\n",
+                s->berth_pid, why_not.empty() ? "" : (" (" + why_not + ")").c_str());
+  } else {
+    std::printf("berth is not running; last saved state\n");
+  }
+  for (WorkerRecord& w : s->workers) {
+    bool live_state = w.state == WorkerState::kReady || w.state == WorkerState::kStarting ||
+                      w.state == WorkerState::kStopping;
+    if (live_state && !ProcessAlive(w.pid)) w.exit = w.exit.empty() ? "gone" : w.exit;
+  }
+  PrintStatus(*s, berth_alive);
+  return 0;
+}
+
+int Down(const std::string& run_dir, double timeout_s) {
+  Result<RunState> s = ReadState(run_dir);
+  if (!s) {
+    std::fprintf(stderr, "berth down: %s\n", s.error().message().c_str());
+    return 2;
+  }
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  if (ProcessAlive(s->berth_pid)) {
+    std::printf("asking berth (pid %d) to stop %s\n", s->berth_pid, s->experiment.c_str());
+    std::fflush(stdout);
+    // Through the control API; a berth that does not answer it gets SIGTERM.
+    Result<ControlResponse> r = ControlRequest(run_dir, "POST", "/v1/down", "", kControlTimeout);
+    if (!r || r->status != 200) {
+      const std::string why = !r ? r.error().message()
+                                 : "it answered " + std::to_string(r->status) + ": " +
+                                       r->error_message();
+      std::fprintf(stderr, "berth down: the control API did not take the request (%s); sending "
+                           "SIGTERM\n", why.c_str());
+      ::kill(s->berth_pid, SIGTERM);
+    }
+    while (ProcessAlive(s->berth_pid) && Clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+  }
+  // Whatever is left (berth was gone, or did not stop in time) is killed
+  // here: the workers it recorded, those created through the control API
+  // included (read again: berth saved them on its way out).
+  std::vector<int> left;
+  auto note = [&left](const RunState& st) {
+    for (const WorkerRecord& w : st.workers) {
+      if (ProcessAlive(w.pid) && std::find(left.begin(), left.end(), w.pid) == left.end()) {
+        left.push_back(w.pid);
+      }
+    }
+  };
+  note(*s);
+  if (Result<RunState> again = ReadState(run_dir)) note(*again);
+  if (ProcessAlive(s->berth_pid)) {
+    std::fprintf(stderr, "berth down: berth (pid %d) did not stop within %.1f s\n", s->berth_pid,
+                 timeout_s);
+    return 1;
+  }
+  for (int pid : left) ::kill(pid, SIGKILL);
+  std::printf("stopped %s%s\n", s->experiment.c_str(),
+              left.empty() ? "" : " (killed workers that outlived berth)");
+  return 0;
+}
+
+}  // namespace berth::run
