@@ -38,13 +38,16 @@ for r in $(seq 1 "$R"); do
   b_ready=""
   s_ready=""
   if [ "$WHAT" = all ] || [ "$WHAT" = berth ]; then
-    rm -rf "$T/run"
+    rm -rf "$T/run" "$T/sync"
+    mkfifo "$T/sync"
+    # Ready = berth prints "running;" (after every worker passed its check).
+    # Read from its output as it comes: polling state.json from here would
+    # start hundreds of processes (grep, sleep) on the cores the workers need.
     t0=$(now_ms)
-    "$B/berth" run "$T/exp.yaml" --run-dir "$T/run" > "$T/out" 2>&1 &
-    while ! grep -q '"phase": "running"' "$T/run/state.json" 2>/dev/null; do
-      if ! kill -0 $! 2>/dev/null; then echo "berth run failed:" >&2; cat "$T/out" >&2; exit 1; fi
-      sleep 0.005
-    done
+    ( "$B/berth" run "$T/exp.yaml" --run-dir "$T/run" 2>&1 | tee "$T/out" |
+      { if grep -q '^running;'; then echo up; else echo failed; fi > "$T/sync"; cat > /dev/null; } ) &
+    read -r up < "$T/sync"
+    if [ "$up" != up ]; then wait; echo "berth run failed:" >&2; cat "$T/out" >&2; exit 1; fi
     t1=$(now_ms)
     "$B/berth" down "$T/run" > /dev/null
     wait
