@@ -37,6 +37,15 @@ std::atomic<bool> g_down_requested{false};
 
 namespace {
 
+// <berth's folder>/berth-supervisor when it is there and executable, else "".
+std::string SupervisorBesideBerth() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const std::string program = (self.parent_path() / "berth-supervisor").string();
+  return ::access(program.c_str(), X_OK) == 0 ? program : std::string();
+}
+
 void OnStopSignal(int sig) { g_stop_signal.store(sig); }
 
 std::string DefaultRunDir(const std::string& name) {
@@ -443,8 +452,14 @@ int Run::Main() {
 }
 
 int RunExperiment(const RunOptions& options) {
-  // The supervisor forks first, while berth has a single thread.
-  Result<std::unique_ptr<ProcessSupervisor>> sup = ProcessSupervisor::Start();
+  // The supervisor starts first, while berth has a single thread. It is the
+  // berth-supervisor program beside berth when there is one: every worker
+  // is a fork of the supervisor, and forking a small image (and tearing it
+  // down again at exec) is cheaper than forking berth's, with its HTTP,
+  // YAML and Slurm code mapped. Without one, a fork of berth does the same.
+  SupervisorOptions supervisor;
+  supervisor.exec_path = SupervisorBesideBerth();
+  Result<std::unique_ptr<ProcessSupervisor>> sup = ProcessSupervisor::Start(supervisor);
   if (!sup) {
     std::fprintf(stderr, "berth run: cannot start the process supervisor: %s\n",
                  sup.error().message().c_str());

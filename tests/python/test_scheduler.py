@@ -30,10 +30,25 @@ def coloc(target, fork=True):
 
 
 def stop_recorder(path):
-    """A worker (sh) that appends its id to `path` when it gets SIGTERM."""
+    """A worker (sh) that appends its id to `path` when it gets SIGTERM. Once its trap is
+    set it creates `path`.armed/<id with / as _> (see wait_armed)."""
     return ["/bin/sh", "-c",
             f'trap \'echo "$BERTH_WORKER_ID" >> "{path}"; exit 0\' TERM; '
+            f'mkdir -p "{path}.armed"; touch "{path}.armed/$(echo "$BERTH_WORKER_ID" | tr / _)"; '
             "while :; do sleep 0.05; done"]
+
+
+def wait_armed(path, ids, limit=10.0):
+    """Waits until the stop recorders `ids` have set their trap: a SIGTERM before that would
+    kill the shell without a record (readiness "none" cannot tell)."""
+    deadline = time.monotonic() + limit
+    want = {i.replace("/", "_") for i in ids}
+    while time.monotonic() < deadline:
+        d = f"{path}.armed"
+        if os.path.isdir(d) and want <= set(os.listdir(d)):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"stop recorders {sorted(want)} did not start within {limit} s")
 
 
 # --- create / get / delete ------------------------------------------------------------------
@@ -363,11 +378,12 @@ def test_colocated_fork_with_expected_job(tmp_path, demo_worker):
 def test_delete_order_forks_before_targets_rank0_last(sched, tmp_path):
     order = tmp_path / "order"
     rec = stop_recorder(order)
-    sched.create_workers(job("actor", rec, replicas=2, readiness="none"))
-    sched.create_workers(job("other", rec, replicas=1, readiness="none"))
-    sched.create_workers(job("ref", rec, replicas=2, readiness="none", strategy=coloc("actor"),
-                             cpu=0, mem=0))
-    sched.fork_workers("proxy", "actor")
+    ids = sched.create_workers(job("actor", rec, replicas=2, readiness="none"))
+    ids += sched.create_workers(job("other", rec, replicas=1, readiness="none"))
+    ids += sched.create_workers(job("ref", rec, replicas=2, readiness="none",
+                                    strategy=coloc("actor"), cpu=0, mem=0))
+    ids += sched.fork_workers("proxy", "actor")
+    wait_armed(order, ids)
     sched.delete_workers("actor")
     stopped = order.read_text().split()
     assert sorted(stopped) == ["actor/0", "actor/1", "proxy/0", "proxy/1", "ref/0", "ref/1"]
@@ -376,8 +392,12 @@ def test_delete_order_forks_before_targets_rank0_last(sched, tmp_path):
     assert sched.roles() == ["other"]
 
     order.unlink()
-    sched.create_workers(job("actor", rec, replicas=2, readiness="none"))
-    sched.fork_workers("f", "actor")
+    for f in os.listdir(f"{order}.armed"):  # the new actor/0 and actor/1 must arm again
+        if f.startswith("actor_"):
+            os.unlink(os.path.join(f"{order}.armed", f))
+    ids = sched.create_workers(job("actor", rec, replicas=2, readiness="none"))
+    ids += sched.fork_workers("f", "actor")
+    wait_armed(order, ids)
     sched.delete_workers()  # every role, in reverse creation order
     stopped = order.read_text().split()
     assert stopped == ["f/1", "f/0", "actor/1", "actor/0", "other/0"]
