@@ -31,7 +31,8 @@
 //    (PDEATHSIG) and berth kills everything that carries the marker when it
 //    next calls the ProcessSupervisor. If berth and the supervisor are
 //    SIGKILLed at the same time (`pkill -9 -f berth` matches both: the
-//    supervisor is a fork of berth), the workers' descendants survive.
+//    supervisor is a fork of berth or the berth-supervisor program), the
+//    workers' descendants survive.
 
 #include <chrono>
 #include <memory>

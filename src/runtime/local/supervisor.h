@@ -1,6 +1,7 @@
 #pragma once
 // Internals of ProcessSupervisor (include/berth/process.h) shared by its two
-// ends: the client in berth (supervisor.cc) and the forked supervisor process
+// ends: the client in berth (supervisor.cc) and the supervisor process (a
+// fork of berth, or the berth-supervisor program)
 // (supervisor_process.cc).
 
 #include <sys/types.h>
@@ -16,7 +17,7 @@ inline std::string MarkerValue(const std::string& token, const std::string& id) 
   return token + "/" + id;
 }
 
-// The body of the forked supervisor process: serves requests on `sock` until
+// The body of the supervisor process: serves requests on `sock` until
 // told to shut down or until `sock` reaches EOF, then tears everything down
 // and _exit()s. `parent` is berth's pid (a second sign of its death: being
 // re-parented).
