@@ -1,8 +1,7 @@
 #pragma once
 // Internals of ProcessSupervisor (include/berth/process.h) shared by its two
-// ends: the client in berth (supervisor.cc) and the supervisor process (a
-// fork of berth, or the berth-supervisor program)
-// (supervisor_process.cc).
+// ends: the client in berth (supervisor.cc) and the supervisor process
+// (supervisor_process.cc; a fork of berth, or the berth-supervisor program).
 
 #include <sys/types.h>
 
