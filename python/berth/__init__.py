@@ -22,17 +22,8 @@ The C++ extension berth._core does the work (placement engine, process superviso
 package is the AReaL-shaped layer over it.
 """
 
-from .errors import (
-    GPUAllocationError,
-    PlacementError,
-    PortAllocationError,
-    SchedulerError,
-    WorkerConfigurationError,
-    WorkerCreationError,
-    WorkerFailedError,
-    WorkerNotFoundError,
-    WorkerTimeoutError,
-)
+from . import errors
+from .errors import *  # noqa: F401,F403 (its __all__: AReaL's exceptions)
 from .scheduler import Scheduler, plan
 from .types import (
     Job,
@@ -54,15 +45,6 @@ __all__ = [
     "Worker",
     "default_port_names",
     "role_map",
-    "SchedulerError",
-    "WorkerCreationError",
-    "WorkerConfigurationError",
-    "WorkerFailedError",
-    "WorkerNotFoundError",
-    "WorkerTimeoutError",
-    "PortAllocationError",
-    "GPUAllocationError",
-    "PlacementError",
-]
+] + errors.__all__
 
 __version__ = "0.1.0"

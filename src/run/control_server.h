@@ -95,11 +95,6 @@ std::string ControlAddressPath(const std::string& run_dir);  // <run_dir>/contro
 // (O_CREAT|O_EXCL|O_NOFOLLOW: a file or link already there is an error).
 Status WriteControlToken(const std::string& path, const std::string& token);
 
-// GET /v1/status's body: the RunState, ports as {name: port}.
-nlohmann::ordered_json RunStateJson(const RunState& state);
-// The reverse, for `berth status`. Errors: kInvalidSpec naming the field.
-Result<RunState> RunStateFromJson(const nlohmann::json& j);
-
 // Requests for the one thread that drives the Scheduler. A server thread
 // Call()s and blocks; the owner runs the queued jobs in Drain(), one at a
 // time, in order.

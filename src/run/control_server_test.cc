@@ -300,13 +300,13 @@ TEST(ControlStatus, RunStateRoundTrips) {
   w.state = WorkerState::kReady;
   w.log = "/tmp/x/logs/actor.0.log";
   s.workers.push_back(w);
-  nlohmann::ordered_json j = RunStateJson(s);
+  nlohmann::ordered_json j = RunStateToJson(s, PortShape::kMap);
   EXPECT_EQ(j["workers"][0]["ports"]["http"], 31001);
   EXPECT_EQ(j["workers"][0]["state"], "ready");
-  Result<RunState> back = RunStateFromJson(nlohmann::json::parse(j.dump()));
+  Result<RunState> back = RunStateFromJson(nlohmann::json::parse(j.dump()), "status");
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(*back, s);
-  EXPECT_FALSE(RunStateFromJson(nlohmann::json::parse("{\"experiment\": 1}")));
+  EXPECT_FALSE(RunStateFromJson(nlohmann::json::parse("{\"experiment\": 1}"), "status"));
 }
 
 // --- the mailbox ---

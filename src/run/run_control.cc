@@ -73,7 +73,7 @@ std::string Run::BusyReason() {
 
 ControlReply Run::GetStatus() {
   std::lock_guard<std::mutex> lock(snapshot_mu_);
-  return ControlReply{200, RunStateJson(snapshot_)};
+  return ControlReply{200, RunStateToJson(snapshot_, PortShape::kMap)};
 }
 
 ControlReply Run::ListRoles() {

@@ -37,28 +37,89 @@ Result<WorkerState> ParseWorkerState(const std::string& s) {
   return InvalidSpec("unknown worker state \"" + s + "\"");
 }
 
-nlohmann::json ToJson(const RunState& s) {
-  nlohmann::json workers = nlohmann::json::array();
+}  // namespace
+
+nlohmann::ordered_json RunStateToJson(const RunState& s, PortShape shape) {
+  nlohmann::ordered_json workers = nlohmann::ordered_json::array();
   for (const WorkerRecord& w : s.workers) {
-    nlohmann::json ports = nlohmann::json::array();
-    for (const auto& [name, port] : w.ports) ports.push_back({{"name", name}, {"port", port}});
-    workers.push_back({{"id", w.id}, {"role", w.role}, {"index", w.index}, {"node", w.node},
-                       {"gpus", w.gpus}, {"ports", ports}, {"pid", w.pid},
-                       {"state", WorkerStateName(w.state)}, {"restarts", w.restarts},
-                       {"exit", w.exit}, {"log", w.log}});
+    nlohmann::ordered_json ports =
+        shape == PortShape::kMap ? nlohmann::ordered_json::object() : nlohmann::ordered_json::array();
+    for (const auto& [name, port] : w.ports) {
+      if (shape == PortShape::kMap) {
+        ports[name] = port;
+      } else {
+        ports.push_back({{"name", name}, {"port", port}});
+      }
+    }
+    nlohmann::ordered_json j;
+    j["id"] = w.id;
+    j["role"] = w.role;
+    j["index"] = w.index;
+    j["node"] = w.node;
+    j["gpus"] = w.gpus;
+    j["ports"] = ports;
+    j["pid"] = w.pid;
+    j["state"] = WorkerStateName(w.state);
+    j["restarts"] = w.restarts;
+    j["exit"] = w.exit;
+    j["log"] = w.log;
+    workers.push_back(std::move(j));
   }
-  return {{"experiment", s.experiment}, {"run_dir", s.run_dir}, {"berth_pid", s.berth_pid},
-          {"phase", s.phase}, {"message", s.message}, {"workers", workers}};
+  nlohmann::ordered_json j;
+  j["experiment"] = s.experiment;
+  j["run_dir"] = s.run_dir;
+  j["berth_pid"] = s.berth_pid;
+  j["phase"] = s.phase;
+  j["message"] = s.message;
+  j["workers"] = workers;
+  return j;
 }
 
-}  // namespace
+Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& where) {
+  if (!j.is_object()) return InvalidSpec(where + ": not a berth state");
+  RunState s;
+  try {
+    s.experiment = j.at("experiment").get<std::string>();
+    s.run_dir = j.at("run_dir").get<std::string>();
+    s.berth_pid = j.at("berth_pid").get<int>();
+    s.phase = j.at("phase").get<std::string>();
+    s.message = j.value("message", "");
+    for (const auto& w : j.at("workers")) {
+      WorkerRecord r;
+      r.id = w.at("id").get<std::string>();
+      r.role = w.at("role").get<std::string>();
+      r.index = w.at("index").get<int>();
+      r.node = w.at("node").get<std::string>();
+      r.gpus = w.at("gpus").get<std::string>();
+      const auto& ports = w.at("ports");
+      if (ports.is_object()) {
+        for (const auto& [name, port] : ports.items()) r.ports.push_back({name, port.get<int>()});
+      } else {
+        for (const auto& p : ports) {
+          r.ports.push_back({p.at("name").get<std::string>(), p.at("port").get<int>()});
+        }
+      }
+      r.pid = w.at("pid").get<int>();
+      auto st = ParseWorkerState(w.at("state").get<std::string>());
+      if (!st) return InvalidSpec(where + ": worker " + r.id + ": " + st.error().message());
+      r.state = *st;
+      r.restarts = w.at("restarts").get<int>();
+      r.exit = w.at("exit").get<std::string>();
+      r.log = w.at("log").get<std::string>();
+      s.workers.push_back(std::move(r));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return InvalidSpec(where + ": not a berth state (" + e.what() + ")");
+  }
+  return s;
+}
 
 std::string StatePath(const std::string& run_dir) { return run_dir + "/state.json"; }
 
 Status WriteState(const RunState& state) {
   const std::string path = StatePath(state.run_dir);
   const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  const std::string text = ToJson(state).dump(2) + "\n";
+  const std::string text = RunStateToJson(state, PortShape::kList).dump(2) + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return BackendError(tmp + ": cannot write: " + std::strerror(errno));
   size_t done = 0;
@@ -95,36 +156,7 @@ Result<RunState> ReadState(const std::string& run_dir) {
   buf << in.rdbuf();
   nlohmann::json j = nlohmann::json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return InvalidSpec(path + ": not a berth state file");
-  RunState s;
-  try {
-    s.experiment = j.at("experiment").get<std::string>();
-    s.run_dir = j.at("run_dir").get<std::string>();
-    s.berth_pid = j.at("berth_pid").get<int>();
-    s.phase = j.at("phase").get<std::string>();
-    s.message = j.value("message", "");
-    for (const auto& w : j.at("workers")) {
-      WorkerRecord r;
-      r.id = w.at("id").get<std::string>();
-      r.role = w.at("role").get<std::string>();
-      r.index = w.at("index").get<int>();
-      r.node = w.at("node").get<std::string>();
-      r.gpus = w.at("gpus").get<std::string>();
-      for (const auto& p : w.at("ports")) {
-        r.ports.push_back({p.at("name").get<std::string>(), p.at("port").get<int>()});
-      }
-      r.pid = w.at("pid").get<int>();
-      auto st = ParseWorkerState(w.at("state").get<std::string>());
-      if (!st) return InvalidSpec(path + ": " + st.error().message());
-      r.state = *st;
-      r.restarts = w.at("restarts").get<int>();
-      r.exit = w.at("exit").get<std::string>();
-      r.log = w.at("log").get<std::string>();
-      s.workers.push_back(std::move(r));
-    }
-  } catch (const nlohmann::json::exception& e) {
-    return InvalidSpec(path + ": not a berth state file (" + e.what() + ")");
-  }
-  return s;
+  return RunStateFromJson(j, path);
 }
 
 std::string RenderTable(const RunState& state) {

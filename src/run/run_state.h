@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "berth/status.h"
 
 namespace berth::run {
@@ -39,6 +41,14 @@ struct RunState {
   std::vector<WorkerRecord> workers;
   bool operator==(const RunState&) const = default;
 };
+
+// The RunState as JSON, ports as [{"name", "port"}] (state.json) or as
+// {name: port} (GET /v1/status of the control API).
+enum class PortShape { kList, kMap };
+nlohmann::ordered_json RunStateToJson(const RunState& state, PortShape ports);
+// The reverse, ports in either shape. Errors (kInvalidSpec) start with
+// `where` (the file, or "status").
+Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& where);
 
 // <run_dir>/state.json
 std::string StatePath(const std::string& run_dir);

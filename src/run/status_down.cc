@@ -41,7 +41,7 @@ int ShowStatus(const std::string& run_dir) {
   Result<ControlResponse> live = ControlRequest(run_dir, "GET", "/v1/status", "", kControlTimeout);
   std::string why_not;  // why the saved state is shown instead
   if (live && live->status == 200) {
-    Result<RunState> s = RunStateFromJson(live->body);
+    Result<RunState> s = RunStateFromJson(live->body, "status");
     if (s) {
       PrintStatus(*s, true);
       return 0;

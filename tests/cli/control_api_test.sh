@@ -3,33 +3,8 @@
 # a real run, every endpoint, every error, then `berth down` through the API.
 # Usage: control_api_test.sh BERTH DEMO_WORKER
 set -u
-BERTH=$(readlink -f "$1")
-WORKER=$(readlink -f "$2")
-PY=/usr/bin/python3
-T=$(mktemp -d /tmp/berth-control-test.XXXXXX)
-MARK="berth-control-test-$$"
-fails=0
-cleanup() {
-  # Nothing of ours may survive the test, whatever happened.
-  for p in $(grep -l "$MARK" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); do kill -9 "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-ok() { echo "ok: $*"; }
-
-marked() { grep -l "$MARK" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | while read -r p; do [ "$p" != "$$" ] && echo "$p"; done; }
-wait_unmarked() {  # up to $1 tenths of a second
-  i=0
-  while [ -n "$(marked)" ] && [ $i -lt "$1" ]; do sleep 0.1; i=$((i + 1)); done
-  [ -z "$(marked)" ]
-}
-wait_phase() {  # run_dir phase tenths
-  i=0
-  while ! grep -q "\"phase\": \"$2\"" "$1/state.json" 2>/dev/null && [ $i -lt "$3" ]; do sleep 0.1; i=$((i + 1)); done
-  grep -q "\"phase\": \"$2\"" "$1/state.json" 2>/dev/null
-}
-berth() { BERTH_TEST_MARK="$MARK" "$BERTH" "$@"; }
+TEST_NAME=berth-control-test
+. "$(dirname "$0")/run_test_lib.sh"
 
 # api METHOD PATH [BODY] -> prints the HTTP status; the body is in $T/body.
 # TOKEN (default: the run's) is sent as the bearer token; TOKEN=none sends none.
