@@ -138,8 +138,8 @@ void BM_Memory(benchmark::State& state) {
     PlacementEngine e = EngineWith(Nodes(10000, kGpuNode));
     size_t with_nodes = mallinfo2().uordblks;
     for (int i = 0; i < 40000; ++i) {
-      (void)e.CreateGroup(Group("group-" + std::to_string(i), Strategy::kPack,
-                                {Res({{"CPU", 1}, {"GPU", 1}})}));
+      (void)e.CreateGroup(
+          Group("group-" + std::to_string(i), Strategy::kPack, {Res({{"CPU", 1}, {"GPU", 1}})}));
     }
     size_t with_groups = mallinfo2().uordblks;
     state.counters["bytes_per_node"] = static_cast<double>(with_nodes - before) / 10000;

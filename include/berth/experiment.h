@@ -73,8 +73,8 @@ enum class Backend { kLocal, kSlurm };
 const char* BackendName(Backend b);  // "local", "slurm"
 
 struct SlurmOptions {
-  std::string partition;          // default: the cluster's default partition
-  double queue_timeout_s = 300;   // how long the allocation may stay pending
+  std::string partition;         // default: the cluster's default partition
+  double queue_timeout_s = 300;  // how long the allocation may stay pending
   // When a node fails, Slurm ends the whole job: this many times berth plans
   // the experiment again on the nodes left, gets a new job and starts every
   // role again (0: report the failure and stop).

@@ -42,8 +42,14 @@ class Quantity {
 
   constexpr Quantity operator+(Quantity o) const { return Quantity(units_ + o.units_); }
   constexpr Quantity operator-(Quantity o) const { return Quantity(units_ - o.units_); }
-  constexpr Quantity& operator+=(Quantity o) { units_ += o.units_; return *this; }
-  constexpr Quantity& operator-=(Quantity o) { units_ -= o.units_; return *this; }
+  constexpr Quantity& operator+=(Quantity o) {
+    units_ += o.units_;
+    return *this;
+  }
+  constexpr Quantity& operator-=(Quantity o) {
+    units_ -= o.units_;
+    return *this;
+  }
   constexpr auto operator<=>(const Quantity&) const = default;
 
  private:

@@ -50,7 +50,7 @@ struct Worker {
 // Why the last failing call failed, for a caller that wants the exit code.
 struct WorkerFailure {
   std::string worker;
-  int exit_code = 1;  // the worker's; 128+N when signal N killed it; 1 for a timeout
+  int exit_code = 1;        // the worker's; 128+N when signal N killed it; 1 for a timeout
   std::string description;  // "exited with code 3", "not ready within 30 s"
   std::string log_tail;     // its last 50 log lines
 };

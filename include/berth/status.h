@@ -64,7 +64,7 @@ inline Status Internal(std::string msg) { return {ErrorCode::kInternal, std::mov
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design, like expected
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design, like expected
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -89,9 +89,9 @@ class [[nodiscard]] Result {
 #define BERTH_CONCAT_INNER_(a, b) a##b
 #define BERTH_CONCAT_(a, b) BERTH_CONCAT_INNER_(a, b)
 
-#define BERTH_RETURN_IF_ERROR(expr)          \
-  do {                                       \
-    ::berth::Status berth_status_ = (expr);  \
+#define BERTH_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::berth::Status berth_status_ = (expr);        \
     if (!berth_status_.ok()) return berth_status_; \
   } while (0)
 

@@ -7,8 +7,8 @@
 #include <exception>
 
 #include "cli/place_command.h"
-#include "run/runner.h"
 #include "cli/plan_command.h"
+#include "run/runner.h"
 
 namespace {
 

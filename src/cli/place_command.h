@@ -8,7 +8,7 @@ namespace berth::cli {
 struct PlaceOptions {
   std::string cluster_path;
   std::string ops_path;
-  bool compact = false;  // one-line JSON instead of the indented form
+  bool compact = false;         // one-line JSON instead of the indented form
   std::string format = "json";  // "json", or "text" for people
 };
 

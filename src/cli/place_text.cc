@@ -8,7 +8,6 @@
 namespace berth::cli {
 namespace {
 
-
 std::string Pad(std::string s, size_t width) {
   if (s.size() < width) s.append(width - s.size(), ' ');
   return s;

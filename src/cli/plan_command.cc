@@ -1,7 +1,5 @@
 #include "cli/plan_command.h"
 
-#include "runtime/slurm/allocation.h"
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include "io/read_file.h"
 #include "roles/plan_render.h"
 #include "roles/ports.h"
+#include "runtime/slurm/allocation.h"
 
 namespace berth::cli {
 namespace {
@@ -46,10 +45,11 @@ Result<Output> Plan(const PlanOptions& options) {
   Output out;
   Cluster cluster;
   if (!options.backend.empty() && options.backend != "local" && options.backend != "slurm") {
-    return InvalidSpec("--backend: \"" + options.backend + "\" is not a backend; use local or slurm");
+    return InvalidSpec("--backend: \"" + options.backend +
+                       "\" is not a backend; use local or slurm");
   }
-  const bool slurm = options.backend.empty() ? experiment.backend == Backend::kSlurm
-                                             : options.backend == "slurm";
+  const bool slurm =
+      options.backend.empty() ? experiment.backend == Backend::kSlurm : options.backend == "slurm";
   if (slurm && !options.cluster_path.empty()) {
     return InvalidSpec("--cluster and the slurm backend both name the cluster; give one");
   }

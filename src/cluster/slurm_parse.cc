@@ -17,8 +17,10 @@ constexpr int64_t kMib = int64_t{1} << 20;
 constexpr size_t kMaxDigits = 15;
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -115,9 +117,9 @@ Result<std::vector<Row>> Rows(std::string_view text, std::string_view source, si
     if (Trim(line).empty()) continue;
     Row row{i + 1, {}};
     if (!SplitFields(line, fields, &row.fields)) {
-      return LineError(source, i + 1)("line", line,
-                                      "expected " + std::to_string(fields) +
-                                          " fields separated by '|' (" + command + ")");
+      return LineError(source, i + 1)(
+          "line", line,
+          "expected " + std::to_string(fields) + " fields separated by '|' (" + command + ")");
     }
     if (row.fields[0] == header) continue;
     rows.push_back(std::move(row));
@@ -208,11 +210,24 @@ bool ParseGresCount(std::string_view s, int64_t* out) {
   int64_t mult = 1;
   if (!s.empty()) {
     switch (s.back()) {
-      case 'K': case 'k': mult = int64_t{1} << 10; break;
-      case 'M': case 'm': mult = int64_t{1} << 20; break;
-      case 'G': case 'g': mult = int64_t{1} << 30; break;
-      case 'T': case 't': mult = int64_t{1} << 40; break;
-      default: break;
+      case 'K':
+      case 'k':
+        mult = int64_t{1} << 10;
+        break;
+      case 'M':
+      case 'm':
+        mult = int64_t{1} << 20;
+        break;
+      case 'G':
+      case 'g':
+        mult = int64_t{1} << 30;
+        break;
+      case 'T':
+      case 't':
+        mult = int64_t{1} << 40;
+        break;
+      default:
+        break;
     }
     if (mult != 1) s.remove_suffix(1);
   }
@@ -273,19 +288,32 @@ Result<Gres> ParseOneGres(std::string_view entry, std::string_view source) {
 
 std::string StateWords(NodeState s) {
   switch (s) {
-    case NodeState::kDown: return "down";
-    case NodeState::kDrained: return "drained";
-    case NodeState::kDraining: return "draining";
-    case NodeState::kFail: return "failed";
-    case NodeState::kFailing: return "failing";
-    case NodeState::kInvalid: return "invalid (its slurmd's registration does not match slurm.conf)";
-    case NodeState::kMaint: return "in maintenance";
-    case NodeState::kReserved: return "reserved";
-    case NodeState::kRebooting: return "rebooting";
-    case NodeState::kFuture: return "not in service yet (FUTURE)";
-    case NodeState::kBlocked: return "blocked";
-    case NodeState::kUnknown: return "in an unknown state (its slurmd has not registered)";
-    default: return "";
+    case NodeState::kDown:
+      return "down";
+    case NodeState::kDrained:
+      return "drained";
+    case NodeState::kDraining:
+      return "draining";
+    case NodeState::kFail:
+      return "failed";
+    case NodeState::kFailing:
+      return "failing";
+    case NodeState::kInvalid:
+      return "invalid (its slurmd's registration does not match slurm.conf)";
+    case NodeState::kMaint:
+      return "in maintenance";
+    case NodeState::kReserved:
+      return "reserved";
+    case NodeState::kRebooting:
+      return "rebooting";
+    case NodeState::kFuture:
+      return "not in service yet (FUTURE)";
+    case NodeState::kBlocked:
+      return "blocked";
+    case NodeState::kUnknown:
+      return "in an unknown state (its slurmd has not registered)";
+    default:
+      return "";
   }
 }
 
@@ -410,27 +438,48 @@ Result<std::vector<int>> ParseGpuIndices(std::string_view gres_detail, std::stri
 
 const char* NodeStateName(NodeState s) {
   switch (s) {
-    case NodeState::kIdle: return "IDLE";
-    case NodeState::kMixed: return "MIXED";
-    case NodeState::kAllocated: return "ALLOCATED";
-    case NodeState::kCompleting: return "COMPLETING";
-    case NodeState::kPlanned: return "PLANNED";
-    case NodeState::kDown: return "DOWN";
-    case NodeState::kDrained: return "DRAINED";
-    case NodeState::kDraining: return "DRAINING";
-    case NodeState::kFail: return "FAIL";
-    case NodeState::kFailing: return "FAILING";
-    case NodeState::kInvalid: return "INVALID";
-    case NodeState::kMaint: return "MAINT";
-    case NodeState::kReserved: return "RESERVED";
-    case NodeState::kRebooting: return "REBOOTING";
-    case NodeState::kPoweredDown: return "POWERED_DOWN";
-    case NodeState::kPoweringDown: return "POWERING_DOWN";
-    case NodeState::kPoweringUp: return "POWERING_UP";
-    case NodeState::kFuture: return "FUTURE";
-    case NodeState::kBlocked: return "BLOCKED";
-    case NodeState::kUnknown: return "UNKNOWN";
-    case NodeState::kOther: return "OTHER";
+    case NodeState::kIdle:
+      return "IDLE";
+    case NodeState::kMixed:
+      return "MIXED";
+    case NodeState::kAllocated:
+      return "ALLOCATED";
+    case NodeState::kCompleting:
+      return "COMPLETING";
+    case NodeState::kPlanned:
+      return "PLANNED";
+    case NodeState::kDown:
+      return "DOWN";
+    case NodeState::kDrained:
+      return "DRAINED";
+    case NodeState::kDraining:
+      return "DRAINING";
+    case NodeState::kFail:
+      return "FAIL";
+    case NodeState::kFailing:
+      return "FAILING";
+    case NodeState::kInvalid:
+      return "INVALID";
+    case NodeState::kMaint:
+      return "MAINT";
+    case NodeState::kReserved:
+      return "RESERVED";
+    case NodeState::kRebooting:
+      return "REBOOTING";
+    case NodeState::kPoweredDown:
+      return "POWERED_DOWN";
+    case NodeState::kPoweringDown:
+      return "POWERING_DOWN";
+    case NodeState::kPoweringUp:
+      return "POWERING_UP";
+    case NodeState::kFuture:
+      return "FUTURE";
+    case NodeState::kBlocked:
+      return "BLOCKED";
+    case NodeState::kUnknown:
+      return "UNKNOWN";
+    case NodeState::kOther:
+      return "OTHER";
   }
   return "OTHER";
 }
@@ -445,14 +494,26 @@ NodeStatus ParseNodeState(std::string_view compact) {
   // % powering down, ! power down pending, @ reboot pending, ^ rebooting,
   // $ maintenance reservation, - planned by backfill.
   bool maint = false, rebooting = false, planned = false, powered_off = false;
-  while (!base.empty() && std::string_view("*~#%!@^$-").find(base.back()) != std::string_view::npos) {
+  while (!base.empty() &&
+         std::string_view("*~#%!@^$-").find(base.back()) != std::string_view::npos) {
     switch (base.back()) {
-      case '*': st.not_responding = true; break;
-      case '~': powered_off = true; break;
-      case '^': rebooting = true; break;
-      case '$': maint = true; break;
-      case '-': planned = true; break;
-      default: break;
+      case '*':
+        st.not_responding = true;
+        break;
+      case '~':
+        powered_off = true;
+        break;
+      case '^':
+        rebooting = true;
+        break;
+      case '$':
+        maint = true;
+        break;
+      case '-':
+        planned = true;
+        break;
+      default:
+        break;
     }
     base.remove_suffix(1);
   }
@@ -476,23 +537,40 @@ NodeStatus ParseNodeState(std::string_view compact) {
     }
   }
   static const std::pair<std::string_view, NodeState> kNames[] = {
-      {"idle", NodeState::kIdle},         {"mix", NodeState::kMixed},
-      {"mixed", NodeState::kMixed},       {"alloc", NodeState::kAllocated},
-      {"allocated", NodeState::kAllocated}, {"comp", NodeState::kCompleting},
-      {"completing", NodeState::kCompleting}, {"plnd", NodeState::kPlanned},
-      {"planned", NodeState::kPlanned},   {"down", NodeState::kDown},
-      {"drain", NodeState::kDrained},     {"drained", NodeState::kDrained},
-      {"drng", NodeState::kDraining},     {"draining", NodeState::kDraining},
-      {"fail", NodeState::kFail},         {"failg", NodeState::kFailing},
-      {"failing", NodeState::kFailing},   {"inval", NodeState::kInvalid},
-      {"invalid", NodeState::kInvalid},   {"maint", NodeState::kMaint},
-      {"resv", NodeState::kReserved},     {"reserved", NodeState::kReserved},
-      {"boot", NodeState::kRebooting},    {"reboot", NodeState::kRebooting},
-      {"pow_dn", NodeState::kPoweringDown}, {"powering_down", NodeState::kPoweringDown},
-      {"pow_up", NodeState::kPoweringUp}, {"powering_up", NodeState::kPoweringUp},
-      {"powered_down", NodeState::kPoweredDown}, {"futr", NodeState::kFuture},
-      {"future", NodeState::kFuture},     {"blocked", NodeState::kBlocked},
-      {"unk", NodeState::kUnknown},       {"unknown", NodeState::kUnknown},
+      {"idle", NodeState::kIdle},
+      {"mix", NodeState::kMixed},
+      {"mixed", NodeState::kMixed},
+      {"alloc", NodeState::kAllocated},
+      {"allocated", NodeState::kAllocated},
+      {"comp", NodeState::kCompleting},
+      {"completing", NodeState::kCompleting},
+      {"plnd", NodeState::kPlanned},
+      {"planned", NodeState::kPlanned},
+      {"down", NodeState::kDown},
+      {"drain", NodeState::kDrained},
+      {"drained", NodeState::kDrained},
+      {"drng", NodeState::kDraining},
+      {"draining", NodeState::kDraining},
+      {"fail", NodeState::kFail},
+      {"failg", NodeState::kFailing},
+      {"failing", NodeState::kFailing},
+      {"inval", NodeState::kInvalid},
+      {"invalid", NodeState::kInvalid},
+      {"maint", NodeState::kMaint},
+      {"resv", NodeState::kReserved},
+      {"reserved", NodeState::kReserved},
+      {"boot", NodeState::kRebooting},
+      {"reboot", NodeState::kRebooting},
+      {"pow_dn", NodeState::kPoweringDown},
+      {"powering_down", NodeState::kPoweringDown},
+      {"pow_up", NodeState::kPoweringUp},
+      {"powering_up", NodeState::kPoweringUp},
+      {"powered_down", NodeState::kPoweredDown},
+      {"futr", NodeState::kFuture},
+      {"future", NodeState::kFuture},
+      {"blocked", NodeState::kBlocked},
+      {"unk", NodeState::kUnknown},
+      {"unknown", NodeState::kUnknown},
   };
   st.state = NodeState::kOther;
   for (const auto& [name, state] : kNames) {
@@ -507,9 +585,14 @@ NodeStatus ParseNodeState(std::string_view compact) {
   if (st.state == NodeState::kIdle && planned) st.state = NodeState::kPlanned;
 
   switch (st.state) {
-    case NodeState::kIdle: case NodeState::kMixed: case NodeState::kAllocated:
-    case NodeState::kCompleting: case NodeState::kPlanned: case NodeState::kPoweredDown:
-    case NodeState::kPoweringDown: case NodeState::kPoweringUp:
+    case NodeState::kIdle:
+    case NodeState::kMixed:
+    case NodeState::kAllocated:
+    case NodeState::kCompleting:
+    case NodeState::kPlanned:
+    case NodeState::kPoweredDown:
+    case NodeState::kPoweringDown:
+    case NodeState::kPoweringUp:
       st.usable = true;
       break;
     case NodeState::kOther:
@@ -519,12 +602,18 @@ NodeStatus ParseNodeState(std::string_view compact) {
       st.unusable_reason = StateWords(st.state);
       break;
   }
-  if (st.usable && rebooting) { st.usable = false; st.unusable_reason = "rebooting"; }
-  if (st.usable && maint) { st.usable = false; st.unusable_reason = "in a maintenance reservation"; }
+  if (st.usable && rebooting) {
+    st.usable = false;
+    st.unusable_reason = "rebooting";
+  }
+  if (st.usable && maint) {
+    st.usable = false;
+    st.unusable_reason = "in a maintenance reservation";
+  }
   if (st.not_responding) {
     st.usable = false;
-    st.unusable_reason = st.unusable_reason.empty() ? "not responding"
-                                                    : st.unusable_reason + ", not responding";
+    st.unusable_reason =
+        st.unusable_reason.empty() ? "not responding" : st.unusable_reason + ", not responding";
   }
   return st;
 }
@@ -533,7 +622,8 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
   constexpr size_t kFields = 12;
   std::vector<SlurmNode> nodes;
   BERTH_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                         Rows(text, source, kFields, "NODELIST", "sinfo -N -h -O '" + std::string(kSinfoFormat) + "'"));
+                         Rows(text, source, kFields, "NODELIST",
+                              "sinfo -N -h -O '" + std::string(kSinfoFormat) + "'"));
   for (const Row& row : rows) {
     const LineError bad(source, row.line_no);
     const std::vector<std::string_view>& f = row.fields;
@@ -551,8 +641,8 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
                            [&](const SlurmNode& n) { return n.spec.name == name; });
     if (it != nodes.end()) {
       // The same node in another partition: only the partition is new.
-      if (!partition.empty() &&
-          std::find(it->partitions.begin(), it->partitions.end(), partition) == it->partitions.end()) {
+      if (!partition.empty() && std::find(it->partitions.begin(), it->partitions.end(),
+                                          partition) == it->partitions.end()) {
         it->partitions.push_back(std::string(partition));
         it->spec.labels["partition"] = Join(it->partitions, ",");
       }
@@ -568,8 +658,10 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
 
     int64_t cpus = 0, mem_mb = 0, alloc_mem_mb = 0;
     if (!ParseWhole(Trim(f[3]), &cpus)) return bad("CPUs", f[3], "is not a whole number");
-    if (!ParseWhole(Trim(f[4]), &mem_mb)) return bad("Memory", f[4], "is not a whole number of MiB");
-    if (!ParseWhole(Trim(f[5]), &alloc_mem_mb)) return bad("AllocMem", f[5], "is not a whole number of MiB");
+    if (!ParseWhole(Trim(f[4]), &mem_mb))
+      return bad("Memory", f[4], "is not a whole number of MiB");
+    if (!ParseWhole(Trim(f[5]), &alloc_mem_mb))
+      return bad("AllocMem", f[5], "is not a whole number of MiB");
     const int64_t max_mb = Quantity::kMaxUnits / Quantity::kScale / kMib;
     if (mem_mb > max_mb) return bad("Memory", f[4], "is above 1e14 bytes");
     if (alloc_mem_mb > max_mb) return bad("AllocMem", f[5], "is above 1e14 bytes");
@@ -582,7 +674,8 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
     // CPUsState: allocated/idle/other/total.
     std::string_view cpu_state = Trim(f[6]);
     size_t slash = cpu_state.find('/');
-    if (!ParseWhole(cpu_state.substr(0, slash), &node.alloc_cpus) || slash == std::string_view::npos) {
+    if (!ParseWhole(cpu_state.substr(0, slash), &node.alloc_cpus) ||
+        slash == std::string_view::npos) {
       return bad("CPUsState", f[6], "is not allocated/idle/other/total");
     }
 
@@ -601,7 +694,8 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
     if (gpus > 0) node.spec.resources.Set(kGpu, Quantity::Whole(gpus));
     if (!types.empty()) node.spec.labels["gpu_type"] = Join(types, ",");
 
-    auto used = ParseGres(f[8], std::string(source) + ":" + std::to_string(row.line_no) + ": GresUsed");
+    auto used =
+        ParseGres(f[8], std::string(source) + ":" + std::to_string(row.line_no) + ": GresUsed");
     if (!used) return used.error();
     std::set<int> used_ids;
     for (const Gres& g : *used) {
@@ -616,7 +710,8 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
     if (!node.partitions.empty()) node.spec.labels["partition"] = Join(node.partitions, ",");
     node.spec.labels["state"] = node.status.text;
     const std::string_view features = Trim(f[10]);
-    if (!features.empty() && features != "(null)") node.spec.labels["features"] = std::string(features);
+    if (!features.empty() && features != "(null)")
+      node.spec.labels["features"] = std::string(features);
     const std::string_view reason = Trim(f[11]);
     if (reason != "none" && reason != "(null)") node.reason = std::string(reason);
     if (!node.status.usable && !node.reason.empty()) {
@@ -674,9 +769,15 @@ JobState ParseJobState(std::string_view text) {
 
 bool IsFinal(JobState s) {
   switch (s) {
-    case JobState::kCompleted: case JobState::kCancelled: case JobState::kFailed:
-    case JobState::kTimeout: case JobState::kOutOfMemory: case JobState::kNodeFail:
-    case JobState::kBootFail: case JobState::kDeadline: case JobState::kPreempted:
+    case JobState::kCompleted:
+    case JobState::kCancelled:
+    case JobState::kFailed:
+    case JobState::kTimeout:
+    case JobState::kOutOfMemory:
+    case JobState::kNodeFail:
+    case JobState::kBootFail:
+    case JobState::kDeadline:
+    case JobState::kPreempted:
       return true;
     default:
       return false;
@@ -686,8 +787,9 @@ bool IsFinal(JobState s) {
 Result<std::vector<SlurmJob>> ParseSqueue(std::string_view text, std::string_view source) {
   constexpr size_t kFields = 8;
   std::vector<SlurmJob> jobs;
-  BERTH_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                         Rows(text, source, kFields, "JOBID", "squeue -h -O '" + std::string(kSqueueFormat) + "'"));
+  BERTH_ASSIGN_OR_RETURN(
+      std::vector<Row> rows,
+      Rows(text, source, kFields, "JOBID", "squeue -h -O '" + std::string(kSqueueFormat) + "'"));
   for (const Row& row : rows) {
     const LineError bad(source, row.line_no);
     const std::vector<std::string_view>& f = row.fields;
@@ -700,18 +802,21 @@ Result<std::vector<SlurmJob>> ParseSqueue(std::string_view text, std::string_vie
     if (job.display_id.empty()) return bad("JobArrayID", f[1], "is empty");
     const std::string_view het = Trim(f[2]);
     if (het != "N/A" && !het.empty()) {
-      if (!IsDigits(het) || het.size() > kMaxDigits) return bad("HetJobID", f[2], "is not a job number or N/A");
+      if (!IsDigits(het) || het.size() > kMaxDigits)
+        return bad("HetJobID", f[2], "is not a job number or N/A");
       job.het_job_id = std::string(het);
     }
     const std::string_view offset = Trim(f[3]);
     if (offset != "N/A" && !offset.empty()) {
       int64_t v = 0;
-      if (!ParseWhole(offset, &v) || v > 1000000) return bad("HetJobOffset", f[3], "is not a whole number or N/A");
+      if (!ParseWhole(offset, &v) || v > 1000000)
+        return bad("HetJobOffset", f[3], "is not a whole number or N/A");
       job.het_offset = static_cast<int>(v);
     }
     job.state_text = std::string(Trim(f[4]));
     job.state = ParseJobState(job.state_text);
-    if (!ParseWhole(Trim(f[5]), &job.node_count)) return bad("NumNodes", f[5], "is not a whole number");
+    if (!ParseWhole(Trim(f[5]), &job.node_count))
+      return bad("NumNodes", f[5], "is not a whole number");
     job.nodelist = std::string(Trim(f[6]));
     auto nodes = ExpandHostlist(job.nodelist);
     if (!nodes) return bad("NodeList", f[6], nodes.error().message());
@@ -727,7 +832,8 @@ Result<std::vector<SlurmStep>> ParseSqueueSteps(std::string_view text, std::stri
   constexpr size_t kFields = 5;
   std::vector<SlurmStep> steps;
   BERTH_ASSIGN_OR_RETURN(std::vector<Row> rows,
-                         Rows(text, source, kFields, "STEPID", "squeue -s -h -O '" + std::string(kSqueueStepsFormat) + "'"));
+                         Rows(text, source, kFields, "STEPID",
+                              "squeue -s -h -O '" + std::string(kSqueueStepsFormat) + "'"));
   for (const Row& row : rows) {
     const LineError bad(source, row.line_no);
     const std::vector<std::string_view>& f = row.fields;
@@ -759,19 +865,24 @@ Status ClientError(std::string_view command, int exit_code, std::string_view std
   }
   std::string msg = std::string(command) + " failed (exit " + std::to_string(exit_code) + ")";
   if (!last.empty()) msg += ": " + std::string(last.substr(0, 300));
-  auto has = [&](std::string_view needle) { return stderr_text.find(needle) != std::string_view::npos; };
-  if (has("Invalid job id specified") || has("Invalid job step id") || has("Invalid node name specified")) {
+  auto has = [&](std::string_view needle) {
+    return stderr_text.find(needle) != std::string_view::npos;
+  };
+  if (has("Invalid job id specified") || has("Invalid job step id") ||
+      has("Invalid node name specified")) {
     return NotFound(msg);
   }
   if (exit_code == 124 || exit_code == 137) {
-    return Unavailable(msg + (last.empty() ? "" : ";") + " timed out: is slurmctld running and reachable?");
+    return Unavailable(msg + (last.empty() ? "" : ";") +
+                       " timed out: is slurmctld running and reachable?");
   }
   if (has("Unable to contact slurm controller") || has("Socket timed out") ||
       has("Connection refused") || has("Zero Bytes were transmitted") ||
       has("Slurm backup controller in standby mode")) {
     return Unavailable(msg);
   }
-  if (has("Could not establish a configuration source") || has("Unable to process configuration file")) {
+  if (has("Could not establish a configuration source") ||
+      has("Unable to process configuration file")) {
     return BackendError(msg + " (is SLURM_CONF set to the cluster's slurm.conf?)");
   }
   return BackendError(msg);

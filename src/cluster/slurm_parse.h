@@ -67,11 +67,11 @@ Result<std::vector<int>> ParseIndexList(std::string_view text, std::string_view 
 
 // One generic resource: "gpu:a100:4(S:0-1)" or "gpu:2(IDX:0-1)".
 struct Gres {
-  std::string name;         // "gpu"
-  std::string type;         // "a100", or empty
-  int64_t count = 0;        // K, M, G suffixes multiply by 1024^n
-  bool has_indices = false; // an IDX part was present ("IDX:N/A" has none)
-  std::vector<int> indices; // from IDX, ascending
+  std::string name;          // "gpu"
+  std::string type;          // "a100", or empty
+  int64_t count = 0;         // K, M, G suffixes multiply by 1024^n
+  bool has_indices = false;  // an IDX part was present ("IDX:N/A" has none)
+  std::vector<int> indices;  // from IDX, ascending
   bool operator==(const Gres&) const = default;
 };
 // A node's Gres or GresUsed, or a job's gres_detail: entries separated by
@@ -87,9 +87,26 @@ Result<std::vector<int>> ParseGpuIndices(std::string_view gres_detail, std::stri
 // A node's base state, from sinfo's compact form ("idle", "mix", "down*",
 // "drng", "plnd", "idle~").
 enum class NodeState {
-  kIdle, kMixed, kAllocated, kCompleting, kPlanned,  // can take work
-  kDown, kDrained, kDraining, kFail, kFailing, kInvalid, kMaint, kReserved, kRebooting,
-  kPoweredDown, kPoweringDown, kPoweringUp, kFuture, kBlocked, kUnknown,
+  kIdle,
+  kMixed,
+  kAllocated,
+  kCompleting,
+  kPlanned,  // can take work
+  kDown,
+  kDrained,
+  kDraining,
+  kFail,
+  kFailing,
+  kInvalid,
+  kMaint,
+  kReserved,
+  kRebooting,
+  kPoweredDown,
+  kPoweringDown,
+  kPoweringUp,
+  kFuture,
+  kBlocked,
+  kUnknown,
   kOther,  // not known to berth: see the text
 };
 // "IDLE", "MIXED", ..., "OTHER".
@@ -129,9 +146,22 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
 // ---------------------------------------------------------------- jobs and steps
 
 enum class JobState {
-  kPending, kConfiguring, kRunning, kSuspended, kCompleting, kResizing, kRequeued,
-  kCompleted, kCancelled, kFailed, kTimeout, kOutOfMemory, kNodeFail, kBootFail,
-  kDeadline, kPreempted,
+  kPending,
+  kConfiguring,
+  kRunning,
+  kSuspended,
+  kCompleting,
+  kResizing,
+  kRequeued,
+  kCompleted,
+  kCancelled,
+  kFailed,
+  kTimeout,
+  kOutOfMemory,
+  kNodeFail,
+  kBootFail,
+  kDeadline,
+  kPreempted,
   kOther,  // not known to berth: see the text
 };
 // "PENDING", "NODE_FAIL", ..., "OTHER".

@@ -46,7 +46,8 @@ std::map<std::string, SlurmJob> ById(const std::vector<SlurmJob>& jobs) {
 // ---------------------------------------------------------------- hostlists
 
 TEST(SlurmHostlistTest, Expands) {
-  EXPECT_EQ(*ExpandHostlist("node[1-3,5],gpu07"), (Names{"node1", "node2", "node3", "node5", "gpu07"}));
+  EXPECT_EQ(*ExpandHostlist("node[1-3,5],gpu07"),
+            (Names{"node1", "node2", "node3", "node5", "gpu07"}));
   EXPECT_EQ(*ExpandHostlist("node1"), (Names{"node1"}));
   EXPECT_EQ(*ExpandHostlist("n[08-10]"), (Names{"n08", "n09", "n10"}));
   EXPECT_EQ(*ExpandHostlist("n[8-10]"), (Names{"n8", "n9", "n10"}));
@@ -73,7 +74,7 @@ TEST(SlurmHostlistTest, RefusesHugeLists) {
   auto r = ExpandHostlist("n[0-99999999]");
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("100000"), std::string::npos) << r.error().message();
-  EXPECT_FALSE(ExpandHostlist("a[0-999]b[0-999]").has_value());   // the product is too big
+  EXPECT_FALSE(ExpandHostlist("a[0-999]b[0-999]").has_value());  // the product is too big
   EXPECT_EQ(ExpandHostlist("a[0-99]b[0-99]")->size(), 10000u);
   EXPECT_FALSE(ExpandHostlist("n[0-9999999999999999999]").has_value());  // no overflow
 }
@@ -102,9 +103,11 @@ TEST(SlurmGresTest, ParsesNodeAndJobForms) {
   EXPECT_EQ(*ParseGres("gpu:a100:4(S:0-1),gpu:v100:2(S:0,1)", "t"),
             (std::vector<Gres>{{"gpu", "a100", 4, false, {}}, {"gpu", "v100", 2, false, {}}}));
   EXPECT_EQ(*ParseGres("gpu:2(IDX:0-1)", "t"), (std::vector<Gres>{{"gpu", "", 2, true, {0, 1}}}));
-  EXPECT_EQ(*ParseGres("gpu:a100:0(IDX:N/A)", "t"), (std::vector<Gres>{{"gpu", "a100", 0, true, {}}}));
+  EXPECT_EQ(*ParseGres("gpu:a100:0(IDX:N/A)", "t"),
+            (std::vector<Gres>{{"gpu", "a100", 0, true, {}}}));
   EXPECT_EQ(*ParseGres("mps:1K,gpu:no_consume:2,bandwidth", "t"),
-            (std::vector<Gres>{{"mps", "", 1024, false, {}}, {"gpu", "", 2, false, {}},
+            (std::vector<Gres>{{"mps", "", 1024, false, {}},
+                               {"gpu", "", 2, false, {}},
                                {"bandwidth", "", 1, false, {}}}));
   EXPECT_TRUE(ParseGres("(null)", "t")->empty());
   EXPECT_TRUE(ParseGres("", "t")->empty());
@@ -185,12 +188,12 @@ TEST(SlurmSinfoTest, FreshClusterOfFourNodes) {
   for (int i = 0; i < 4; ++i) {
     const SlurmNode& n = (*nodes)[i];
     EXPECT_EQ(n.spec.name, "node" + std::to_string(i + 1));
-    EXPECT_EQ(n.spec.resources,
-              (ResourceSet{{"CPU", Quantity::Whole(16)},
-                           {"GPU", Quantity::Whole(8)},
-                           {"memory", Quantity::Whole(64000 * kMib)}}));
-    EXPECT_EQ(n.spec.labels, (std::map<std::string, std::string>{
-                                 {"address", "127.0.0.1"}, {"partition", "gpu"}, {"state", "idle"}}));
+    EXPECT_EQ(n.spec.resources, (ResourceSet{{"CPU", Quantity::Whole(16)},
+                                             {"GPU", Quantity::Whole(8)},
+                                             {"memory", Quantity::Whole(64000 * kMib)}}));
+    EXPECT_EQ(n.spec.labels,
+              (std::map<std::string, std::string>{
+                  {"address", "127.0.0.1"}, {"partition", "gpu"}, {"state", "idle"}}));
     EXPECT_TRUE(n.status.usable);
     EXPECT_EQ(n.status.state, NodeState::kIdle);
     EXPECT_EQ(n.partitions, Names{"gpu"});
@@ -306,7 +309,8 @@ TEST(SlurmSinfoTest, ErrorsNameTheLineAndField) {
   ASSERT_FALSE(bad_cpus.has_value());
   EXPECT_EQ(bad_cpus.error().message(), "sinfo:2: CPUs 'many': is not a whole number");
 
-  auto ranged = ParseSinfo("node[1-2]|gpu*|idle|16|64000|0|0/16/0/16|gpu:8|gpu:0|127.0.0.1|(null)|none|", "s");
+  auto ranged = ParseSinfo(
+      "node[1-2]|gpu*|idle|16|64000|0|0/16/0/16|gpu:8|gpu:0|127.0.0.1|(null)|none|", "s");
   ASSERT_FALSE(ranged.has_value());
   EXPECT_NE(ranged.error().message().find("run sinfo with -N"), std::string::npos);
 
@@ -317,14 +321,16 @@ TEST(SlurmSinfoTest, ErrorsNameTheLineAndField) {
   auto many_gpus = ParseSinfo("n1|p|idle|1|1|0|0/1/0/1|gpu:2000|gpu:0|a|(null)|none|", "s");
   ASSERT_FALSE(many_gpus.has_value());
 
-  auto huge_mem = ParseSinfo("n1|p|idle|1|999999999999|0|0/1/0/1|(null)|(null)|a|(null)|none|", "s");
+  auto huge_mem =
+      ParseSinfo("n1|p|idle|1|999999999999|0|0/1/0/1|(null)|(null)|a|(null)|none|", "s");
   ASSERT_FALSE(huge_mem.has_value());
   EXPECT_NE(huge_mem.error().message().find("1e14"), std::string::npos);
 }
 
 TEST(SlurmSinfoTest, HeaderBlankLinesAndNoGpus) {
   auto nodes = ParseSinfo(
-      "NODELIST|PARTITION|STATE|CPUS|MEMORY|ALLOCMEM|CPUS(A/I/O/T)|GRES|GRES_USED|NODE_ADDR|AVAIL_FEATURES|REASON|\n"
+      "NODELIST|PARTITION|STATE|CPUS|MEMORY|ALLOCMEM|CPUS(A/I/O/"
+      "T)|GRES|GRES_USED|NODE_ADDR|AVAIL_FEATURES|REASON|\n"
       "\n"
       "cpu01|batch*|idle|64|256000|0|0/64/0/64|(null)|(null)|10.0.0.1|ib,avx512|none|\r\n",
       "s");
@@ -360,7 +366,8 @@ TEST(SlurmSqueueTest, EveryJobState) {
 
   EXPECT_EQ(m["7"].state, JobState::kPending);
   EXPECT_EQ(m["7"].reason,
-            "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority partitions");
+            "Nodes required for job are DOWN, DRAINED or reserved for jobs in higher priority "
+            "partitions");
   EXPECT_TRUE(m["7"].nodes.empty());
   EXPECT_EQ(m["7"].node_count, 4);
   EXPECT_EQ(m["8"].reason, "Dependency");
@@ -431,10 +438,10 @@ TEST(SlurmSqueueTest, Errors) {
 }
 
 TEST(SlurmJobStateTest, NamesAndUnknownText) {
-  for (JobState s : {JobState::kPending, JobState::kRunning, JobState::kCompleting,
-                     JobState::kCompleted, JobState::kCancelled, JobState::kFailed,
-                     JobState::kTimeout, JobState::kOutOfMemory, JobState::kNodeFail,
-                     JobState::kBootFail, JobState::kPreempted}) {
+  for (JobState s :
+       {JobState::kPending, JobState::kRunning, JobState::kCompleting, JobState::kCompleted,
+        JobState::kCancelled, JobState::kFailed, JobState::kTimeout, JobState::kOutOfMemory,
+        JobState::kNodeFail, JobState::kBootFail, JobState::kPreempted}) {
     EXPECT_EQ(ParseJobState(JobStateName(s)), s) << JobStateName(s);
   }
   EXPECT_EQ(ParseJobState("CANCELLED by 0"), JobState::kCancelled);
@@ -453,14 +460,20 @@ TEST(SlurmClientErrorTest, Classifies) {
   EXPECT_EQ(unknown.code(), ErrorCode::kNotFound);
   EXPECT_EQ(unknown.message(),
             "squeue -j 999 failed (exit 1): slurm_load_jobs error: Invalid job id specified");
-  EXPECT_EQ(ClientError("squeue", 1, "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n").code(),
-            ErrorCode::kUnavailable);
-  EXPECT_EQ(ClientError("squeue", 1, "slurm_load_jobs error: Socket timed out on send/recv operation").code(),
-            ErrorCode::kUnavailable);
+  EXPECT_EQ(
+      ClientError("squeue", 1,
+                  "slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n")
+          .code(),
+      ErrorCode::kUnavailable);
+  EXPECT_EQ(
+      ClientError("squeue", 1, "slurm_load_jobs error: Socket timed out on send/recv operation")
+          .code(),
+      ErrorCode::kUnavailable);
   Status timed_out = ClientError("srun", 124, "");
   EXPECT_EQ(timed_out.code(), ErrorCode::kUnavailable);
   EXPECT_NE(timed_out.message().find("timed out"), std::string::npos);
-  Status conf = ClientError("sinfo", 1, "sinfo: error: Could not establish a configuration source\n");
+  Status conf =
+      ClientError("sinfo", 1, "sinfo: error: Could not establish a configuration source\n");
   EXPECT_EQ(conf.code(), ErrorCode::kBackend);
   EXPECT_NE(conf.message().find("SLURM_CONF"), std::string::npos);
   EXPECT_EQ(ClientError("sbatch", 1, "sbatch: error: Batch job submission failed: whatever").code(),
@@ -476,9 +489,16 @@ TEST(SlurmArgsTest, CommandLines) {
 
 TEST(SlurmParseTest, OddInputNeverCrashes) {
   const std::string inputs[] = {
-      std::string("\0\xff|||\n", 6), "|||||||||||||||||||||||||", "\n\n\n", "[", "]", "[[[]]]",
-      "a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p", "n1|p|idle|1|1|0|/|(|)|a|b|c|",
-      "1|1|1|99999999999999999999|R|1|[1-2]|x|", std::string(5000, '['),
+      std::string("\0\xff|||\n", 6),
+      "|||||||||||||||||||||||||",
+      "\n\n\n",
+      "[",
+      "]",
+      "[[[]]]",
+      "a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p",
+      "n1|p|idle|1|1|0|/|(|)|a|b|c|",
+      "1|1|1|99999999999999999999|R|1|[1-2]|x|",
+      std::string(5000, '['),
   };
   for (const std::string& in : inputs) {
     (void)ParseSinfo(in, "x");

@@ -10,8 +10,7 @@ Result<Quantity> Quantity::FromDouble(double value, std::string_view field) {
   std::string f(field);
   if (!std::isfinite(value)) return InvalidSpec(f + ": value is not a finite number");
   if (value < 0) {
-    return InvalidSpec(f + ": " + std::to_string(value) +
-                       " is negative; quantities must be >= 0");
+    return InvalidSpec(f + ": " + std::to_string(value) + " is negative; quantities must be >= 0");
   }
   double scaled = value * kScale;
   if (scaled > static_cast<double>(kMaxUnits)) {

@@ -4,15 +4,24 @@ namespace berth {
 
 const char* ErrorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "OK";
-    case ErrorCode::kInvalidSpec: return "InvalidSpec";
-    case ErrorCode::kInfeasible: return "Infeasible";
-    case ErrorCode::kUnavailable: return "Unavailable";
-    case ErrorCode::kNotFound: return "NotFound";
-    case ErrorCode::kBackend: return "Backend";
-    case ErrorCode::kWorkerFailed: return "WorkerFailed";
-    case ErrorCode::kTimeout: return "Timeout";
-    case ErrorCode::kInternal: return "Internal";
+    case ErrorCode::kOk:
+      return "OK";
+    case ErrorCode::kInvalidSpec:
+      return "InvalidSpec";
+    case ErrorCode::kInfeasible:
+      return "Infeasible";
+    case ErrorCode::kUnavailable:
+      return "Unavailable";
+    case ErrorCode::kNotFound:
+      return "NotFound";
+    case ErrorCode::kBackend:
+      return "Backend";
+    case ErrorCode::kWorkerFailed:
+      return "WorkerFailed";
+    case ErrorCode::kTimeout:
+      return "Timeout";
+    case ErrorCode::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }

@@ -554,9 +554,9 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
 }
 
 Result<ExperimentSpec> Reader::Read(const Node& root) {
-  BERTH_ASSIGN_OR_RETURN(
-      Entries top, Map(root, "", {"name", "cluster", "roles", "run_dir", "backend", "slurm"},
-                       "a map with name, roles and an optional cluster"));
+  BERTH_ASSIGN_OR_RETURN(Entries top,
+                         Map(root, "", {"name", "cluster", "roles", "run_dir", "backend", "slurm"},
+                             "a map with name, roles and an optional cluster"));
   ExperimentSpec e;
   std::optional<Node> name = Get(top, "name");
   if (!name) return Err(root, "name", "required key is missing; name the experiment");
@@ -676,9 +676,8 @@ Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_vi
 }
 
 Result<RoleSpec> ParseRoleYaml(std::string_view text, std::string_view file) {
-  return ReadDocument<RoleSpec>(text, file, [](Reader& reader, const Node& root) {
-    return reader.ReadRole(root, "role");
-  });
+  return ReadDocument<RoleSpec>(
+      text, file, [](Reader& reader, const Node& root) { return reader.ReadRole(root, "role"); });
 }
 
 }  // namespace io

@@ -1,11 +1,10 @@
 #include "io/read_file.h"
 
-#include <deque>
-#include <fstream>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <fstream>
 
 namespace berth::io {
 

@@ -16,7 +16,7 @@
 
 namespace berth::placement {
 
-using Units = int64_t;  // Quantity::units()
+using Units = int64_t;                              // Quantity::units()
 inline constexpr Units kDevice = Quantity::kScale;  // one whole GPU device
 inline constexpr int kCpuId = 0;
 inline constexpr int kGpuId = 1;
@@ -110,7 +110,7 @@ class Cluster {
   // few, and this is the hot path of every placement and release.
   std::unordered_map<std::vector<Units>, std::vector<int>, KeyHash> classes_;
   std::vector<std::vector<Units>> key_of_;  // per node: its class key, empty when unfiled
-  std::vector<NodeState> nodes_;  // never shrinks; removed nodes stay, not alive
+  std::vector<NodeState> nodes_;            // never shrinks; removed nodes stay, not alive
   std::unordered_map<std::string, int> by_name_;
 };
 

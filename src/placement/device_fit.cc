@@ -12,10 +12,10 @@ namespace {
 constexpr int kMaxPackSteps = 200000;
 
 struct Packing {
-  std::vector<int> full_ids;          // fully free devices, ascending
-  std::vector<int> whole_take;        // per ask: index into full_ids of its first device, or -1
-  std::vector<int> bin_device;        // per bin: device id, or -(k+1) for the k-th spare full device
-  std::vector<int> piece_bin;         // per fractional ask (in asks order): its bin, or -1
+  std::vector<int> full_ids;    // fully free devices, ascending
+  std::vector<int> whole_take;  // per ask: index into full_ids of its first device, or -1
+  std::vector<int> bin_device;  // per bin: device id, or -(k+1) for the k-th spare full device
+  std::vector<int> piece_bin;   // per fractional ask (in asks order): its bin, or -1
 };
 
 class FractionalPacker {
@@ -132,15 +132,17 @@ bool GpuAsksFit(std::span<const Units> device_free, std::span<const GpuAsk> asks
 }
 
 std::optional<std::vector<std::vector<GpuShare>>> AssignGpus(std::span<const Units> device_free,
-                                                            std::span<const GpuAsk> asks) {
+                                                             std::span<const GpuAsk> asks) {
   // Fast path for the common single ask: the same answer Pack() gives
   // (lowest free whole devices; the fullest device that holds a share).
   if (asks.size() == 1 && asks[0].units > 0) {
     Units u = asks[0].units;
     std::vector<std::vector<GpuShare>> result(1);
     if (u >= kDevice) {
-      for (size_t d = 0; d < device_free.size() && result[0].size() < static_cast<size_t>(u / kDevice); ++d) {
-        if (device_free[d] == kDevice) result[0].push_back({static_cast<int>(d), Quantity::Whole(1)});
+      for (size_t d = 0;
+           d < device_free.size() && result[0].size() < static_cast<size_t>(u / kDevice); ++d) {
+        if (device_free[d] == kDevice)
+          result[0].push_back({static_cast<int>(d), Quantity::Whole(1)});
       }
       if (result[0].size() < static_cast<size_t>(u / kDevice)) return std::nullopt;
       return result;
@@ -164,11 +166,13 @@ std::optional<std::vector<std::vector<GpuShare>>> AssignGpus(std::span<const Uni
     if (asks[a].units >= kDevice) {
       size_t first = static_cast<size_t>(packing->whole_take[a]);
       for (Units k = 0; k < asks[a].units / kDevice; ++k) {
-        result[a].push_back({packing->full_ids[first + static_cast<size_t>(k)], Quantity::Whole(1)});
+        result[a].push_back(
+            {packing->full_ids[first + static_cast<size_t>(k)], Quantity::Whole(1)});
       }
     } else if (asks[a].units > 0) {
       int bin = packing->piece_bin[a];
-      result[a].push_back({packing->bin_device[static_cast<size_t>(bin)], Quantity::Units(asks[a].units)});
+      result[a].push_back(
+          {packing->bin_device[static_cast<size_t>(bin)], Quantity::Units(asks[a].units)});
     }
   }
   return result;

@@ -15,8 +15,8 @@
 namespace berth::placement {
 
 struct GpuAsk {
-  int bundle = 0;  // caller's tag, returned as is
-  Units units = 0; // > 0: a multiple of kDevice, or below it
+  int bundle = 0;   // caller's tag, returned as is
+  Units units = 0;  // > 0: a multiple of kDevice, or below it
 };
 
 // Whether `asks` fit together on devices with `device_free`.
@@ -25,6 +25,6 @@ bool GpuAsksFit(std::span<const Units> device_free, std::span<const GpuAsk> asks
 // The devices each ask gets, in the order of `asks`; nullopt when they do not
 // fit. Whole asks get ascending device ids in the order given.
 std::optional<std::vector<std::vector<GpuShare>>> AssignGpus(std::span<const Units> device_free,
-                                                            std::span<const GpuAsk> asks);
+                                                             std::span<const GpuAsk> asks);
 
 }  // namespace berth::placement

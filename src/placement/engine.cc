@@ -25,17 +25,21 @@ constexpr int64_t kMaxDevicesPerNode = 1024;
 
 const char* StrategyName(Strategy s) {
   switch (s) {
-    case Strategy::kPack: return "PACK";
-    case Strategy::kSpread: return "SPREAD";
-    case Strategy::kStrictPack: return "STRICT_PACK";
-    case Strategy::kStrictSpread: return "STRICT_SPREAD";
+    case Strategy::kPack:
+      return "PACK";
+    case Strategy::kSpread:
+      return "SPREAD";
+    case Strategy::kStrictPack:
+      return "STRICT_PACK";
+    case Strategy::kStrictSpread:
+      return "STRICT_SPREAD";
   }
   return "?";
 }
 
 Result<Strategy> ParseStrategy(std::string_view text, std::string_view field) {
-  for (Strategy s : {Strategy::kPack, Strategy::kSpread, Strategy::kStrictPack,
-                     Strategy::kStrictSpread}) {
+  for (Strategy s :
+       {Strategy::kPack, Strategy::kSpread, Strategy::kStrictPack, Strategy::kStrictSpread}) {
     if (text == StrategyName(s)) return s;
   }
   return InvalidSpec(std::string(field) + ": unknown strategy \"" + std::string(text) +
@@ -44,21 +48,30 @@ Result<Strategy> ParseStrategy(std::string_view text, std::string_view field) {
 
 const char* GroupStateName(GroupState s) {
   switch (s) {
-    case GroupState::kCreated: return "CREATED";
-    case GroupState::kPending: return "PENDING";
-    case GroupState::kInfeasible: return "INFEASIBLE";
-    case GroupState::kRescheduling: return "RESCHEDULING";
-    case GroupState::kRemoved: return "REMOVED";
+    case GroupState::kCreated:
+      return "CREATED";
+    case GroupState::kPending:
+      return "PENDING";
+    case GroupState::kInfeasible:
+      return "INFEASIBLE";
+    case GroupState::kRescheduling:
+      return "RESCHEDULING";
+    case GroupState::kRemoved:
+      return "REMOVED";
   }
   return "?";
 }
 
 const char* NodeVerdictName(NodeVerdict v) {
   switch (v) {
-    case NodeVerdict::kFitsNow: return "fits_now";
-    case NodeVerdict::kFullNow: return "full_now";
-    case NodeVerdict::kNeverFits: return "never_fits";
-    case NodeVerdict::kUsedByGroup: return "used_by_group";
+    case NodeVerdict::kFitsNow:
+      return "fits_now";
+    case NodeVerdict::kFullNow:
+      return "full_now";
+    case NodeVerdict::kNeverFits:
+      return "never_fits";
+    case NodeVerdict::kUsedByGroup:
+      return "used_by_group";
   }
   return "?";
 }
@@ -89,8 +102,8 @@ class PlacementEngine::Impl {
   placement::Cluster cluster_;
   std::vector<GroupRecord> groups_;  // creation order
   std::unordered_map<std::string, int> by_name_;
-  std::set<int> waiting_;            // group ids not fully placed, creation order
-  uint64_t topology_version_ = 0;    // bumped when a node is added or removed
+  std::set<int> waiting_;          // group ids not fully placed, creation order
+  uint64_t topology_version_ = 0;  // bumped when a node is added or removed
 };
 
 Status PlacementEngine::Impl::AddNode(const NodeSpec& spec) {

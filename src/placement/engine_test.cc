@@ -1,7 +1,6 @@
-#include "berth/placement.h"
-
 #include <gtest/gtest.h>
 
+#include "berth/placement.h"
 #include "testing/cluster_builder.h"
 
 namespace berth {
@@ -162,8 +161,7 @@ TEST(StateTest, PendingWaitsAndDoesNotBlockLaterGroups) {
   EXPECT_EQ(why->nodes[1].verdict, NodeVerdict::kFullNow);
   EXPECT_EQ(why->nodes[1].have, Quantity::Whole(1));
   // A later, smaller group is placed although "big" waits ahead of it.
-  EXPECT_EQ(Create(e, Group("small", Strategy::kPack, {Res({{"GPU", 1}})})),
-            GroupState::kCreated);
+  EXPECT_EQ(Create(e, Group("small", Strategy::kPack, {Res({{"GPU", 1}})})), GroupState::kCreated);
   // Releasing "hog" places "big" at once.
   ASSERT_TRUE(e.RemoveGroup("hog").ok());
   EXPECT_EQ(e.Group("big")->state, GroupState::kCreated);
@@ -224,8 +222,8 @@ TEST(ReschedulingTest, SurvivorsStayAndLostBundlesMove) {
   ASSERT_TRUE(e.RemoveNode(lost).ok());
   auto g = e.Group("g");
   EXPECT_EQ(g->state, GroupState::kCreated);
-  EXPECT_EQ(g->placed[0].node, kept);      // the survivor did not move
-  EXPECT_NE(g->placed[1].node, kept);      // strict spread still holds
+  EXPECT_EQ(g->placed[0].node, kept);  // the survivor did not move
+  EXPECT_NE(g->placed[1].node, kept);  // strict spread still holds
   EXPECT_NE(g->placed[1].node, lost);
 }
 
@@ -312,8 +310,8 @@ TEST(DeterminismTest, SameCallsSameResult) {
     auto e = EngineWith(Nodes(5, Res({{"CPU", 16}, {"GPU", 4}})));
     for (int i = 0; i < 20; ++i) {
       Strategy s = static_cast<Strategy>(i % 4);
-      (void)e.CreateGroup(Group("g" + std::to_string(i), s,
-                                {Res({{"GPU", 0.5}}), Res({{"CPU", 3}, {"GPU", 1}})}));
+      (void)e.CreateGroup(
+          Group("g" + std::to_string(i), s, {Res({{"GPU", 0.5}}), Res({{"CPU", 3}, {"GPU", 1}})}));
       if (i % 3 == 2) (void)e.RemoveGroup("g" + std::to_string(i - 1));
     }
     (void)e.RemoveNode("n2");

@@ -146,14 +146,22 @@ NodeExplanation ExplainNode(const Cluster& c, int n, const GroupRecord& g,
       any_total = true;
       if (!have_full) {
         int rid = c.FirstShort(n, d, Capacity::kFree, &have);
-        full = {e.node, NodeVerdict::kFullNow, b, c.resources().Name(rid),
-                Quantity::Units(Need(d, rid)), Quantity::Units(have)};
+        full = {e.node,
+                NodeVerdict::kFullNow,
+                b,
+                c.resources().Name(rid),
+                Quantity::Units(Need(d, rid)),
+                Quantity::Units(have)};
         have_full = true;
       }
     } else if (!have_never) {
       int rid = c.FirstShort(n, d, Capacity::kTotal, &have);
-      never = {e.node, NodeVerdict::kNeverFits, b, c.resources().Name(rid),
-               Quantity::Units(Need(d, rid)), Quantity::Units(have)};
+      never = {e.node,
+               NodeVerdict::kNeverFits,
+               b,
+               c.resources().Name(rid),
+               Quantity::Units(Need(d, rid)),
+               Quantity::Units(have)};
       have_never = true;
     }
   }
@@ -183,8 +191,8 @@ std::string InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::
     int rid = -1;
     Units need = 0;
     std::string why = ShortResource(c, live, sum, Capacity::kTotal, &rid, &need);
-    std::string head = "STRICT_PACK puts all " + Plural(count, "bundle", "bundles") +
-                       " on one node and ";
+    std::string head =
+        "STRICT_PACK puts all " + Plural(count, "bundle", "bundles") + " on one node and ";
     if (!why.empty()) {
       return head + why + "; use PACK, or add a node with " + Amount(c, rid, need) + " or more";
     }
@@ -198,7 +206,8 @@ std::string InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::
     return "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
            (pinned.empty() ? "" : " besides the " + std::to_string(pinned.size()) + " it holds") +
            ", but only " + std::to_string(m) + " of the " +
-           Plural(static_cast<int>(live.size()) - static_cast<int>(pinned.size()), "node", "nodes") +
+           Plural(static_cast<int>(live.size()) - static_cast<int>(pinned.size()), "node",
+                  "nodes") +
            " can ever hold its bundles; use SPREAD, or add nodes";
   }
   BundleDemand sum = SumOf(g, todo);
@@ -223,8 +232,8 @@ std::string WaitingReason(const Cluster& c, const GroupRecord& g, const std::vec
   const std::string tail = "; it is placed when capacity is released or a node is added";
   for (int b : todo) {
     const BundleDemand& d = g.demands[b];
-    bool anywhere = std::any_of(live.begin(), live.end(),
-                                [&](int n) { return c.Fits(n, d, Capacity::kFree); });
+    bool anywhere =
+        std::any_of(live.begin(), live.end(), [&](int n) { return c.Fits(n, d, Capacity::kFree); });
     if (anywhere) continue;
     int rid = -1;
     Units need = 0;
@@ -283,23 +292,31 @@ Explanation ExplainGroup(const Cluster& c, const GroupRecord& g) {
     live.push_back(n);
     NodeExplanation ne = ExplainNode(c, n, g, todo, pinned);
     switch (ne.verdict) {
-      case NodeVerdict::kFitsNow: ++e.fits_now; break;
-      case NodeVerdict::kFullNow: ++e.full_now; break;
-      case NodeVerdict::kNeverFits: ++e.never_fits; break;
-      case NodeVerdict::kUsedByGroup: break;
+      case NodeVerdict::kFitsNow:
+        ++e.fits_now;
+        break;
+      case NodeVerdict::kFullNow:
+        ++e.full_now;
+        break;
+      case NodeVerdict::kNeverFits:
+        ++e.never_fits;
+        break;
+      case NodeVerdict::kUsedByGroup:
+        break;
     }
     e.nodes.push_back(std::move(ne));
   }
   std::string prefix;
   if (g.state == GroupState::kRescheduling && !g.lost.empty()) {
-    prefix = (g.lost.size() == 1 ? "bundle " : "bundles ") + JoinInts(g.lost) +
-             " lost with " + (g.lost.size() == 1 ? "its node" : "their nodes") + "; ";
+    prefix = (g.lost.size() == 1 ? "bundle " : "bundles ") + JoinInts(g.lost) + " lost with " +
+             (g.lost.size() == 1 ? "its node" : "their nodes") + "; ";
   }
   if (live.empty()) {
     e.reason = prefix + "the cluster has no nodes; add a node";
   } else if (!g.fits_totals) {
     e.reason = prefix + InfeasibleReason(c, g, todo, live);
-    if (g.totals_budget_exhausted) e.reason += " (search budget exhausted; the answer may be wrong)";
+    if (g.totals_budget_exhausted)
+      e.reason += " (search budget exhausted; the answer may be wrong)";
   } else {
     e.reason = prefix + WaitingReason(c, g, todo, live, e);
   }

@@ -15,9 +15,9 @@ struct GroupRecord {
   GroupState state = GroupState::kPending;
   std::vector<ResourceSet> spec;
   std::vector<BundleDemand> demands;
-  std::vector<int> node_of;                   // per bundle; -1 while not placed
-  std::vector<std::vector<GpuShare>> gpus;    // per bundle, while placed
-  std::vector<int> lost;                      // bundles lost with a node, for the reason
+  std::vector<int> node_of;                 // per bundle; -1 while not placed
+  std::vector<std::vector<GpuShare>> gpus;  // per bundle, while placed
+  std::vector<int> lost;                    // bundles lost with a node, for the reason
   // Whether the group fits the empty cluster, cached per cluster topology.
   uint64_t totals_version = ~uint64_t{0};
   bool fits_totals = false;

@@ -60,7 +60,8 @@ double NodeLoad::ScoreWith(const BundleDemand& d) const {
   double score = 0;
   for (const auto& [rid, need] : d.scalars) {
     if (n.total[rid] > 0) {
-      score += static_cast<double>(Have(rid) - used_[rid] - need) / static_cast<double>(n.total[rid]);
+      score +=
+          static_cast<double>(Have(rid) - used_[rid] - need) / static_cast<double>(n.total[rid]);
     }
   }
   if (d.gpu > 0 && n.total[kGpuId] > 0) {

@@ -47,9 +47,8 @@ int CompareScarce(const BundleDemand& a, const BundleDemand& b) {
 std::vector<int> ScarceFirstOrder(std::span<const BundleDemand> bundles) {
   std::vector<int> order(bundles.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    return CompareScarce(bundles[a], bundles[b]) < 0;
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return CompareScarce(bundles[a], bundles[b]) < 0; });
   return order;
 }
 
@@ -159,7 +158,8 @@ class Matcher {
 // For each bundle, the best-fitting `keep` nodes that hold it alone. Keeping
 // B per bundle loses no matching: a bundle matched outside its list can always
 // move to an unused node of its list (B nodes, at most B-1 taken by others).
-std::vector<std::vector<int>> CandidateLists(const Cluster& c, std::span<const BundleDemand> bundles,
+std::vector<std::vector<int>> CandidateLists(const Cluster& c,
+                                             std::span<const BundleDemand> bundles,
                                              std::span<const int> nodes, Capacity cap,
                                              size_t keep) {
   std::vector<std::vector<int>> lists(bundles.size());
@@ -360,8 +360,8 @@ int DistinctCount(const std::vector<int>& node_of, std::span<const int> pinned) 
 
 // Greedy PACK: fill nodes already used, then open the node that takes the
 // most of what is left (best fit among equals), until everything is placed.
-bool GreedyPack(const Cluster& c, std::span<const BundleDemand> bundles, std::span<const int> pinned,
-                Capacity cap, std::vector<int>* node_of) {
+bool GreedyPack(const Cluster& c, std::span<const BundleDemand> bundles,
+                std::span<const int> pinned, Capacity cap, std::vector<int>* node_of) {
   std::vector<int> order = ScarceFirstOrder(bundles);
   std::vector<int> nodes = LiveNodes(c, {}, bundles.size());
   std::vector<NodeLoad> used;
@@ -471,8 +471,8 @@ SolveResult SolvePack(const Cluster& c, const SolveRequest& r) {
   const int pinned = static_cast<int>(r.pinned.size());
   // One node for everything is optimal when no node is pinned; with pinned
   // nodes, everything on one of them adds no node.
-  std::vector<int> all = pinned ? std::vector<int>(r.pinned.begin(), r.pinned.end())
-                                : LiveNodes(c, {}, 1);
+  std::vector<int> all =
+      pinned ? std::vector<int>(r.pinned.begin(), r.pinned.end()) : LiveNodes(c, {}, 1);
   if (int n = BestSingleNode(c, all, r.bundles, r.capacity); n >= 0) {
     out.found = true;
     out.node_of.assign(r.bundles.size(), n);

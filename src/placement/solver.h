@@ -30,7 +30,7 @@ struct SolveRequest {
 
 struct SolveResult {
   bool found = false;
-  std::vector<int> node_of;  // per bundle, a node index
+  std::vector<int> node_of;       // per bundle, a node index
   bool budget_exhausted = false;  // the answer may not be optimal / complete
 };
 

@@ -115,7 +115,6 @@ const std::string* EnvOf(const WorkerPlan& w, const char* name) {
   return nullptr;
 }
 
-
 std::string Rank(const WorkerPlan& w) {
   const std::string* rank = EnvOf(w, "RANK");
   const std::string* world = EnvOf(w, "WORLD_SIZE");

@@ -252,7 +252,8 @@ const PlacementEngine& RolePlanner::engine() const { return s_->engine; }
 
 Result<PlacedRole> RolePlanner::Add(const RoleSpec& role, size_t role_index,
                                     const std::vector<ForkRole>& forks, const PortSource& ports) {
-  if (Has(role.name)) return InvalidSpec(RolePath(role_index) + ": role " + Quote(role.name) + " is already placed");
+  if (Has(role.name))
+    return InvalidSpec(RolePath(role_index) + ": role " + Quote(role.name) + " is already placed");
   RoleEntry rp;
   rp.spec = role;
   rp.index = role_index;

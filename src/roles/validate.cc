@@ -260,8 +260,8 @@ Status ValidateExperiment(const ExperimentSpec& e) {
     return At("cluster", "is read from Slurm with backend: slurm; remove cluster");
   }
   if (!e.slurm.partition.empty() && !roles::IsValidRoleName(e.slurm.partition)) {
-    return At("slurm.partition", Quote(e.slurm.partition) +
-                                     " is not a partition name; use 1-64 of [A-Za-z0-9_.-]");
+    return At("slurm.partition",
+              Quote(e.slurm.partition) + " is not a partition name; use 1-64 of [A-Za-z0-9_.-]");
   }
   if (!(e.slurm.queue_timeout_s > 0)) return At("slurm.queue_timeout", "must be above 0 seconds");
   if (e.slurm.restarts_on_node_failure < 0 || e.slurm.restarts_on_node_failure > 100) {

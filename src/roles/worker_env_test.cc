@@ -4,9 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "roles/plan_render.h"
 #include "roles/plan_test_util.h"

@@ -1,10 +1,9 @@
 #include "run/control_client.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <signal.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -74,7 +73,8 @@ Result<std::string> ReadControlToken(const std::string& run_dir) {
   if (fd < 0) {
     const int err = errno;
     if (err == EACCES || err == EPERM) {
-      return BackendError(path + " unreadable: permission denied — run as the user who started berth");
+      return BackendError(path +
+                          " unreadable: permission denied — run as the user who started berth");
     }
     if (err == ENOENT) return NotFound(path + ": missing (berth is not running, or is stopping)");
     return BackendError(path + " unreadable: " + std::strerror(err));

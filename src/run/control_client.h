@@ -4,10 +4,9 @@
 // it one request. `berth status` and `berth down` use it.
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "berth/status.h"
 

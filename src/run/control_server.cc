@@ -1,12 +1,11 @@
 #include "run/control_server.h"
 
 #include <fcntl.h>
+#include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <httplib.h>
 
 #include <atomic>
 #include <cerrno>
@@ -28,15 +27,21 @@ const char* const kControlEndpoints =
 
 int HttpStatusFor(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return 200;
-    case ErrorCode::kInvalidSpec: return 400;
-    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kOk:
+      return 200;
+    case ErrorCode::kInvalidSpec:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
     case ErrorCode::kInfeasible:
-    case ErrorCode::kUnavailable: return 409;
-    case ErrorCode::kTimeout: return 504;
+    case ErrorCode::kUnavailable:
+      return 409;
+    case ErrorCode::kTimeout:
+      return 504;
     case ErrorCode::kWorkerFailed:
     case ErrorCode::kBackend:
-    case ErrorCode::kInternal: return 500;
+    case ErrorCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -198,9 +203,8 @@ ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
                                  const std::string& path,
                                  const std::vector<std::pair<std::string, std::string>>& params,
                                  const std::string& body) {
-  const std::vector<std::string> p = path.empty() || path[0] != '/'
-                                         ? std::vector<std::string>{}
-                                         : SplitPath(path);
+  const std::vector<std::string> p =
+      path.empty() || path[0] != '/' ? std::vector<std::string>{} : SplitPath(path);
   const bool v1 = !p.empty() && p[0] == "v1";
   const size_t n = p.size();
   const bool role_ok = n >= 3 && p[1] == "roles" && !p[2].empty();
@@ -231,8 +235,8 @@ ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
     if (auto bad = CheckParams(params, {}, "POST /v1/roles/<role>/fork")) return *bad;
     return Fork(h, p[2], body);
   }
-  return ErrorReply(NotFound("no endpoint " + method + " " + path + "; the endpoints: " +
-                             kControlEndpoints));
+  return ErrorReply(
+      NotFound("no endpoint " + method + " " + path + "; the endpoints: " + kControlEndpoints));
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -282,7 +286,8 @@ std::optional<ControlReply> CheckAuthorization(const std::optional<std::string>&
 
 Result<std::string> NewControlToken() {
   const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return BackendError(std::string("/dev/urandom: cannot open: ") + std::strerror(errno));
+  if (fd < 0)
+    return BackendError(std::string("/dev/urandom: cannot open: ") + std::strerror(errno));
   unsigned char bytes[32];
   size_t done = 0;
   while (done < sizeof bytes) {
@@ -324,8 +329,7 @@ Status WriteAll(int fd, const std::string& text, const std::string& path) {
 }  // namespace
 
 Status WriteControlToken(const std::string& path, const std::string& token) {
-  const int fd =
-      ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return BackendError(path + ": cannot create: " + std::strerror(errno));
   // The umask can only take bits away from 0600; fchmod makes it exactly
   // 0600 whatever it is.
@@ -365,8 +369,7 @@ ControlReply ControlMailbox::Call(std::function<ControlReply()> job,
     if (!e->taken) {
       queue_.erase(std::find(queue_.begin(), queue_.end(), e));
       char secs[32];
-      std::snprintf(secs, sizeof secs, "%g",
-                    std::chrono::duration<double>(queue_timeout).count());
+      std::snprintf(secs, sizeof secs, "%g", std::chrono::duration<double>(queue_timeout).count());
       const std::string why = busy_ ? busy_() : std::string("berth is busy");
       return ErrorReply(Unavailable("berth did not take the request within " + std::string(secs) +
                                     " s (" + why + "); nothing was done, try again"),
@@ -452,11 +455,16 @@ void Send(httplib::Response& res, const ControlReply& r) {
 
 std::string HttpReason(int status) {
   switch (status) {
-    case 400: return "bad HTTP request";
-    case 404: return "not found";
-    case 413: return "request body over 1 MiB";
-    case 414: return "request URI too long";
-    default: return "HTTP error " + std::to_string(status);
+    case 400:
+      return "bad HTTP request";
+    case 404:
+      return "not found";
+    case 413:
+      return "request body over 1 MiB";
+    case 414:
+      return "request URI too long";
+    default:
+      return "HTTP error " + std::to_string(status);
   }
 }
 
@@ -497,8 +505,7 @@ Status ControlServer::Start(const std::string& run_dir, ControlHandlers* handler
   // else, and a request that declares no body (`curl -X POST .../v1/down`
   // sends no Content-Length) is routed here, because httplib would wait for
   // the client to close the connection as the end of a POST's body.
-  svr.set_pre_routing_handler([token, route](const httplib::Request& req,
-                                             httplib::Response& res) {
+  svr.set_pre_routing_handler([token, route](const httplib::Request& req, httplib::Response& res) {
     std::optional<std::string> auth;
     if (req.has_header("Authorization")) auth = req.get_header_value("Authorization");
     if (std::optional<ControlReply> denied = CheckAuthorization(auth, token)) {
@@ -519,15 +526,15 @@ Status ControlServer::Start(const std::string& run_dir, ControlHandlers* handler
   svr.Patch(".*", route);
   svr.Options(".*", route);
   // httplib's own errors (a malformed request, a body too large): JSON too.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const Status why = res.status == 404 ? NotFound(HttpReason(res.status))
-                                         : InvalidSpec(HttpReason(res.status));
-    ControlReply r = ErrorReply(why, std::nullopt, res.status);
-    res.set_content(r.body.dump() + "\n", "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+  svr.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const Status why = res.status == 404 ? NotFound(HttpReason(res.status))
+                                             : InvalidSpec(HttpReason(res.status));
+        ControlReply r = ErrorReply(why, std::nullopt, res.status);
+        res.set_content(r.body.dump() + "\n", "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 
   m.port = svr.bind_to_any_port("127.0.0.1");
   if (m.port <= 0) {

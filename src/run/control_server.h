@@ -20,12 +20,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "berth/experiment.h"
 #include "berth/scheduler.h"
@@ -55,14 +54,14 @@ ControlReply UnauthorizedReply(const std::string& message);
 class ControlHandlers {
  public:
   virtual ~ControlHandlers() = default;
-  virtual ControlReply GetStatus() = 0;                                         // GET /v1/status
-  virtual ControlReply ListRoles() = 0;                                         // GET /v1/roles
+  virtual ControlReply GetStatus() = 0;  // GET /v1/status
+  virtual ControlReply ListRoles() = 0;  // GET /v1/roles
   virtual ControlReply GetWorkers(const std::string& role, double timeout_s) = 0;
-  virtual ControlReply CreateRole(const RoleSpec& role) = 0;                    // POST /v1/roles
+  virtual ControlReply CreateRole(const RoleSpec& role) = 0;  // POST /v1/roles
   virtual ControlReply ForkRole(const std::string& role, const std::string& target,
                                 const std::vector<std::string>& command) = 0;
-  virtual ControlReply DeleteRole(const std::string& role) = 0;                 // DELETE
-  virtual ControlReply Down() = 0;                                              // POST /v1/down
+  virtual ControlReply DeleteRole(const std::string& role) = 0;  // DELETE
+  virtual ControlReply Down() = 0;                               // POST /v1/down
 };
 
 // The endpoints, as the 404 for an unknown one lists them.

@@ -1,6 +1,7 @@
 #include "run/control_server.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,8 +15,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 #include "run/control_client.h"
 
@@ -155,9 +154,9 @@ TEST(ControlAuth, BearerTokenOnly) {
   EXPECT_EQ(none->status, 401);
   EXPECT_EQ(ErrorCodeOf(*none), "unauthorized");
   EXPECT_NE(ErrorMessageOf(*none).find("control.token"), std::string::npos);
-  for (const std::string& bad : std::vector<std::string>{
-           "Bearer " + std::string(64, 'b'), "Bearer " + token + "x", "Bearer ", "Basic " + token,
-           token, "Bearer"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"Bearer " + std::string(64, 'b'), "Bearer " + token + "x",
+                                "Bearer ", "Basic " + token, token, "Bearer"}) {
     std::optional<ControlReply> r = CheckAuthorization(bad, token);
     ASSERT_TRUE(r.has_value()) << bad;
     EXPECT_EQ(r->status, 401) << bad;
@@ -212,8 +211,10 @@ TEST(ControlRoutes, EachEndpointReachesItsHandler) {
   EXPECT_EQ(Route(h, "POST", "/v1/roles/ref2/fork", R"({"target": "actor"})").status, 200);
   EXPECT_EQ(h.last, "fork ref2 actor");
   EXPECT_TRUE(h.command.empty());
-  EXPECT_EQ(Route(h, "POST", "/v1/roles/ref2/fork",
-                  R"({"target": "actor", "command": ["prog", "--x"]})").status, 200);
+  EXPECT_EQ(
+      Route(h, "POST", "/v1/roles/ref2/fork", R"({"target": "actor", "command": ["prog", "--x"]})")
+          .status,
+      200);
   EXPECT_EQ(h.command, (std::vector<std::string>{"prog", "--x"}));
   EXPECT_EQ(Route(h, "DELETE", "/v1/roles/extra").status, 200);
   EXPECT_EQ(h.last, "delete extra");
@@ -224,11 +225,18 @@ TEST(ControlRoutes, EachEndpointReachesItsHandler) {
 
 TEST(ControlRoutes, UnknownPathOrMethodIs404ListingTheEndpoints) {
   FakeHandlers h;
-  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/"}, {"GET", "/v1/nope"}, {"GET", "/v2/status"}, {"GET", "/v1/status/"},
-           {"GET", "/v1/down"}, {"POST", "/v1/status"}, {"PUT", "/v1/roles"},
-           {"GET", "/v1/roles//workers"}, {"DELETE", "/v1/roles"}, {"GET", "/v1/roles/a/b/c"},
-           {"GET", "relative"}}) {
+  for (const auto& [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/"},
+                                                        {"GET", "/v1/nope"},
+                                                        {"GET", "/v2/status"},
+                                                        {"GET", "/v1/status/"},
+                                                        {"GET", "/v1/down"},
+                                                        {"POST", "/v1/status"},
+                                                        {"PUT", "/v1/roles"},
+                                                        {"GET", "/v1/roles//workers"},
+                                                        {"DELETE", "/v1/roles"},
+                                                        {"GET", "/v1/roles/a/b/c"},
+                                                        {"GET", "relative"}}) {
     ControlReply r = Route(h, method, path);
     EXPECT_EQ(r.status, 404) << method << " " << path;
     EXPECT_EQ(ErrorCodeOf(r), "not_found");
@@ -249,7 +257,8 @@ TEST(ControlRoutes, BadBodiesAre400NamingWhatIsWrong) {
            {"/v1/roles", "[1, 2]", "a list"},
            {"/v1/roles", "\"actor\"", "a string"},
            {"/v1/roles", R"({"name": "x", "replicas": 1, "colour": "red",
-              "scheduling_spec": {"cmd": ["a"]}})", "colour"},
+              "scheduling_spec": {"cmd": ["a"]}})",
+            "colour"},
            {"/v1/roles", R"({"name": "x", "replicas": "2", "scheduling_spec": {"cmd": ["a"]}})",
             "replicas"},
            {"/v1/roles/f/fork", "not json", "not valid JSON"},
@@ -395,9 +404,11 @@ TEST_F(ControlServerTest, WritesTokenAndAddressFiles) {
 
 TEST_F(ControlServerTest, NoTokenOrWrongTokenIs401AndNothingRuns) {
   for (const std::string& token : {std::string(), std::string(64, '0'), server_.token() + "0"}) {
-    for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
-             {"GET", "/v1/status"}, {"POST", "/v1/down"}, {"DELETE", "/v1/roles/actor"},
-             {"GET", "/nope"}}) {
+    for (const auto& [method, path] :
+         std::vector<std::pair<std::string, std::string>>{{"GET", "/v1/status"},
+                                                          {"POST", "/v1/down"},
+                                                          {"DELETE", "/v1/roles/actor"},
+                                                          {"GET", "/nope"}}) {
       Result<ControlResponse> r = Call(method, path, method == "POST" ? "{}" : "", token);
       ASSERT_TRUE(r) << r.error().message();
       EXPECT_EQ(r->status, 401) << method << " " << path;

@@ -126,8 +126,8 @@ void Advance(Probe& p, const ProbeTarget& t, short revents) {
       return p.Finish(false);
     }
     if (t.path.empty()) return p.Finish(true);
-    p.request = "GET " + t.path + " HTTP/1.0\r\nHost: " + t.address +
-                "\r\nConnection: close\r\n\r\n";
+    p.request =
+        "GET " + t.path + " HTTP/1.0\r\nHost: " + t.address + "\r\nConnection: close\r\n\r\n";
     p.step = Probe::Step::kSending;
   }
   if (p.step == Probe::Step::kSending) {
@@ -162,7 +162,8 @@ std::vector<bool> ProbeMany(const std::vector<ProbeTarget>& targets,
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(static_cast<uint16_t>(targets[i].port));
-    if (targets[i].port <= 0 || ::inet_pton(AF_INET, targets[i].address.c_str(), &sa.sin_addr) != 1) continue;
+    if (targets[i].port <= 0 || ::inet_pton(AF_INET, targets[i].address.c_str(), &sa.sin_addr) != 1)
+      continue;
     p.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (p.fd < 0) continue;
     p.step = Probe::Step::kConnecting;

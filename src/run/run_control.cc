@@ -104,13 +104,13 @@ ControlReply Run::Created(const std::string& role, Result<std::vector<std::strin
     // forgets the workers it started for it.
     std::printf("control API: %s not created: %s\n", role.c_str(),
                 ids.error().message().substr(0, ids.error().message().find('\n')).c_str());
-    state_.workers.erase(
-        std::remove_if(state_.workers.begin(), state_.workers.end(),
-                       [&](const WorkerRecord& w) {
-                         return w.role == role && w.state != WorkerState::kStarting &&
-                                w.state != WorkerState::kReady;
-                       }),
-        state_.workers.end());
+    state_.workers.erase(std::remove_if(state_.workers.begin(), state_.workers.end(),
+                                        [&](const WorkerRecord& w) {
+                                          return w.role == role &&
+                                                 w.state != WorkerState::kStarting &&
+                                                 w.state != WorkerState::kReady;
+                                        }),
+                         state_.workers.end());
     Save();
     std::fflush(stdout);
     table_lines_ = 0;

@@ -94,7 +94,8 @@ std::string Run::Devices(const WorkerPlan& w) const {
   const std::vector<int>& granted = alloc_->granted_gpus(w.node);
   std::string s;
   for (int p : slurm::Positions(devices, alloc_->planned_gpus(w.node))) {
-    if (p < static_cast<int>(granted.size())) s += (s.empty() ? "" : ",") + std::to_string(granted[p]);
+    if (p < static_cast<int>(granted.size()))
+      s += (s.empty() ? "" : ",") + std::to_string(granted[p]);
   }
   return s;
 }
@@ -104,8 +105,7 @@ void Run::UseSlurmSteps(SchedulerOptions& so) {
     std::vector<int> devices;
     for (const GpuShare& g : w.gpus) devices.push_back(g.device);
     spec.argv = slurm::StepArgv(alloc_->job_id(), alloc_->component(w.node), w.node, w.id,
-                                slurm::Positions(devices, alloc_->planned_gpus(w.node)),
-                                spec.argv);
+                                slurm::Positions(devices, alloc_->planned_gpus(w.node)), spec.argv);
     return spec;
   };
   so.before_stop = [this](const std::vector<WorkerPlan>& stage) {
@@ -116,7 +116,8 @@ void Run::UseSlurmSteps(SchedulerOptions& so) {
   };
   // Ports of other machines cannot be tested from here: count them per
   // node from a random base (a clash is retried with new ones).
-  if (!roles::AllOnLoopback(nodes_)) so.ports = roles::CountingPorts(20000 + static_cast<int>(getpid() % 10000));
+  if (!roles::AllOnLoopback(nodes_))
+    so.ports = roles::CountingPorts(20000 + static_cast<int>(getpid() % 10000));
 }
 
 }  // namespace berth::run

@@ -15,13 +15,20 @@ namespace berth::run {
 
 const char* WorkerStateName(WorkerState s) {
   switch (s) {
-    case WorkerState::kPlanned: return "planned";
-    case WorkerState::kStarting: return "starting";
-    case WorkerState::kReady: return "ready";
-    case WorkerState::kExited: return "exited";
-    case WorkerState::kFailed: return "failed";
-    case WorkerState::kStopping: return "stopping";
-    case WorkerState::kStopped: return "stopped";
+    case WorkerState::kPlanned:
+      return "planned";
+    case WorkerState::kStarting:
+      return "starting";
+    case WorkerState::kReady:
+      return "ready";
+    case WorkerState::kExited:
+      return "exited";
+    case WorkerState::kFailed:
+      return "failed";
+    case WorkerState::kStopping:
+      return "stopping";
+    case WorkerState::kStopped:
+      return "stopped";
   }
   return "?";
 }
@@ -29,9 +36,9 @@ const char* WorkerStateName(WorkerState s) {
 namespace {
 
 Result<WorkerState> ParseWorkerState(const std::string& s) {
-  for (WorkerState w : {WorkerState::kPlanned, WorkerState::kStarting, WorkerState::kReady,
-                        WorkerState::kExited, WorkerState::kFailed, WorkerState::kStopping,
-                        WorkerState::kStopped}) {
+  for (WorkerState w :
+       {WorkerState::kPlanned, WorkerState::kStarting, WorkerState::kReady, WorkerState::kExited,
+        WorkerState::kFailed, WorkerState::kStopping, WorkerState::kStopped}) {
     if (s == WorkerStateName(w)) return w;
   }
   return InvalidSpec("unknown worker state \"" + s + "\"");
@@ -42,8 +49,8 @@ Result<WorkerState> ParseWorkerState(const std::string& s) {
 nlohmann::ordered_json RunStateToJson(const RunState& s, PortShape shape) {
   nlohmann::ordered_json workers = nlohmann::ordered_json::array();
   for (const WorkerRecord& w : s.workers) {
-    nlohmann::ordered_json ports =
-        shape == PortShape::kMap ? nlohmann::ordered_json::object() : nlohmann::ordered_json::array();
+    nlohmann::ordered_json ports = shape == PortShape::kMap ? nlohmann::ordered_json::object()
+                                                            : nlohmann::ordered_json::array();
     for (const auto& [name, port] : w.ports) {
       if (shape == PortShape::kMap) {
         ports[name] = port;

@@ -4,11 +4,10 @@
 // Written atomically (a temporary file renamed over the old one), so a
 // reader never sees half a file.
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "berth/status.h"
 
@@ -36,7 +35,7 @@ struct RunState {
   std::string experiment;
   std::string run_dir;
   int berth_pid = -1;
-  std::string phase;  // "starting", "running", "stopping", "stopped", "failed"
+  std::string phase;    // "starting", "running", "stopping", "stopped", "failed"
   std::string message;  // why it failed, when it did
   std::vector<WorkerRecord> workers;
   bool operator==(const RunState&) const = default;

@@ -13,9 +13,15 @@ TEST(RunStateTest, WritesAtomicallyAndReadsBack) {
   std::string dir = ::testing::TempDir() + "run_state_test_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
   RunState s{.experiment = "demo", .run_dir = dir, .berth_pid = 42, .phase = "running"};
-  s.workers.push_back({.id = "actor/0", .role = "actor", .index = 0, .node = "local",
-                       .gpus = "0,1", .ports = {{"http", 31000}}, .pid = 1234,
-                       .state = WorkerState::kReady, .log = dir + "/logs/actor/0.log"});
+  s.workers.push_back({.id = "actor/0",
+                       .role = "actor",
+                       .index = 0,
+                       .node = "local",
+                       .gpus = "0,1",
+                       .ports = {{"http", 31000}},
+                       .pid = 1234,
+                       .state = WorkerState::kReady,
+                       .log = dir + "/logs/actor/0.log"});
   ASSERT_TRUE(WriteState(s).ok());
   auto back = ReadState(dir);
   ASSERT_TRUE(back.has_value()) << back.error().ToString();
@@ -39,15 +45,25 @@ TEST(RunStateTest, MissingOrForeignFileIsAClearError) {
 
 TEST(RunStateTest, TableHasOneRowPerWorker) {
   RunState s{.experiment = "demo", .run_dir = "/r", .phase = "running"};
-  s.workers.push_back({.id = "actor/0", .role = "actor", .node = "local", .gpus = "0",
-                       .ports = {{"http", 31000}, {"master", 31001}}, .pid = 7,
+  s.workers.push_back({.id = "actor/0",
+                       .role = "actor",
+                       .node = "local",
+                       .gpus = "0",
+                       .ports = {{"http", 31000}, {"master", 31001}},
+                       .pid = 7,
                        .state = WorkerState::kReady});
-  s.workers.push_back({.id = "ref/0", .role = "ref", .node = "local",
-                       .state = WorkerState::kFailed, .exit = "exited with code 3"});
-  EXPECT_EQ(RenderTable(s),
-            "ROLE   ID       NODE   GPUS  PID  PORTS                    STATE                        RESTARTS\n"
-            "actor  actor/0  local  0     7    http=31000,master=31001  ready                        0\n"
-            "ref    ref/0    local  -     -    -                        failed (exited with code 3)  0\n");
+  s.workers.push_back({.id = "ref/0",
+                       .role = "ref",
+                       .node = "local",
+                       .state = WorkerState::kFailed,
+                       .exit = "exited with code 3"});
+  EXPECT_EQ(
+      RenderTable(s),
+      "ROLE   ID       NODE   GPUS  PID  PORTS                    STATE                        "
+      "RESTARTS\n"
+      "actor  actor/0  local  0     7    http=31000,master=31001  ready                        0\n"
+      "ref    ref/0    local  -     -    -                        failed (exited with code 3)  "
+      "0\n");
 }
 
 }  // namespace

@@ -62,10 +62,13 @@ int ExitCodeFor(const Status& s, const Scheduler& scheduler) {
     case ErrorCode::kTimeout:
       return scheduler.last_failure() ? scheduler.last_failure()->exit_code : 1;
     case ErrorCode::kInfeasible:
-    case ErrorCode::kUnavailable: return 3;
+    case ErrorCode::kUnavailable:
+      return 3;
     case ErrorCode::kInvalidSpec:
-    case ErrorCode::kNotFound: return 2;
-    default: return 1;
+    case ErrorCode::kNotFound:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -87,9 +90,9 @@ Status Run::Load() {
     }
   }
   state_.experiment = experiment_.name;
-  state_.run_dir = !options_.run_dir.empty()       ? options_.run_dir
+  state_.run_dir = !options_.run_dir.empty()      ? options_.run_dir
                    : !experiment_.run_dir.empty() ? experiment_.run_dir
-                                                   : DefaultRunDir(experiment_.name);
+                                                  : DefaultRunDir(experiment_.name);
   state_.berth_pid = getpid();
   state_.phase = "starting";
   std::error_code ec;
@@ -111,7 +114,8 @@ Status Run::PlanAndAdmit() {
     std::vector<std::string> skipped;
     Result<std::vector<NodeSpec>> nodes = slurm::ReadCluster(experiment_.slurm.partition, &skipped);
     if (!nodes) return Status(nodes.error().code(), path + ": " + nodes.error().message());
-    for (const std::string& s : skipped) std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
+    for (const std::string& s : skipped)
+      std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
     nodes_ = std::move(nodes).value();
     if (nodes_.empty()) return Unavailable(path + ": Slurm has no usable node");
   } else {
@@ -121,15 +125,15 @@ Status Run::PlanAndAdmit() {
                          " describes other machines; `berth run` runs on this machine (use "
                          "`berth plan` for a multi-node cluster, or remove cluster.file)");
     }
-    const cluster::LocalOverrides overrides{experiment_.gpus, experiment_.cpu,
-                                            experiment_.mem_gib};
+    const cluster::LocalOverrides overrides{experiment_.gpus, experiment_.cpu, experiment_.mem_gib};
     Result<NodeSpec> node = cluster::LocalNode(cluster::DetectMachine(), overrides);
     if (!node) return InvalidSpec(path + ": " + node.error().message());
     nodes_.push_back(std::move(node).value());
   }
   Result<Plan> plan = MakePlan(experiment_, nodes_, roles::CountingPorts());
-  if (!plan && slurm_ && (plan.error().code() == ErrorCode::kInfeasible ||
-                          plan.error().code() == ErrorCode::kUnavailable)) {
+  if (!plan && slurm_ &&
+      (plan.error().code() == ErrorCode::kInfeasible ||
+       plan.error().code() == ErrorCode::kUnavailable)) {
     // Not on what is free now: if it fits the nodes as they are when empty,
     // ask Slurm for it and let the job wait in the queue (its reason shown,
     // bounded by slurm.queue_timeout) until other jobs release those nodes.
@@ -138,8 +142,9 @@ Status Run::PlanAndAdmit() {
     if (whole) {
       Result<Plan> later = MakePlan(experiment_, *whole, roles::CountingPorts());
       if (later) {
-        std::printf("the experiment does not fit what Slurm has free now; it fits the nodes "
-                    "when other jobs end, so berth submits it to wait in the queue\n");
+        std::printf(
+            "the experiment does not fit what Slurm has free now; it fits the nodes "
+            "when other jobs end, so berth submits it to wait in the queue\n");
         nodes_ = std::move(whole).value();
         plan = std::move(later);
       }
@@ -226,14 +231,16 @@ void Run::OnEvent(const SchedulerEvent& e) {
       // At most four times a second: each save writes every worker's record.
       if (Clock::now() - last_save_ > milliseconds(250)) Save();
       break;
-    case SchedulerEvent::Kind::kExited: break;  // Watch reports it
+    case SchedulerEvent::Kind::kExited:
+      break;  // Watch reports it
     case SchedulerEvent::Kind::kStopped:
       if (rec->state != WorkerState::kFailed && rec->state != WorkerState::kExited) {
         rec->state = WorkerState::kStopped;
       }
       if (rec->exit.empty()) rec->exit = e.detail;
       break;
-    case SchedulerEvent::Kind::kPortConflict: break;
+    case SchedulerEvent::Kind::kPortConflict:
+      break;
   }
 }
 
@@ -323,11 +330,11 @@ std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
     rec->state = WorkerState::kFailed;
     const std::string slurm_note =
         !slurm_failure.empty() ? slurm_failure
-        : alloc_ ? " (its step; Slurm job " + alloc_->job_id() + " still runs)"
-                 : std::string();
-    Fail(w.exit_status != 0 ? w.exit_status : 1,
-         "worker " + w.plan.id + " " + w.exit + slurm_note + "; last lines of " + w.log_path +
-             ":\n" + io::LogTail(w.log_path, 50));
+        : alloc_               ? " (its step; Slurm job " + alloc_->job_id() + " still runs)"
+                               : std::string();
+    Fail(w.exit_status != 0 ? w.exit_status : 1, "worker " + w.plan.id + " " + w.exit + slurm_note +
+                                                     "; last lines of " + w.log_path + ":\n" +
+                                                     io::LogTail(w.log_path, 50));
     return exit_code_;
   }
   if (clean_exit) {
@@ -344,7 +351,8 @@ std::vector<Worker> Run::EndedUnhandled() {
   for (const Worker& w : scheduler_->Workers()) {
     if (w.phase != WorkerPhase::kExited && w.phase != WorkerPhase::kFailed) continue;
     const WorkerRecord* rec = Record(w.plan.id);
-    if (rec != nullptr && (rec->state == WorkerState::kStarting || rec->state == WorkerState::kReady)) {
+    if (rec != nullptr &&
+        (rec->state == WorkerState::kStarting || rec->state == WorkerState::kReady)) {
       ended.push_back(w);
     }
   }
@@ -407,10 +415,13 @@ int Run::Main() {
     std::fprintf(stderr, "%s\n", loaded.message().c_str());
     switch (loaded.code()) {
       case ErrorCode::kInfeasible:
-      case ErrorCode::kUnavailable: return 3;
+      case ErrorCode::kUnavailable:
+        return 3;
       case ErrorCode::kInvalidSpec:
-      case ErrorCode::kNotFound: return 2;
-      default: return 1;
+      case ErrorCode::kNotFound:
+        return 2;
+      default:
+        return 1;
     }
   }
   Save();
@@ -421,12 +432,13 @@ int Run::Main() {
     node_failed_ = false;
     const bool ok = StartRoles();
     code = ok ? Watch() : (Stopping() ? 0 : exit_code_);
-    if (!node_failed_ || Stopping() ||
-        replaced >= experiment_.slurm.restarts_on_node_failure) {
+    if (!node_failed_ || Stopping() || replaced >= experiment_.slurm.restarts_on_node_failure) {
       break;
     }
-    std::printf("re-placing the experiment on the nodes left (restart %d of %d after a node "
-                "failure)\n", replaced + 1, experiment_.slurm.restarts_on_node_failure);
+    std::printf(
+        "re-placing the experiment on the nodes left (restart %d of %d after a node "
+        "failure)\n",
+        replaced + 1, experiment_.slurm.restarts_on_node_failure);
     std::fflush(stdout);
     if (!Replace()) {
       code = exit_code_;

@@ -48,8 +48,8 @@ int ShowStatus(const std::string& run_dir) {
     }
     why_not = s.error().message();
   } else if (live) {
-    why_not = "its control API answered " + std::to_string(live->status) + ": " +
-              live->error_message();
+    why_not =
+        "its control API answered " + std::to_string(live->status) + ": " + live->error_message();
   } else if (live.error().code() != ErrorCode::kNotFound) {
     why_not = live.error().message();
   }
@@ -87,11 +87,13 @@ int Down(const std::string& run_dir, double timeout_s) {
     // Through the control API; a berth that does not answer it gets SIGTERM.
     Result<ControlResponse> r = ControlRequest(run_dir, "POST", "/v1/down", "", kControlTimeout);
     if (!r || r->status != 200) {
-      const std::string why = !r ? r.error().message()
-                                 : "it answered " + std::to_string(r->status) + ": " +
-                                       r->error_message();
-      std::fprintf(stderr, "berth down: the control API did not take the request (%s); sending "
-                           "SIGTERM\n", why.c_str());
+      const std::string why =
+          !r ? r.error().message()
+             : "it answered " + std::to_string(r->status) + ": " + r->error_message();
+      std::fprintf(stderr,
+                   "berth down: the control API did not take the request (%s); sending "
+                   "SIGTERM\n",
+                   why.c_str());
       ::kill(s->berth_pid, SIGTERM);
     }
     while (ProcessAlive(s->berth_pid) && Clock::now() < deadline) {

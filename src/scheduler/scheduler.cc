@@ -68,11 +68,16 @@ std::string RenamePaths(std::string msg, const std::vector<std::string>& names) 
 
 const char* WorkerPhaseName(WorkerPhase p) {
   switch (p) {
-    case WorkerPhase::kStarting: return "starting";
-    case WorkerPhase::kReady: return "ready";
-    case WorkerPhase::kExited: return "exited";
-    case WorkerPhase::kFailed: return "failed";
-    case WorkerPhase::kStopped: return "stopped";
+    case WorkerPhase::kStarting:
+      return "starting";
+    case WorkerPhase::kReady:
+      return "ready";
+    case WorkerPhase::kExited:
+      return "exited";
+    case WorkerPhase::kFailed:
+      return "failed";
+    case WorkerPhase::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
@@ -91,8 +96,8 @@ struct Scheduler::Impl {
   SchedulerOptions opt;
   std::unique_ptr<ProcessSupervisor> sup;
   roles::RolePlanner planner;
-  std::vector<Role> roles;   // creation order
-  std::vector<Slot> slots;   // launch order
+  std::vector<Role> roles;              // creation order
+  std::vector<Slot> slots;              // launch order
   std::map<std::string, int> launches;  // worker id -> how many times started
   std::deque<ExitEvent> exits;          // seen while waiting for readiness, not yet returned
   std::vector<std::string> warnings;
@@ -231,8 +236,8 @@ Status Scheduler::Impl::Fail(Status why, const Slot& s, int exit_code,
                              const std::string& description) {
   failure = WorkerFailure{s.worker.plan.id, exit_code, description,
                           io::LogTail(s.worker.log_path, kTailLines)};
-  return Status(why.code(), why.message() + "; last lines of " + s.worker.log_path + ":\n" +
-                                failure->log_tail);
+  return Status(why.code(),
+                why.message() + "; last lines of " + s.worker.log_path + ":\n" + failure->log_tail);
 }
 
 Status Scheduler::Impl::AwaitReady(const std::string& role,
@@ -288,10 +293,9 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
                                        std::chrono::duration<double>(w.startup_timeout_s));
       if (Clock::now() > (deadline ? *deadline : own)) {
         char secs[32];
-        std::snprintf(secs, sizeof secs, "%g", deadline ? std::chrono::duration<double>(
-                                                              *deadline - s.started)
-                                                              .count()
-                                                        : w.startup_timeout_s);
+        std::snprintf(secs, sizeof secs, "%g",
+                      deadline ? std::chrono::duration<double>(*deadline - s.started).count()
+                               : w.startup_timeout_s);
         const std::string what = "not ready within " + std::string(secs) + " s";
         return Fail(Timeout("worker " + w.id + " was " + what +
                             (deadline ? " (raise the timeout of get_workers, or check its "
@@ -385,7 +389,8 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Start(SchedulerOptions options) {
 Result<std::unique_ptr<Scheduler>> Scheduler::Start(SchedulerOptions options,
                                                     std::unique_ptr<ProcessSupervisor> sup) {
   if (sup == nullptr) return InvalidSpec("Scheduler::Start: no process supervisor given");
-  if (options.log_dir.empty()) return InvalidSpec("SchedulerOptions.log_dir is empty; give a folder for the workers' logs");
+  if (options.log_dir.empty())
+    return InvalidSpec("SchedulerOptions.log_dir is empty; give a folder for the workers' logs");
   if (options.port_attempts < 1) {
     return InvalidSpec("SchedulerOptions.port_attempts is " +
                        std::to_string(options.port_attempts) + "; give at least 1");
@@ -402,9 +407,8 @@ Result<std::vector<std::string>> Scheduler::CreateWorkers(const RoleSpec& job) {
   s.failure.reset();
   const std::string call = "create_workers(" + Quote(job.name) + "): ";
   if (s.FindRole(job.name) != nullptr) {
-    return InvalidSpec(call + "role " + Quote(job.name) +
-                       " already has workers; delete_workers(" + Quote(job.name) +
-                       ") first, or use another name");
+    return InvalidSpec(call + "role " + Quote(job.name) + " already has workers; delete_workers(" +
+                       Quote(job.name) + ") first, or use another name");
   }
   if (job.colocation && s.FindRole(job.colocation->target) == nullptr) {
     std::string names;
@@ -444,8 +448,8 @@ Result<std::vector<std::string>> Scheduler::CreateWorkers(const RoleSpec& job) {
     Status st = s.Launch(placed->workers);
     std::string conflict;
     if (st.ok()) {
-      st = s.AwaitReady(job.name, std::nullopt,
-                        attempt < s.opt.port_attempts ? &conflict : nullptr);
+      st =
+          s.AwaitReady(job.name, std::nullopt, attempt < s.opt.port_attempts ? &conflict : nullptr);
     }
     if (st.ok()) {
       s.roles.push_back({job, {}});

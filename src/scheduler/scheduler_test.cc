@@ -223,8 +223,8 @@ TEST_F(SchedulerTest, ReadinessTimeoutIsReportedAndRolledBack) {
 
 TEST_F(SchedulerTest, GetWorkersReportsAWorkerThatExited) {
   Scheduler& s = Start();
-  ASSERT_TRUE(s.CreateWorkers(Role("w", 1, Demo({"--exit-after", "0.2", "--exit-code", "5"})))
-                  .has_value());
+  ASSERT_TRUE(
+      s.CreateWorkers(Role("w", 1, Demo({"--exit-after", "0.2", "--exit-code", "5"}))).has_value());
   usleep(600000);
   Result<std::vector<Worker>> ws = s.GetWorkers("w", milliseconds(2000));
   ASSERT_FALSE(ws.has_value());

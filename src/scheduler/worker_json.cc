@@ -44,21 +44,29 @@ nlohmann::ordered_json WorkerJson(const Worker& w) {
 
 const char* ErrorCodeSlug(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "ok";
-    case ErrorCode::kInvalidSpec: return "invalid_spec";
-    case ErrorCode::kInfeasible: return "infeasible";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kBackend: return "backend";
-    case ErrorCode::kWorkerFailed: return "worker_failed";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kOk:
+      return "ok";
+    case ErrorCode::kInvalidSpec:
+      return "invalid_spec";
+    case ErrorCode::kInfeasible:
+      return "infeasible";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kBackend:
+      return "backend";
+    case ErrorCode::kWorkerFailed:
+      return "worker_failed";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kInternal:
+      return "internal";
   }
   return "internal";
 }
 
-nlohmann::ordered_json ErrorJson(const Status& error,
-                                 const std::optional<WorkerFailure>& failure) {
+nlohmann::ordered_json ErrorJson(const Status& error, const std::optional<WorkerFailure>& failure) {
   nlohmann::ordered_json j;
   j["code"] = ErrorCodeSlug(error.code());
   j["message"] = error.message();

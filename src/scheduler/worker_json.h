@@ -3,10 +3,9 @@
 // that is not C++ (the control API of `berth run`, the Python module), so
 // that a worker looks the same whichever way it is asked for.
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "berth/scheduler.h"
 #include "berth/status.h"
@@ -27,7 +26,6 @@ const char* ErrorCodeSlug(ErrorCode code);
 
 // {"code": slug, "message"} and, for worker_failed and timeout, the failure:
 // "worker", "exit_code", "description", "log_tail".
-nlohmann::ordered_json ErrorJson(const Status& error,
-                                 const std::optional<WorkerFailure>& failure);
+nlohmann::ordered_json ErrorJson(const Status& error, const std::optional<WorkerFailure>& failure);
 
 }  // namespace berth::scheduler

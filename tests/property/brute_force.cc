@@ -178,9 +178,12 @@ class Search {
     if (gave_up_) return true;
     if (!found_) return false;
     switch (goal_) {
-      case Goal::kFeasible: return true;
-      case Goal::kFewestNodes: return best_ <= lower_;
-      case Goal::kMostNodes: return best_ >= upper_;
+      case Goal::kFeasible:
+        return true;
+      case Goal::kFewestNodes:
+        return best_ <= lower_;
+      case Goal::kMostNodes:
+        return best_ >= upper_;
     }
     return false;
   }
@@ -296,7 +299,7 @@ class Search {
   Options o_;
   std::vector<int> order_;
   std::vector<std::vector<std::pair<int, Units>>> need_;  // by search position
-  std::vector<Units> gpu_;                               // by search position
+  std::vector<Units> gpu_;                                // by search position
   std::vector<std::vector<Units>> rem_;
   std::vector<std::vector<Units>> sorted_devices_;
   std::vector<bool> pinned_;

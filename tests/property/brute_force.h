@@ -81,9 +81,9 @@ enum class Goal {
 };
 
 struct Answer {
-  bool complete = true;   // false: the step limit was hit, nothing is proven
+  bool complete = true;  // false: the step limit was hit, nothing is proven
   bool feasible = false;
-  int distinct = -1;      // distinct nodes of `witness`, pinned included
+  int distinct = -1;         // distinct nodes of `witness`, pinned included
   std::vector<int> witness;  // node index per bundle, when feasible
   long steps = 0;
 };

@@ -83,9 +83,7 @@ double Scale() {
   return scale;
 }
 
-int Iterations(int base) {
-  return std::max(1, static_cast<int>(std::llround(base * Scale())));
-}
+int Iterations(int base) { return std::max(1, static_cast<int>(std::llround(base * Scale()))); }
 
 std::optional<uint64_t> OnlySeed() {
   const char* v = std::getenv("BERTH_PROPERTY_SEED");
@@ -145,8 +143,10 @@ enum class Profile {
 
 Profile RandomProfile(Rng& r) {
   double u = r.Real();
-  return u < 0.35 ? Profile::kTight : u < 0.6 ? Profile::kRoomy : u < 0.8 ? Profile::kGpu
-                                                                            : Profile::kBins;
+  return u < 0.35  ? Profile::kTight
+         : u < 0.6 ? Profile::kRoomy
+         : u < 0.8 ? Profile::kGpu
+                   : Profile::kBins;
 }
 
 NodeSpec RandomNode(Rng& r, const std::string& name, Profile profile,
@@ -172,8 +172,8 @@ NodeSpec RandomNode(Rng& r, const std::string& name, Profile profile,
                                          : std::vector<double>{8, 16, 32, 48, 64, 96};
   n.resources.Set("CPU", Q(r.Pick(cpus)));
   if (r.Chance(0.85)) {
-    const std::vector<int64_t> mems = tight ? std::vector<int64_t>{4, 8, 16, 32}
-                                            : std::vector<int64_t>{32, 64, 128, 256, 512};
+    const std::vector<int64_t> mems =
+        tight ? std::vector<int64_t>{4, 8, 16, 32} : std::vector<int64_t>{32, 64, 128, 256, 512};
     n.resources.Set("memory", GiB(r.Pick(mems)));
   }
   const std::vector<int> gpus = profile == Profile::kGpu
@@ -198,8 +198,8 @@ ResourceSet RandomBundle(Rng& r, Profile profile) {
     // Shares of devices, some whole devices; a little CPU.
     if (r.Chance(0.7)) b.Set("CPU", Q(r.Pick(std::vector<double>{0.5, 1, 2})));
     if (r.Chance(0.78)) {
-      b.Set("GPU", Q(r.Pick(std::vector<double>{0.1, 0.2, 0.25, 0.3, 0.3, 0.4, 0.4, 0.5, 0.6,
-                                                 0.6, 0.7, 0.75, 0.8, 0.9999})));
+      b.Set("GPU", Q(r.Pick(std::vector<double>{0.1, 0.2, 0.25, 0.3, 0.3, 0.4, 0.4, 0.5, 0.6, 0.6,
+                                                0.7, 0.75, 0.8, 0.9999})));
     } else {
       b.Set("GPU", Quantity::Whole(r.Pick(std::vector<int>{1, 1, 1, 2, 2, 3})));
     }
@@ -218,8 +218,8 @@ ResourceSet RandomBundle(Rng& r, Profile profile) {
     b.Set("CPU", Q(r.Pick(cpus)));
   }
   if (r.Chance(0.5)) {
-    const std::vector<int64_t> mems = tight ? std::vector<int64_t>{1, 2, 4, 8}
-                                            : std::vector<int64_t>{2, 4, 8, 16, 32, 64, 128};
+    const std::vector<int64_t> mems =
+        tight ? std::vector<int64_t>{1, 2, 4, 8} : std::vector<int64_t>{2, 4, 8, 16, 32, 64, 128};
     Quantity m = GiB(r.Pick(mems));
     if (r.Chance(0.2)) m += Quantity::Whole(12345);  // not a round number of bytes
     b.Set("memory", m);
@@ -243,7 +243,7 @@ ResourceSet RandomBundle(Rng& r, Profile profile) {
 // of its GPUs. Such bundles fit the cluster alone but contend with each other.
 ResourceSet RandomBundleFor(Rng& r, const NodeSpec& node) {
   static const std::vector<std::pair<int, int>> cuts = {{1, 8}, {1, 4}, {1, 3}, {1, 2},
-                                                       {1, 2}, {2, 3}, {1, 1}};
+                                                        {1, 2}, {2, 3}, {1, 1}};
   ResourceSet b;
   for (const auto& [name, q] : node.resources.items()) {
     if (name == "GPU" || !r.Chance(0.7)) continue;
@@ -290,10 +290,11 @@ GroupSpec RandomGroup(Rng& r, const std::string& name, Profile profile, int max_
     count = std::min(count, static_cast<int>(nodes.size()));
   }
   if (g.strategy == Strategy::kStrictPack && r.Chance(0.6)) count = std::min(count, 3);
-  const bool cut = !nodes.empty() && profile != Profile::kBins &&
-                   r.Chance(profile == Profile::kGpu ? 0.2 : 0.6);
+  const bool cut =
+      !nodes.empty() && profile != Profile::kBins && r.Chance(profile == Profile::kGpu ? 0.2 : 0.6);
   auto bundle = [&] { return cut ? RandomBundleFor(r, r.Pick(nodes)) : RandomBundle(r, profile); };
-  if (profile == Profile::kBins && r.Chance(0.6)) count = r.Int(std::min(4, max_bundles), max_bundles);
+  if (profile == Profile::kBins && r.Chance(0.6))
+    count = r.Int(std::min(4, max_bundles), max_bundles);
   // Bin packing is hard with mixed sizes.
   double shape = profile == Profile::kBins ? 0.4 + 0.6 * r.Real() : r.Real();
   std::vector<ResourceSet> shapes;
@@ -326,9 +327,9 @@ GroupSpec RandomGroup(Rng& r, const std::string& name, Profile profile, int max_
 struct Op {
   enum Kind { kAddNode, kRemoveNode, kCreate, kRemoveGroup, kPurge };
   Kind kind = kAddNode;
-  NodeSpec node;      // kAddNode
-  std::string name;   // kRemoveNode, kRemoveGroup
-  GroupSpec group;    // kCreate
+  NodeSpec node;     // kAddNode
+  std::string name;  // kRemoveNode, kRemoveGroup
+  GroupSpec group;   // kCreate
 };
 
 std::string Describe(const Op& op) {
@@ -338,7 +339,8 @@ std::string Describe(const Op& op) {
       for (const auto& [k, v] : op.node.labels) s += " " + k + "=" + v;
       return s;
     }
-    case Op::kRemoveNode: return "RemoveNode " + op.name;
+    case Op::kRemoveNode:
+      return "RemoveNode " + op.name;
     case Op::kCreate: {
       std::string s = "Create " + op.group.name + " " + StrategyName(op.group.strategy) + " [";
       for (size_t b = 0; b < op.group.bundles.size(); ++b) {
@@ -347,15 +349,18 @@ std::string Describe(const Op& op) {
       }
       return s + "]";
     }
-    case Op::kRemoveGroup: return "RemoveGroup " + op.name;
-    case Op::kPurge: return "PurgeRemoved";
+    case Op::kRemoveGroup:
+      return "RemoveGroup " + op.name;
+    case Op::kPurge:
+      return "PurgeRemoved";
   }
   return "?";
 }
 
 std::string DescribeAll(const std::vector<Op>& ops) {
   std::string s;
-  for (size_t i = 0; i < ops.size(); ++i) s += "  [" + std::to_string(i) + "] " + Describe(ops[i]) + "\n";
+  for (size_t i = 0; i < ops.size(); ++i)
+    s += "  [" + std::to_string(i) + "] " + Describe(ops[i]) + "\n";
   return s;
 }
 
@@ -382,15 +387,17 @@ std::string Apply(PlacementEngine& e, const Op& op, std::optional<GroupState>* c
       Status s = e.RemoveGroup(op.name);
       return s.ok() ? "" : s.ToString();
     }
-    case Op::kPurge: e.PurgeRemoved(); return "";
+    case Op::kPurge:
+      e.PurgeRemoved();
+      return "";
   }
   return "bad op";
 }
 
 // Random op sequences over a small cluster (at most `max_nodes` live nodes).
 struct SequenceShape {
-  int max_nodes = 8;       // live nodes at most
-  int max_initial = 6;     // nodes added first
+  int max_nodes = 8;    // live nodes at most
+  int max_initial = 6;  // nodes added first
   int min_ops = 6, max_ops = 30;
   int max_bundles = 8;
 };
@@ -540,20 +547,20 @@ bool SameState(const std::vector<GroupView>& ga, const std::vector<NodeView>& na
 struct Stats {
   long sequences = 0;
   long ops = 0;
-  long waiting_proofs = 0;      // PENDING/RESCHEDULING groups proven not to fit now
-  long pending_totals = 0;      // PENDING groups proven to fit the empty cluster
-  long infeasible_totals = 0;   // INFEASIBLE groups proven not to fit the empty cluster
-  long explained = 0;           // explanations checked
-  long unverified = 0;          // oracle hit its step limit
-  long out_of_scope = 0;        // waiting groups of more than 8 bundles, not checked
-  long agreement_cases = 0;     // property 5 cases
+  long waiting_proofs = 0;     // PENDING/RESCHEDULING groups proven not to fit now
+  long pending_totals = 0;     // PENDING groups proven to fit the empty cluster
+  long infeasible_totals = 0;  // INFEASIBLE groups proven not to fit the empty cluster
+  long explained = 0;          // explanations checked
+  long unverified = 0;         // oracle hit its step limit
+  long out_of_scope = 0;       // waiting groups of more than 8 bundles, not checked
+  long agreement_cases = 0;    // property 5 cases
   long agreement_created = 0;
   long agreement_pack_opt = 0;
   long agreement_spread_opt = 0;
   long agreement_not_created = 0;
   long removal_restores = 0;
-  long first_checks = 0;        // the first group an op places, vs the oracle
-  long first_opt = 0;           // ... placed with the fewest / most nodes
+  long first_checks = 0;  // the first group an op places, vs the oracle
+  long first_opt = 0;     // ... placed with the fewest / most nodes
   long determinism_compares = 0;
   long oracle_steps = 0;
   long states[5] = {0, 0, 0, 0, 0};  // group states seen after ops, by GroupState
@@ -626,7 +633,8 @@ std::string WitnessString(const bf::Problem& p, const bf::Answer& a) {
 }
 
 // Property 1 (capacity, devices, shares) and the shape of every group view.
-std::string CheckCapacity(const std::vector<GroupView>& groups, const std::vector<NodeView>& nodes) {
+std::string CheckCapacity(const std::vector<GroupView>& groups,
+                          const std::vector<NodeView>& nodes) {
   std::map<std::string, std::map<std::string, Units>> used;  // node -> resource -> placed
   std::map<std::string, std::map<int, Units>> dev_used;      // node -> device -> shares
   std::map<std::string, const NodeView*> by_name;
@@ -702,8 +710,7 @@ std::string CheckCapacity(const std::vector<GroupView>& groups, const std::vecto
       }
       if (n.available.Get(name).units() != total.units() - placed) {
         return at() + ": " + name + " available " + n.available.Get(name).ToString() +
-               " != total " + total.ToString() + " - placed " +
-               Quantity::Units(placed).ToString();
+               " != total " + total.ToString() + " - placed " + Quantity::Units(placed).ToString();
       }
     }
     for (const auto& [name, placed] : used[n.name]) {
@@ -917,9 +924,8 @@ std::string CheckFirstPlacement(const std::vector<GroupView>& before_groups,
         waiting.push_back(std::move(v));
       }
     }
-    std::stable_partition(waiting.begin(), waiting.end(), [](const GroupView& g) {
-      return g.state == GroupState::kRescheduling;
-    });
+    std::stable_partition(waiting.begin(), waiting.end(),
+                          [](const GroupView& g) { return g.state == GroupState::kRescheduling; });
     if (waiting.empty()) return "";
     first = waiting.front();
   }
@@ -1018,8 +1024,7 @@ std::string CheckWaiting(const std::vector<GroupView>& groups, const std::vector
 
 // Property 7: explanations agree with single-node checks.
 std::string CheckExplain(const PlacementEngine& e, const std::vector<GroupView>& groups,
-                         const std::vector<NodeView>& nodes, const Capacities& caps,
-                         Stats* stats) {
+                         const std::vector<NodeView>& nodes, const Capacities& caps, Stats* stats) {
   for (const GroupView& g : groups) {
     if (g.state == GroupState::kCreated || g.state == GroupState::kRemoved) continue;
     auto where = [&] {
@@ -1078,9 +1083,8 @@ std::string CheckExplain(const PlacementEngine& e, const std::vector<GroupView>&
     }
     if (ex->fits_now != fits || ex->full_now != full || ex->never_fits != never) {
       return where() + ": counts " + std::to_string(ex->fits_now) + "/" +
-             std::to_string(ex->full_now) + "/" + std::to_string(ex->never_fits) +
-             " != verdicts " + std::to_string(fits) + "/" + std::to_string(full) + "/" +
-             std::to_string(never);
+             std::to_string(ex->full_now) + "/" + std::to_string(ex->never_fits) + " != verdicts " +
+             std::to_string(fits) + "/" + std::to_string(full) + "/" + std::to_string(never);
     }
     ++stats->explained;
   }
@@ -1119,13 +1123,15 @@ using CaseRunner = std::function<std::string(const std::vector<Op>&)>;
 
 // Drops ops, then bundles, while the case still fails.
 std::vector<Op> Minimize(std::vector<Op> ops, const CaseRunner& run) {
-  for (size_t chunk = std::max<size_t>(1, ops.size() / 2);; chunk = std::max<size_t>(1, chunk / 2)) {
+  for (size_t chunk = std::max<size_t>(1, ops.size() / 2);;
+       chunk = std::max<size_t>(1, chunk / 2)) {
     bool progress = true;
     while (progress) {
       progress = false;
       for (size_t i = 0; i + chunk <= ops.size();) {
         std::vector<Op> cand = ops;
-        cand.erase(cand.begin() + static_cast<long>(i), cand.begin() + static_cast<long>(i + chunk));
+        cand.erase(cand.begin() + static_cast<long>(i),
+                   cand.begin() + static_cast<long>(i + chunk));
         if (!run(cand).empty()) {
           ops = std::move(cand);
           progress = true;
@@ -1157,9 +1163,9 @@ std::string FailureReport(uint64_t seed, const std::string& error, const std::ve
   const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
   const std::string filter =
       test ? std::string(test->test_suite_name()) + "." + test->name() : std::string("...");
-  return "seed " + std::to_string(seed) + " (rerun with BERTH_PROPERTY_SEED=" +
-         std::to_string(seed) + " berth_tests --gtest_filter=" + filter + ")\n" + error +
-         "\nops:\n" + DescribeAll(ops) +
+  return "seed " + std::to_string(seed) +
+         " (rerun with BERTH_PROPERTY_SEED=" + std::to_string(seed) +
+         " berth_tests --gtest_filter=" + filter + ")\n" + error + "\nops:\n" + DescribeAll(ops) +
          "minimized (fails with: " + run(small) + "):\n" + DescribeAll(small);
 }
 
@@ -1176,7 +1182,8 @@ std::string RunChecked(const std::vector<Op>& ops, bool oracle, Stats* stats) {
              " but the group shows " + GroupStateName(e.Group(ops[i].group.name)->state);
     }
     std::string err = CheckAll(e, &tracker, ops[i], static_cast<int>(i), oracle, stats);
-    if (!err.empty()) return "after op " + std::to_string(i) + " (" + Describe(ops[i]) + "): " + err;
+    if (!err.empty())
+      return "after op " + std::to_string(i) + " (" + Describe(ops[i]) + "): " + err;
   }
   return "";
 }
@@ -1184,14 +1191,15 @@ std::string RunChecked(const std::vector<Op>& ops, bool oracle, Stats* stats) {
 void PrintStats(const char* what, const Stats& s, double seconds) {
   std::printf(
       "[%s] %.1fs scale=%.2f sequences=%ld ops=%ld waiting_proofs=%ld pending_totals=%ld "
-      "infeasible_totals=%ld explained=%ld unverified=%ld out_of_scope=%ld agreement=%ld (created=%ld "
+      "infeasible_totals=%ld explained=%ld unverified=%ld out_of_scope=%ld agreement=%ld "
+      "(created=%ld "
       "pack_opt=%ld spread_opt=%ld not_created=%ld) removal_restores=%ld determinism=%ld "
       "oracle_steps=%ld states(C/P/I/R/X)=%ld/%ld/%ld/%ld/%ld first_placements=%ld (opt=%ld)\n",
       what, seconds, Scale(), s.sequences, s.ops, s.waiting_proofs, s.pending_totals,
-      s.infeasible_totals, s.explained, s.unverified, s.out_of_scope, s.agreement_cases, s.agreement_created,
-      s.agreement_pack_opt, s.agreement_spread_opt, s.agreement_not_created, s.removal_restores,
-      s.determinism_compares, s.oracle_steps, s.states[0], s.states[1], s.states[2], s.states[3],
-      s.states[4], s.first_checks, s.first_opt);
+      s.infeasible_totals, s.explained, s.unverified, s.out_of_scope, s.agreement_cases,
+      s.agreement_created, s.agreement_pack_opt, s.agreement_spread_opt, s.agreement_not_created,
+      s.removal_restores, s.determinism_compares, s.oracle_steps, s.states[0], s.states[1],
+      s.states[2], s.states[3], s.states[4], s.first_checks, s.first_opt);
 }
 
 double Since(std::chrono::steady_clock::time_point t0) {
@@ -1322,7 +1330,8 @@ std::string RunLockstep(std::vector<Op>* ops, Rng& r, bool oracle_every_op, bool
       return at() + "two engines diverge:\n" + Dump(e) + "---\n" + Dump(twin);
     }
     bool oracle = oracle_every_op || (oracle_at_end && i + 1 == ops->size());
-    std::string check = CheckAll(e, groups, nodes, &tracker, op, static_cast<int>(i), oracle, stats);
+    std::string check =
+        CheckAll(e, groups, nodes, &tracker, op, static_cast<int>(i), oracle, stats);
     if (!check.empty()) return at() + check;
   }
   // Property 3: remove every group, in a random order.
@@ -1386,8 +1395,8 @@ TEST(PlacementPropertyTest, RandomOpSequences) {
     }
   }
   PrintStats("op sequences", stats, Since(t0));
-  EXPECT_LE(stats.unverified * 50, stats.waiting_proofs + stats.pending_totals +
-                                       stats.infeasible_totals + 50)
+  EXPECT_LE(stats.unverified * 50,
+            stats.waiting_proofs + stats.pending_totals + stats.infeasible_totals + 50)
       << "the oracle gave up on too many checks";
 }
 
@@ -1412,8 +1421,8 @@ TEST(PlacementPropertyTest, NodeChurnSequences) {
     }
   }
   PrintStats("node churn", stats, Since(t0));
-  EXPECT_LE(stats.unverified * 50, stats.waiting_proofs + stats.pending_totals +
-                                       stats.infeasible_totals + 50)
+  EXPECT_LE(stats.unverified * 50,
+            stats.waiting_proofs + stats.pending_totals + stats.infeasible_totals + 50)
       << "the oracle gave up on too many checks";
 }
 
@@ -1426,11 +1435,10 @@ TEST(PlacementPropertyTest, LargeClusterSequences) {
   Stats stats;
   for (uint64_t seed : Seeds(4'000'000, Iterations(70))) {
     Rng r(seed);
-    std::vector<Op> ops = RandomSequence(r, SequenceShape{.max_nodes = 40,
-                                                          .max_initial = 30,
-                                                          .min_ops = 40,
-                                                          .max_ops = 100,
-                                                          .max_bundles = 12});
+    std::vector<Op> ops = RandomSequence(
+        r,
+        SequenceShape{
+            .max_nodes = 40, .max_initial = 30, .min_ops = 40, .max_ops = 100, .max_bundles = 12});
     ++stats.sequences;
     std::string failure = RunLockstep(&ops, r, false, true, &stats);
     if (!failure.empty()) {
@@ -1483,8 +1491,8 @@ std::string CheckAgreement(const std::vector<NodeView>& before, const PlacementE
         ++stats->unverified;
       } else if (best.distinct != distinct) {
         return where + " uses " + std::to_string(distinct) + " nodes; the " +
-               (pack ? "fewest" : "most") + " possible is " + std::to_string(best.distinct) +
-               ": " + WitnessString(p, best);
+               (pack ? "fewest" : "most") + " possible is " + std::to_string(best.distinct) + ": " +
+               WitnessString(p, best);
       } else {
         ++(pack ? stats->agreement_pack_opt : stats->agreement_spread_opt);
       }
@@ -1519,7 +1527,8 @@ std::string RunAgreement(const std::vector<Op>& ops, Stats* stats) {
     if (err.empty() && i + 1 == ops.size()) {
       err = CheckAgreement(before, e, ops[i].group, *created, stats);
     }
-    if (!err.empty()) return "after op " + std::to_string(i) + " (" + Describe(ops[i]) + "): " + err;
+    if (!err.empty())
+      return "after op " + std::to_string(i) + " (" + Describe(ops[i]) + "): " + err;
   }
   return "";
 }

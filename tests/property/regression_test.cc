@@ -43,8 +43,8 @@ TEST(PropertyRegressionTest, TwelveBundleSpreadThatFitsIsNotInfeasible) {
   add("n10", 8, 16);
   const ResourceSet six = Res({{"CPU", 6}});
   const ResourceSet five = WithMemoryGiB(Res({{"CPU", 5}}), 5);
-  auto st = e.CreateGroup(Group(
-      "g", Strategy::kSpread, {six, six, six, six, five, six, five, six, six, six, six, six}));
+  auto st = e.CreateGroup(Group("g", Strategy::kSpread,
+                                {six, six, six, six, five, six, five, six, six, six, six, six}));
   ASSERT_TRUE(st.has_value()) << st.error().ToString();
   EXPECT_EQ(*st, GroupState::kCreated) << e.Explain("g")->reason;
 }

@@ -11,7 +11,6 @@
 //   --ignore-sigterm          keep running on SIGTERM (tests the SIGKILL path)
 
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,9 +66,7 @@ int main(int argc, char** argv) {
   Options opt;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&](double* out) {
-      return i + 1 < argc && ParseDouble(argv[++i], out);
-    };
+    auto value = [&](double* out) { return i + 1 < argc && ParseDouble(argv[++i], out); };
     if (a == "--startup-delay") {
       if (!value(&opt.startup_delay)) return Usage("--startup-delay needs seconds >= 0");
     } else if (a == "--exit-after") {
@@ -149,7 +147,9 @@ int main(int argc, char** argv) {
     svr->new_task_queue = [] { return new httplib::ThreadPool(1); };
     std::string port_name = name;
     svr->Get("/health", [id, port_name](const httplib::Request&, httplib::Response& res) {
-      nlohmann::json body = {{"status", "healthy"}, {"id", id}, {"port", port_name},
+      nlohmann::json body = {{"status", "healthy"},
+                             {"id", id},
+                             {"port", port_name},
                              {"pid", static_cast<int>(getpid())}};
       res.set_content(body.dump(), "application/json");
     });

@@ -14,8 +14,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -388,8 +388,7 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
   std::vector<std::string> args, env;
   std::vector<char*> argv, envp;
   if (exec_mode) {
-    args = {options.exec_path,
-            "--parent=" + std::to_string(parent),
+    args = {options.exec_path, "--parent=" + std::to_string(parent),
             "--grace-ms=" + std::to_string(options.grace.count()),
             "--kill-timeout-ms=" + std::to_string(options.kill_timeout.count()),
             "--spawn-timeout-ms=" + std::to_string(options.spawn_timeout.count())};

@@ -1,5 +1,4 @@
-#include "berth/process.h"
-
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -19,8 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
+#include "berth/process.h"
 #include "runtime/local/proc_scan.h"
 
 namespace berth {

@@ -1,9 +1,9 @@
 #include "runtime/local/targets.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <map>
-
-#include <gtest/gtest.h>
 
 namespace berth::runtime::local {
 namespace {

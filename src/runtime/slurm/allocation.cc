@@ -77,10 +77,9 @@ Result<Allocation> Allocation::Submit(const std::string& job_name, const std::st
     f << kHolderScript;
     if (!f) return BackendError(script + ": cannot write the holder script");
   }
-  BERTH_ASSIGN_OR_RETURN(
-      std::string out,
-      RunClient(HolderArgv(job_name, partition, nodes, dir + "/holder.log", script),
-                kClientTimeout));
+  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(HolderArgv(job_name, partition, nodes,
+                                                               dir + "/holder.log", script),
+                                                    kClientTimeout));
   // --parsable: "JOBID" or "JOBID;CLUSTER".
   std::string id = out.substr(0, out.find_first_of(";\n"));
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
@@ -118,13 +117,13 @@ Status Allocation::WaitRunning(milliseconds timeout,
   const auto deadline = Clock::now() + timeout;
   std::string last_reason = "-";
   while (true) {
-    if (interrupted && interrupted()) return Unavailable("interrupted while job " + job_id_ + " was pending");
+    if (interrupted && interrupted())
+      return Unavailable("interrupted while job " + job_id_ + " was pending");
     BERTH_ASSIGN_OR_RETURN(SlurmJob job, Query());
     if (job.state == JobState::kRunning) break;
     if (IsFinal(job.state)) {
       return BackendError("Slurm job " + job_id_ + " ended " + job.state_text +
-                          (job.reason.empty() ? "" : " (" + job.reason + ")") +
-                          " before it ran");
+                          (job.reason.empty() ? "" : " (" + job.reason + ")") + " before it ran");
     }
     if (job.reason != last_reason) {
       last_reason = job.reason;

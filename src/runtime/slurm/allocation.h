@@ -22,8 +22,7 @@ namespace berth::slurm {
 // 0..n-1 that the plan uses by rank. `skipped` gets one line per node left
 // out and why.
 Result<std::vector<NodeSpec>> ReadCluster(const std::string& partition,
-                                          std::vector<std::string>* skipped,
-                                          bool free_only = true);
+                                          std::vector<std::string>* skipped, bool free_only = true);
 
 class Allocation {
  public:

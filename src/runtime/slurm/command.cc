@@ -53,9 +53,9 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   if (rc != 0) {
     ::close(out[0]);
     ::close(err[0]);
-    return BackendError("cannot run " + argv[0] + ": " + strerror(rc) +
-                        (rc == ENOENT ? " (is Slurm's client installed? scripts/install-deps.sh)"
-                                      : ""));
+    return BackendError(
+        "cannot run " + argv[0] + ": " + strerror(rc) +
+        (rc == ENOENT ? " (is Slurm's client installed? scripts/install-deps.sh)" : ""));
   }
   CommandResult result;
   const auto deadline = Clock::now() + timeout;
@@ -64,7 +64,8 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   int open_fds = 2;
   char buf[65536];
   while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       ::kill(pid, SIGKILL);
@@ -91,8 +92,8 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   }
   if (timed_out) {
     result.exit_code = 124;
-    result.err += "\n" + argv[0] + ": no answer within " +
-                  std::to_string(timeout.count()) + " ms; killed";
+    result.err +=
+        "\n" + argv[0] + ": no answer within " + std::to_string(timeout.count()) + " ms; killed";
   } else if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

@@ -11,8 +11,8 @@ namespace {
 // Keeps the listed positions of the step's CUDA_VISIBLE_DEVICES, then execs
 // the worker. The local supervisor's marker is dropped: the task belongs to
 // Slurm, which must stop it (on a one-machine test cluster the supervisor
-// would otherwise find and kill it itself, hiding a teardown bug). $1: positions ("0,2"); the rest: the worker's argv. User
-// values only ever arrive as arguments.
+// would otherwise find and kill it itself, hiding a teardown bug). $1: positions ("0,2"); the rest:
+// the worker's argv. User values only ever arrive as arguments.
 constexpr char kStepScript[] =
     "unset BERTH_SUPERVISOR_TOKEN; set -f; p=$1; shift; n=; IFS=,; "
     "for i in $p; do k=0; for d in $CUDA_VISIBLE_DEVICES; do "
@@ -58,10 +58,10 @@ bool Homogeneous(const std::vector<NodeRequest>& nodes) {
 }
 
 std::vector<std::string> HolderArgv(const std::string& job_name, const std::string& partition,
-                                    const std::vector<NodeRequest>& nodes,
-                                    const std::string& log, const std::string& script) {
-  std::vector<std::string> a = {"sbatch", "--parsable", "--job-name=" + job_name,
-                                "--no-requeue", "--output=" + log};
+                                    const std::vector<NodeRequest>& nodes, const std::string& log,
+                                    const std::string& script) {
+  std::vector<std::string> a = {"sbatch", "--parsable", "--job-name=" + job_name, "--no-requeue",
+                                "--output=" + log};
   if (nodes.size() > 1 && Homogeneous(nodes)) {
     std::string list;
     for (const NodeRequest& n : nodes) list += (list.empty() ? "" : ",") + n.node;
@@ -87,15 +87,14 @@ std::vector<std::string> HolderArgv(const std::string& job_name, const std::stri
   return a;
 }
 
-std::vector<std::string> StepArgv(const std::string& job_id, int het_group,
-                                  const std::string& node, const std::string& worker_id,
+std::vector<std::string> StepArgv(const std::string& job_id, int het_group, const std::string& node,
+                                  const std::string& worker_id,
                                   const std::vector<int>& gpu_positions,
                                   const std::vector<std::string>& argv) {
   std::vector<std::string> a = {"srun", "--jobid=" + job_id};
   if (het_group >= 0) a.push_back("--het-group=" + std::to_string(het_group));
-  a.insert(a.end(), {"--nodes=1", "--ntasks=1", "--nodelist=" + node, "--overlap",
-                     "--unbuffered", "--job-name=" + worker_id, "--", "/bin/sh", "-c",
-                     kStepScript, "berth-step"});
+  a.insert(a.end(), {"--nodes=1", "--ntasks=1", "--nodelist=" + node, "--overlap", "--unbuffered",
+                     "--job-name=" + worker_id, "--", "/bin/sh", "-c", kStepScript, "berth-step"});
   std::string pos;
   for (int p : gpu_positions) pos += (pos.empty() ? "" : ",") + std::to_string(p);
   a.push_back(pos);
@@ -126,7 +125,8 @@ Result<std::map<std::string, std::vector<int>>> ParseGrantedGpus(std::string_vie
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     if (line.substr(0, 6) != "Nodes=") continue;
     const size_t sp = line.find(' ');
-    const std::string_view nodes = line.substr(6, sp == std::string_view::npos ? line.npos : sp - 6);
+    const std::string_view nodes =
+        line.substr(6, sp == std::string_view::npos ? line.npos : sp - 6);
     const size_t g = line.find(" GRES=");
     std::vector<int> indices;
     if (g != std::string_view::npos) {

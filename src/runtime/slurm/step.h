@@ -45,7 +45,8 @@ std::vector<NodeRequest> NodeRequests(const Plan& plan);
 bool Homogeneous(const std::vector<NodeRequest>& nodes);
 
 // The holder's batch script.
-inline constexpr char kHolderScript[] = "#!/bin/sh\n# berth: holds the allocation until scancel\nexec sleep 2147483647\n";
+inline constexpr char kHolderScript[] =
+    "#!/bin/sh\n# berth: holds the allocation until scancel\nexec sleep 2147483647\n";
 
 // sbatch argv (program first): --parsable, the job name, --no-requeue
 // (Slurm must not restart it behind berth's back), output to `log`, then per
@@ -53,14 +54,14 @@ inline constexpr char kHolderScript[] = "#!/bin/sh\n# berth: holds the allocatio
 // [--partition=P]" separated by ":" (Homogeneous: once, with -N<count>
 // --ntasks-per-node=1 and every node in --nodelist), then the script.
 std::vector<std::string> HolderArgv(const std::string& job_name, const std::string& partition,
-                                    const std::vector<NodeRequest>& nodes,
-                                    const std::string& log, const std::string& script);
+                                    const std::vector<NodeRequest>& nodes, const std::string& log,
+                                    const std::string& script);
 
 // srun argv for one worker: the step on `node` of component `het_group`
 // (-1: a plain job), its devices given as positions among the node's planned
 // devices, then the worker's argv.
-std::vector<std::string> StepArgv(const std::string& job_id, int het_group,
-                                  const std::string& node, const std::string& worker_id,
+std::vector<std::string> StepArgv(const std::string& job_id, int het_group, const std::string& node,
+                                  const std::string& worker_id,
                                   const std::vector<int>& gpu_positions,
                                   const std::vector<std::string>& argv);
 

@@ -39,9 +39,11 @@ RoleSpec Role(const std::string& name, int replicas, int gpu, Quantity cpu) {
 TEST(SlurmStepTest, NodeRequestsSumThePlanPerNode) {
   ExperimentSpec e;
   e.name = "x";
-  e.roles = {Role("actor", 2, 2, Quantity::Units(15000)), Role("rollout", 1, 12, Quantity::Whole(1))};
+  e.roles = {Role("actor", 2, 2, Quantity::Units(15000)),
+             Role("rollout", 1, 12, Quantity::Whole(1))};
   e.roles[1].placement = PlacementMode::kDeferred;
-  Result<Plan> plan = MakePlan(e, {GpuNode("node1", 8), GpuNode("node2", 8)}, roles::CountingPorts());
+  Result<Plan> plan =
+      MakePlan(e, {GpuNode("node1", 8), GpuNode("node2", 8)}, roles::CountingPorts());
   ASSERT_TRUE(plan.has_value()) << plan.error().ToString();
   std::vector<NodeRequest> r = NodeRequests(*plan);
   ASSERT_EQ(r.size(), 2u);
@@ -60,12 +62,26 @@ TEST(SlurmStepTest, NodeRequestsSumThePlanPerNode) {
 TEST(SlurmStepTest, HolderArgvHasOneComponentPerNode) {
   std::vector<NodeRequest> nodes = {{"node1", 4, 1536, {0, 1, 2}}, {"node2", 1, 1, {}}};
   EXPECT_EQ(HolderArgv("berth-x", "gpu", nodes, "/r/holder.log", "/r/holder.sh"),
-            (std::vector<std::string>{
-                "sbatch", "--parsable", "--job-name=berth-x", "--no-requeue",
-                "--output=/r/holder.log", "--nodes=1", "--ntasks=1", "--nodelist=node1",
-                "--cpus-per-task=4", "--mem=1536M", "--gres=gpu:3", "--partition=gpu", ":",
-                "--nodes=1", "--ntasks=1", "--nodelist=node2", "--cpus-per-task=1", "--mem=1M",
-                "--partition=gpu", "/r/holder.sh"}));
+            (std::vector<std::string>{"sbatch",
+                                      "--parsable",
+                                      "--job-name=berth-x",
+                                      "--no-requeue",
+                                      "--output=/r/holder.log",
+                                      "--nodes=1",
+                                      "--ntasks=1",
+                                      "--nodelist=node1",
+                                      "--cpus-per-task=4",
+                                      "--mem=1536M",
+                                      "--gres=gpu:3",
+                                      "--partition=gpu",
+                                      ":",
+                                      "--nodes=1",
+                                      "--ntasks=1",
+                                      "--nodelist=node2",
+                                      "--cpus-per-task=1",
+                                      "--mem=1M",
+                                      "--partition=gpu",
+                                      "/r/holder.sh"}));
 }
 
 TEST(SlurmStepTest, EqualNodesMakeOnePlainJob) {
@@ -85,9 +101,9 @@ TEST(SlurmStepTest, StepArgvPassesUserValuesAsArgumentsOnly) {
   EXPECT_EQ(argv[0], "srun");
   EXPECT_EQ(argv[1], "--jobid=12");
   EXPECT_EQ(argv[2], "--het-group=1");
-  EXPECT_EQ(std::vector<std::string>(argv.end() - 4, argv.end()),
-            (std::vector<std::string>{"1,3", "/bin/prog", "--flag=a b",
-                                      "it's \"quoted\"; rm -rf"}));
+  EXPECT_EQ(
+      std::vector<std::string>(argv.end() - 4, argv.end()),
+      (std::vector<std::string>{"1,3", "/bin/prog", "--flag=a b", "it's \"quoted\"; rm -rf"}));
   // A plain job has no het group.
   EXPECT_EQ(StepArgv("12", -1, "node2", "a/0", {}, {"p"})[2], "--nodes=1");
 }
@@ -95,8 +111,8 @@ TEST(SlurmStepTest, StepArgvPassesUserValuesAsArgumentsOnly) {
 // Runs the step's script here, as srun would on the node, with Slurm's
 // CUDA_VISIBLE_DEVICES for the step, and returns what the worker sees.
 std::string SeenDevices(const std::string& slurm_devices, const std::vector<int>& positions) {
-  std::vector<std::string> argv = StepArgv("1", -1, "n", "w/0", positions,
-                                           {"/bin/sh", "-c", "printf %s \"$CUDA_VISIBLE_DEVICES\""});
+  std::vector<std::string> argv = StepArgv(
+      "1", -1, "n", "w/0", positions, {"/bin/sh", "-c", "printf %s \"$CUDA_VISIBLE_DEVICES\""});
   // Everything after "--" is the step's command.
   size_t at = 0;
   while (argv[at] != "--") ++at;
@@ -116,7 +132,7 @@ std::string SeenDevices(const std::string& slurm_devices, const std::vector<int>
 
 TEST(SlurmStepTest, StepScriptKeepsThePlannedPositionsOfTheGrantedDevices) {
   EXPECT_EQ(SeenDevices("4,5,6,7", {1, 2}), "5,6");
-  EXPECT_EQ(SeenDevices("0,1,2,3", {0}), "0");       // renumbered under ConstrainDevices
+  EXPECT_EQ(SeenDevices("0,1,2,3", {0}), "0");        // renumbered under ConstrainDevices
   EXPECT_EQ(SeenDevices("0,1,2,3,4,5,6,7", {}), "");  // a worker without GPUs sees none
   EXPECT_EQ(Positions({5, 7}, {2, 5, 6, 7}), (std::vector<int>{1, 3}));
 }
