@@ -25,7 +25,7 @@
 
 #include "berth/experiment.h"
 #include "berth/scheduler.h"
-#include "cluster/local_node.h"
+#include "runtime/local/local_node.h"
 
 namespace {
 
@@ -80,12 +80,12 @@ int main(int argc, char** argv) {
   if (readiness != "tcp" && readiness != "none") return Usage("--readiness is tcp or none");
   demo = std::filesystem::absolute(demo).string();
 
-  berth::cluster::LocalOverrides overrides;
+  berth::runtime::local::LocalOverrides overrides;
   overrides.gpus = 0;
   overrides.cpu = berth::Quantity::Whole(workers);
   overrides.mem_gib = berth::Quantity::Whole(1);
   berth::Result<berth::NodeSpec> node =
-      berth::cluster::LocalNode(berth::cluster::DetectMachine(), overrides);
+      berth::runtime::local::LocalNode(berth::runtime::local::DetectMachine(), overrides);
   if (!Check(node, "local node")) return 1;
 
   berth::RoleSpec role;

@@ -30,7 +30,7 @@
 
 #include "berth/process.h"
 #include "roles/ports.h"
-#include "run/probe.h"
+#include "scheduler/probe.h"
 
 namespace {
 
@@ -47,7 +47,7 @@ bool WaitHealthy(const std::vector<int>& port, Clock::time_point t0) {
   size_t pending = n;
   while (pending > 0) {
     for (size_t i = 0; i < n; ++i) {
-      if (!up[i] && berth::run::HttpReady("127.0.0.1", port[i], "/health", milliseconds(200))) {
+      if (!up[i] && berth::scheduler::HttpReady("127.0.0.1", port[i], "/health", milliseconds(200))) {
         up[i] = true;
         --pending;
       }

@@ -66,7 +66,7 @@ struct SchedulerEvent {
 
 struct SchedulerOptions {
   // The cluster. For the local runtime: this machine as one node
-  // (cluster/local_node.h builds it).
+  // (runtime/local/local_node.h builds it).
   std::vector<NodeSpec> nodes;
   // Roles that will be created later, so that a forked role's cpu and mem are
   // reserved in its target's bundles when the target is created (a placed

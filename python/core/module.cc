@@ -25,10 +25,10 @@
 #include "berth/plan.h"
 #include "berth/process.h"
 #include "berth/scheduler.h"
-#include "cluster/local_node.h"
-#include "io/experiment_yaml.h"
-#include "io/place_json.h"
-#include "roles/plan_render.h"
+#include "runtime/local/local_node.h"
+#include "formats/experiment_yaml.h"
+#include "formats/place_json.h"
+#include "formats/plan_render.h"
 #include "roles/ports.h"
 #include "scheduler/worker_json.h"
 
@@ -63,17 +63,17 @@ Result<std::optional<Quantity>> Declared(double value, const char* field) {
 Result<std::vector<NodeSpec>> ClusterNodes(const std::string& cluster_json, int gpus, double cpu,
                                            double mem, bool to_run) {
   if (cluster_json.empty()) {
-    cluster::LocalOverrides overrides;
+    runtime::local::LocalOverrides overrides;
     if (gpus >= 0) overrides.gpus = gpus;
     BERTH_ASSIGN_OR_RETURN(overrides.cpu, Declared(cpu, "cpu"));
     BERTH_ASSIGN_OR_RETURN(overrides.mem_gib, Declared(mem, "mem"));
-    BERTH_ASSIGN_OR_RETURN(NodeSpec node, cluster::LocalNode(cluster::DetectMachine(), overrides));
+    BERTH_ASSIGN_OR_RETURN(NodeSpec node, runtime::local::LocalNode(runtime::local::DetectMachine(), overrides));
     return std::vector<NodeSpec>{std::move(node)};
   }
   if (gpus >= 0 || cpu >= 0 || mem >= 0) {
     return InvalidSpec("cluster: give either a cluster or gpus/cpu/mem for this machine, not both");
   }
-  BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes, io::ParseCluster(cluster_json, "cluster"));
+  BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes, formats::ParseCluster(cluster_json, "cluster"));
   if (!to_run) return nodes;
   for (NodeSpec& n : nodes) n.labels.emplace("address", "127.0.0.1");
   if (!roles::AllOnLoopback(nodes)) {
@@ -98,7 +98,7 @@ class PyScheduler {
 
   std::vector<std::string> CreateWorkers(const std::string& role_json) {
     return Ids([&](Scheduler& s) -> Result<std::vector<std::string>> {
-      BERTH_ASSIGN_OR_RETURN(RoleSpec role, io::ParseRoleYaml(role_json, "job"));
+      BERTH_ASSIGN_OR_RETURN(RoleSpec role, formats::ParseRoleYaml(role_json, "job"));
       return s.CreateWorkers(role);
     });
   }
@@ -184,7 +184,7 @@ class PyScheduler {
     }
     for (size_t i = 0; i < expected.size(); ++i) {
       BERTH_ASSIGN_OR_RETURN(
-          RoleSpec r, io::ParseRoleYaml(expected[i].dump(), "expected[" + std::to_string(i) + "]"));
+          RoleSpec r, formats::ParseRoleYaml(expected[i].dump(), "expected[" + std::to_string(i) + "]"));
       so.expected_roles.push_back(std::move(r));
     }
     so.log_dir = log_dir;
@@ -245,7 +245,7 @@ std::string Plan(const std::string& experiment_json, const std::string& cluster_
     BERTH_ASSIGN_OR_RETURN(
         berth::Plan plan,
         MakePlan(e, nodes, local ? roles::LocalFreePorts() : roles::CountingPorts()));
-    return roles::PlanJson(e.name, plan);
+    return formats::PlanJson(e.name, plan);
   }();
   if (!out) Raise(out.error());
   return std::move(out).value();

@@ -9,8 +9,8 @@
 #include "berth/placement.h"
 #include "berth/status.h"
 #include "cli/place_text.h"
-#include "io/place_json.h"
-#include "io/read_file.h"
+#include "formats/place_json.h"
+#include "common/read_file.h"
 
 namespace berth::cli {
 namespace {
@@ -18,17 +18,17 @@ namespace {
 Result<std::string> Place(const PlaceOptions& options) {
   // Read and check both files before running anything, so that a typo in
   // the ops file is reported without waiting for the placement.
-  BERTH_ASSIGN_OR_RETURN(std::string cluster_text, io::ReadFile(options.cluster_path));
-  BERTH_ASSIGN_OR_RETURN(std::string ops_text, io::ReadFile(options.ops_path));
+  BERTH_ASSIGN_OR_RETURN(std::string cluster_text, common::ReadFile(options.cluster_path));
+  BERTH_ASSIGN_OR_RETURN(std::string ops_text, common::ReadFile(options.ops_path));
   BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes,
-                         io::ParseCluster(cluster_text, options.cluster_path));
-  BERTH_ASSIGN_OR_RETURN(std::vector<io::Op> ops, io::ParseOps(ops_text, options.ops_path));
+                         formats::ParseCluster(cluster_text, options.cluster_path));
+  BERTH_ASSIGN_OR_RETURN(std::vector<formats::Op> ops, formats::ParseOps(ops_text, options.ops_path));
   PlacementEngine engine;
-  BERTH_RETURN_IF_ERROR(io::AddNodes(engine, nodes, options.cluster_path));
-  BERTH_RETURN_IF_ERROR(io::ApplyOps(engine, ops, options.ops_path));
+  BERTH_RETURN_IF_ERROR(formats::AddNodes(engine, nodes, options.cluster_path));
+  BERTH_RETURN_IF_ERROR(formats::ApplyOps(engine, ops, options.ops_path));
   if (options.format == "text") return RenderText(engine);
-  return io::RenderState(engine,
-                         options.compact ? io::JsonStyle::kCompact : io::JsonStyle::kPretty);
+  return formats::RenderState(engine,
+                         options.compact ? formats::JsonStyle::kCompact : formats::JsonStyle::kPretty);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "roles/explain_text.h"
+#include "placement/explain_text.h"
 
 namespace berth::cli {
 namespace {
@@ -17,7 +17,7 @@ std::string Placements(const std::vector<BundlePlacement>& placed) {
   std::string out;
   for (const BundlePlacement& p : placed) {
     if (!out.empty()) out += "  ";
-    out += "#" + std::to_string(p.index) + " " + p.node + " gpu " + roles::DeviceRanges(p.gpus);
+    out += "#" + std::to_string(p.index) + " " + p.node + " gpu " + placement::DeviceRanges(p.gpus);
   }
   return out;
 }

@@ -8,10 +8,10 @@
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
-#include "cluster/local_node.h"
-#include "io/place_json.h"
-#include "io/read_file.h"
-#include "roles/plan_render.h"
+#include "runtime/local/local_node.h"
+#include "formats/place_json.h"
+#include "common/read_file.h"
+#include "formats/plan_render.h"
 #include "roles/ports.h"
 #include "runtime/slurm/allocation.h"
 
@@ -25,9 +25,9 @@ struct Cluster {
 };
 
 Result<Cluster> LoadCluster(const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
   Cluster c;
-  BERTH_ASSIGN_OR_RETURN(c.nodes, io::ParseCluster(text, path));
+  BERTH_ASSIGN_OR_RETURN(c.nodes, formats::ParseCluster(text, path));
   c.description = std::to_string(c.nodes.size()) + " nodes of " + path;
   return c;
 }
@@ -39,7 +39,7 @@ struct Output {
 
 Result<Output> Plan(const PlanOptions& options) {
   const std::string& path = options.experiment_path;
-  BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
   BERTH_ASSIGN_OR_RETURN(ExperimentSpec experiment, ParseExperiment(text, path));
 
   Output out;
@@ -55,7 +55,7 @@ Result<Output> Plan(const PlanOptions& options) {
   }
   if (slurm) {
     std::vector<std::string> skipped;
-    BERTH_ASSIGN_OR_RETURN(cluster.nodes, slurm::ReadCluster(experiment.slurm.partition, &skipped));
+    BERTH_ASSIGN_OR_RETURN(cluster.nodes, runtime::slurm::ReadCluster(experiment.slurm.partition, &skipped));
     for (const std::string& s : skipped) out.warnings.push_back("slurm node left out: " + s);
     cluster.description = std::to_string(cluster.nodes.size()) +
                           " usable Slurm node(s), free capacity now (GPU ids are ranks; the "
@@ -67,13 +67,13 @@ Result<Output> Plan(const PlanOptions& options) {
     }
     BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(options.cluster_path));
   } else if (experiment.cluster_file) {
-    BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(io::BesideFile(path, *experiment.cluster_file)));
+    BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(common::BesideFile(path, *experiment.cluster_file)));
   } else {
-    const cluster::LocalOverrides overrides{experiment.gpus, experiment.cpu, experiment.mem_gib};
-    const cluster::MachineInfo machine = cluster::DetectMachine();
-    Result<NodeSpec> node = cluster::LocalNode(machine, overrides);
+    const runtime::local::LocalOverrides overrides{experiment.gpus, experiment.cpu, experiment.mem_gib};
+    const runtime::local::MachineInfo machine = runtime::local::DetectMachine();
+    Result<NodeSpec> node = runtime::local::LocalNode(machine, overrides);
     if (!node) return InvalidSpec(path + ": " + node.error().message());
-    cluster.description = "this machine, " + cluster::Describe(*node, machine, overrides);
+    cluster.description = "this machine, " + runtime::local::Describe(*node, machine, overrides);
     cluster.nodes.push_back(std::move(node).value());
     cluster.local = true;
   }
@@ -104,8 +104,8 @@ Result<Output> Plan(const PlanOptions& options) {
   }
   for (const std::string& w : plan->warnings) out.warnings.push_back(path + ": " + w);
   out.text = options.json
-                 ? roles::PlanJson(experiment.name, *plan)
-                 : roles::PlanText(experiment.name, *plan, cluster.nodes, cluster.description);
+                 ? formats::PlanJson(experiment.name, *plan)
+                 : formats::PlanText(experiment.name, *plan, cluster.nodes, cluster.description);
   return out;
 }
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "roles/explain_text.h"
+#include "placement/explain_text.h"
 #include "roles/tasks.h"
 #include "roles/worker_env.h"
 
@@ -103,7 +103,7 @@ Status NotPlaced(const PlacementEngine& engine, const RoleEntry& rp, const std::
   std::string msg =
       rp.Label() + ": group " + Quote(group) + " is not placed (" + GroupStateName(state) + ")";
   if (why) {
-    msg += ": " + why->reason + "\n" + ExplanationText(*why);
+    msg += ": " + why->reason + "\n" + placement::ExplanationText(*why);
     if (!msg.empty() && msg.back() == '\n') msg.pop_back();
   }
   return Status(state == GroupState::kPending ? ErrorCode::kUnavailable : ErrorCode::kInfeasible,

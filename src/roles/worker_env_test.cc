@@ -4,10 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <set>
 
-#include "roles/plan_render.h"
 #include "roles/plan_test_util.h"
 
 namespace berth {
@@ -217,10 +215,6 @@ roles:
   EXPECT_EQ(Env(w, "EMPTY"), "");
   EXPECT_EQ(Env(w, "TAB"), "a\tb");
   EXPECT_EQ(w.argv, (Names{"x", list, script}));
-  // And in the JSON output, after a round trip.
-  auto j = nlohmann::json::parse(roles::PlanJson("t", plan));
-  EXPECT_EQ(j["workers"][0]["env"]["SCRIPT"], script);
-  EXPECT_EQ(j["workers"][0]["argv"][1], list);
 }
 
 TEST(EnvTest, BracesEscapeAndSpecEnvIsAPlaceholder) {
@@ -265,40 +259,6 @@ roles:
                        GpuNodes(1, 0));
   EXPECT_EQ(Worker(plan, "a/0").argv, Names{"first"});
   EXPECT_EQ(Env(Worker(plan, "a/1"), "K"), "one");
-}
-
-TEST(PlanJsonTest, Shape) {
-  Plan plan = MustPlan(R"(
-name: t
-roles:
-  - {name: a, replicas: 2, placement: separate, scheduling_spec: {gpu: 0.5, ports: [http], cmd: [x]},
-     readiness: {http: {port: http}}, startup_timeout: 12.5}
-  - {name: b, replicas: 2, scheduling_strategy: {type: colocation, target: a, fork: false}}
-)",
-                       GpuNodes(1, 1));
-  auto j = nlohmann::json::parse(roles::PlanJson("t", plan));
-  EXPECT_EQ(j["experiment"], "t");
-  ASSERT_EQ(j["groups"].size(), 2u);
-  EXPECT_EQ(j["groups"][0]["role"], "a");
-  EXPECT_EQ(j["groups"][0]["group"], "a/0");
-  EXPECT_EQ(j["groups"][0]["state"], "CREATED");
-  EXPECT_EQ(j["groups"][0]["bundles"][0]["gpus"][0]["fraction"], 0.5);
-  EXPECT_EQ(j["groups"][0]["bundles"][0]["resources"]["GPU"], 0.5);
-  const auto& w = j["workers"][1];
-  EXPECT_EQ(w["id"], "a/1");
-  EXPECT_EQ(w["gpus"], nlohmann::json::array({0}));
-  EXPECT_EQ(w["gpu_fractions"], nlohmann::json::array({0.5}));
-  EXPECT_EQ(w["ports"]["http"], 30001);
-  EXPECT_EQ(w["readiness"]["kind"], "http");
-  EXPECT_EQ(w["readiness"]["path"], "/health");
-  EXPECT_EQ(w["startup_timeout"], 12.5);
-  EXPECT_FALSE(w.contains("fork_of"));
-  EXPECT_EQ(j["aliases"][0]["role"], "b");
-  EXPECT_EQ(j["aliases"][0]["target"], "a");
-  EXPECT_TRUE(j["warnings"].is_array());
-  // env keeps berth's order, not alphabetical.
-  const std::string text = roles::PlanJson("t", plan);
-  EXPECT_LT(text.find("\"BERTH_WORKER_ID\""), text.find("\"BERTH_NODE\""));
 }
 
 }  // namespace

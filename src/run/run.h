@@ -21,8 +21,8 @@
 #include "berth/plan.h"
 #include "berth/process.h"
 #include "berth/scheduler.h"
-#include "run/control_server.h"
-#include "run/run_state.h"
+#include "control/control_server.h"
+#include "formats/run_state.h"
 #include "run/runner.h"
 #include "runtime/slurm/allocation.h"
 
@@ -41,7 +41,7 @@ inline bool Stopping() { return g_stop_signal.load() != 0 || g_down_requested.lo
 // The control API's endpoints are Run's: status and roles from a snapshot
 // taken wherever the state is saved, the rest queued to the main thread
 // (the Scheduler's only thread), which runs them between two waits of Watch.
-class Run : private ControlHandlers {
+class Run : private control::ControlHandlers {
  public:
   Run(const RunOptions& options, std::unique_ptr<ProcessSupervisor> sup)
       : options_(options), sup_(std::move(sup)) {}
@@ -54,19 +54,19 @@ class Run : private ControlHandlers {
   int Main();
 
  private:
-  // ControlHandlers, on the server's threads.
-  ControlReply GetStatus() override;
-  ControlReply ListRoles() override;
-  ControlReply GetWorkers(const std::string& role, double timeout_s) override;
-  ControlReply CreateRole(const RoleSpec& role) override;
-  ControlReply ForkRole(const std::string& role, const std::string& target,
+  // control::ControlHandlers, on the server's threads.
+  control::ControlReply GetStatus() override;
+  control::ControlReply ListRoles() override;
+  control::ControlReply GetWorkers(const std::string& role, double timeout_s) override;
+  control::ControlReply CreateRole(const RoleSpec& role) override;
+  control::ControlReply ForkRole(const std::string& role, const std::string& target,
                         const std::vector<std::string>& command) override;
-  ControlReply DeleteRole(const std::string& role) override;
-  ControlReply Down() override;
+  control::ControlReply DeleteRole(const std::string& role) override;
+  control::ControlReply Down() override;
   // Why a queued request waits, for its 503.
   std::string BusyReason();
   // On the main thread: the end of a create or fork call.
-  ControlReply Created(const std::string& role, Result<std::vector<std::string>> ids);
+  control::ControlReply Created(const std::string& role, Result<std::vector<std::string>> ids);
   void StartControl();
   void StopControl(const std::string& why);
   // state_ -> the snapshot the control API serves.
@@ -93,7 +93,7 @@ class Run : private ControlHandlers {
   int Watch();
   void Fail(int code, const std::string& message);
   void Save();
-  WorkerRecord* Record(const std::string& id);
+  formats::WorkerRecord* Record(const std::string& id);
   void ShowTable(bool redraw);
 
   RunOptions options_;
@@ -104,17 +104,17 @@ class Run : private ControlHandlers {
   bool slurm_ = false;
   bool node_failed_ = false;  // the last failure was the Slurm job's NODE_FAIL
   Clock::time_point last_save_;
-  std::unique_ptr<slurm::Allocation> alloc_;  // backend slurm, once submitted
+  std::unique_ptr<runtime::slurm::Allocation> alloc_;  // backend slurm, once submitted
   std::vector<const RoleSpec*> launch_order_;
-  RunState state_;
+  formats::RunState state_;
   int exit_code_ = 0;
   size_t table_lines_ = 0;  // lines of the table last drawn, for a redraw
 
   std::mutex snapshot_mu_;
-  RunState snapshot_;                   // guarded by snapshot_mu_
+  formats::RunState snapshot_;                   // guarded by snapshot_mu_
   std::vector<std::string> roles_now_;  // guarded by snapshot_mu_
-  ControlMailbox mailbox_{[this] { return BusyReason(); }};
-  ControlServer control_;
+  control::ControlMailbox mailbox_{[this] { return BusyReason(); }};
+  control::ControlServer control_;
 };
 
 }  // namespace berth::run

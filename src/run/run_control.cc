@@ -1,4 +1,4 @@
-// The control API's handlers of Run (ControlHandlers), on the server's
+// The control API's handlers of Run (control::ControlHandlers), on the server's
 // threads: status and roles are answered from the snapshot that Publish
 // takes at each save; the calls that start, stop or wait for workers are
 // queued to the main thread (the Scheduler is not thread-safe), which runs
@@ -17,8 +17,8 @@
 namespace berth::run {
 namespace {
 
-ControlReply StoppingReply() {
-  return ErrorReply(Unavailable("berth is stopping; nothing was done"), std::nullopt, 503);
+control::ControlReply StoppingReply() {
+  return control::ErrorReply(Unavailable("berth is stopping; nothing was done"), std::nullopt, 503);
 }
 
 milliseconds Seconds(double s) { return milliseconds(static_cast<int64_t>(s * 1000)); }
@@ -71,61 +71,61 @@ std::string Run::BusyReason() {
   return "berth is " + (phase.empty() ? std::string("busy") : phase);
 }
 
-ControlReply Run::GetStatus() {
+control::ControlReply Run::GetStatus() {
   std::lock_guard<std::mutex> lock(snapshot_mu_);
-  return ControlReply{200, RunStateToJson(snapshot_, PortShape::kMap)};
+  return control::ControlReply{200, formats::RunStateToJson(snapshot_, formats::PortShape::kMap)};
 }
 
-ControlReply Run::ListRoles() {
+control::ControlReply Run::ListRoles() {
   std::lock_guard<std::mutex> lock(snapshot_mu_);
   nlohmann::ordered_json body;
   body["roles"] = roles_now_;
-  return ControlReply{200, body};
+  return control::ControlReply{200, body};
 }
 
-ControlReply Run::GetWorkers(const std::string& role, double timeout_s) {
+control::ControlReply Run::GetWorkers(const std::string& role, double timeout_s) {
   return mailbox_.Call(
-      [this, role, timeout_s]() -> ControlReply {
+      [this, role, timeout_s]() -> control::ControlReply {
         if (Stopping()) return StoppingReply();
         Result<std::vector<Worker>> workers = scheduler_->GetWorkers(role, Seconds(timeout_s));
-        if (!workers) return ErrorReply(workers.error(), scheduler_->last_failure());
+        if (!workers) return control::ErrorReply(workers.error(), scheduler_->last_failure());
         nlohmann::ordered_json list = nlohmann::ordered_json::array();
         for (const Worker& w : *workers) list.push_back(scheduler::WorkerJson(w));
         nlohmann::ordered_json body;
         body["workers"] = list;
-        return ControlReply{200, body};
+        return control::ControlReply{200, body};
       },
       Seconds(timeout_s + kQueueSlackS));
 }
 
-ControlReply Run::Created(const std::string& role, Result<std::vector<std::string>> ids) {
+control::ControlReply Run::Created(const std::string& role, Result<std::vector<std::string>> ids) {
   if (!ids) {
     // All or nothing: the Scheduler rolled the role back, and the state
     // forgets the workers it started for it.
     std::printf("control API: %s not created: %s\n", role.c_str(),
                 ids.error().message().substr(0, ids.error().message().find('\n')).c_str());
     state_.workers.erase(std::remove_if(state_.workers.begin(), state_.workers.end(),
-                                        [&](const WorkerRecord& w) {
+                                        [&](const formats::WorkerRecord& w) {
                                           return w.role == role &&
-                                                 w.state != WorkerState::kStarting &&
-                                                 w.state != WorkerState::kReady;
+                                                 w.state != formats::WorkerState::kStarting &&
+                                                 w.state != formats::WorkerState::kReady;
                                         }),
                          state_.workers.end());
     Save();
     std::fflush(stdout);
     table_lines_ = 0;
-    return ErrorReply(ids.error(), scheduler_->last_failure());
+    return control::ErrorReply(ids.error(), scheduler_->last_failure());
   }
   Save();
   ShowTable(false);
   nlohmann::ordered_json body;
   body["ids"] = *ids;
-  return ControlReply{200, body};
+  return control::ControlReply{200, body};
 }
 
-ControlReply Run::CreateRole(const RoleSpec& role) {
+control::ControlReply Run::CreateRole(const RoleSpec& role) {
   return mailbox_.Call(
-      [this, role]() -> ControlReply {
+      [this, role]() -> control::ControlReply {
         if (Stopping()) return StoppingReply();
         std::printf("control API: starting %s: %d worker(s)\n", role.name.c_str(), role.replicas);
         std::fflush(stdout);
@@ -134,10 +134,10 @@ ControlReply Run::CreateRole(const RoleSpec& role) {
       Seconds(role.startup_timeout_s + kQueueSlackS));
 }
 
-ControlReply Run::ForkRole(const std::string& role, const std::string& target,
+control::ControlReply Run::ForkRole(const std::string& role, const std::string& target,
                            const std::vector<std::string>& command) {
   return mailbox_.Call(
-      [this, role, target, command]() -> ControlReply {
+      [this, role, target, command]() -> control::ControlReply {
         if (Stopping()) return StoppingReply();
         std::printf("control API: forking %s onto %s\n", role.c_str(), target.c_str());
         std::fflush(stdout);
@@ -146,9 +146,9 @@ ControlReply Run::ForkRole(const std::string& role, const std::string& target,
       Seconds(30 + kQueueSlackS));  // the target's startup timeout is not known here
 }
 
-ControlReply Run::DeleteRole(const std::string& role) {
+control::ControlReply Run::DeleteRole(const std::string& role) {
   return mailbox_.Call(
-      [this, role]() -> ControlReply {
+      [this, role]() -> control::ControlReply {
         if (Stopping()) return StoppingReply();
         const std::vector<std::string> before = scheduler_->Roles();
         Status st = scheduler_->DeleteWorkers(role);
@@ -172,20 +172,20 @@ ControlReply Run::DeleteRole(const std::string& role) {
           Save();
           ShowTable(false);
         }
-        if (!st.ok()) return ErrorReply(st);
+        if (!st.ok()) return control::ErrorReply(st);
         nlohmann::ordered_json body;
         body["deleted"] = role;
         body["roles_deleted"] = deleted;
-        return ControlReply{200, body};
+        return control::ControlReply{200, body};
       },
       Seconds(kQueueSlackS));
 }
 
-ControlReply Run::Down() {
+control::ControlReply Run::Down() {
   g_down_requested.store(true);
   nlohmann::ordered_json body;
   body["stopping"] = true;
-  return ControlReply{200, body};
+  return control::ControlReply{200, body};
 }
 
 }  // namespace berth::run

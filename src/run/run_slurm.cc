@@ -28,14 +28,14 @@ std::string DeviceList(const std::vector<GpuShare>& gpus) {
 
 // Submits the job that holds the whole experiment and waits until it runs.
 Status Run::Allocate(const Plan& plan) {
-  std::vector<slurm::NodeRequest> nodes = slurm::NodeRequests(plan);
+  std::vector<runtime::slurm::NodeRequest> nodes = runtime::slurm::NodeRequests(plan);
   std::printf("submitting one Slurm job for %zu worker(s) on %zu node(s)\n", plan.workers.size(),
               nodes.size());
   std::fflush(stdout);
-  Result<slurm::Allocation> alloc = slurm::Allocation::Submit(
+  Result<runtime::slurm::Allocation> alloc = runtime::slurm::Allocation::Submit(
       "berth-" + experiment_.name, experiment_.slurm.partition, std::move(nodes), state_.run_dir);
   if (!alloc) return alloc.error();
-  alloc_ = std::make_unique<slurm::Allocation>(std::move(alloc).value());
+  alloc_ = std::make_unique<runtime::slurm::Allocation>(std::move(alloc).value());
   state_.message = "Slurm job " + alloc_->job_id();
   Save();
   Status running = alloc_->WaitRunning(
@@ -59,24 +59,24 @@ Status Run::Allocate(const Plan& plan) {
 // workers stood on the nodes that failed (the job is one allocation: Slurm
 // ends all of it, and berth reports every gang on a failed node as failed).
 std::string Run::SlurmFailure() {
-  Result<slurm::SlurmJob> job = alloc_->Query();
+  Result<runtime::slurm::SlurmJob> job = alloc_->Query();
   // A cancelled job is COMPLETING for a moment before Slurm says why it ended.
-  for (int i = 0; i < 40 && job && job->state == slurm::JobState::kCompleting; ++i) {
+  for (int i = 0; i < 40 && job && job->state == runtime::slurm::JobState::kCompleting; ++i) {
     std::this_thread::sleep_for(milliseconds(50));
     job = alloc_->Query();
   }
   if (!job) return " (Slurm job " + alloc_->job_id() + ": " + job.error().message() + ")";
-  if (job->state == slurm::JobState::kRunning) return {};
+  if (job->state == runtime::slurm::JobState::kRunning) return {};
   std::string out = " (Slurm job " + alloc_->job_id() + " is " + job->state_text +
                     (job->reason.empty() ? "" : ", " + job->reason);
-  if (job->state == slurm::JobState::kNodeFail) {
+  if (job->state == runtime::slurm::JobState::kNodeFail) {
     node_failed_ = true;
     std::vector<std::string> skipped;
-    (void)slurm::ReadCluster("", &skipped);
+    (void)runtime::slurm::ReadCluster("", &skipped);
     for (const std::string& line : skipped) {
       const std::string node = line.substr(0, line.find(':'));
       std::string on_it;
-      for (const WorkerRecord& w : state_.workers) {
+      for (const formats::WorkerRecord& w : state_.workers) {
         if (w.node == node) on_it += (on_it.empty() ? "" : ", ") + w.id;
       }
       if (!on_it.empty()) out += "; node " + line + "; failed with it: " + on_it;
@@ -93,7 +93,7 @@ std::string Run::Devices(const WorkerPlan& w) const {
   for (const GpuShare& g : w.gpus) devices.push_back(g.device);
   const std::vector<int>& granted = alloc_->granted_gpus(w.node);
   std::string s;
-  for (int p : slurm::Positions(devices, alloc_->planned_gpus(w.node))) {
+  for (int p : runtime::slurm::Positions(devices, alloc_->planned_gpus(w.node))) {
     if (p < static_cast<int>(granted.size()))
       s += (s.empty() ? "" : ",") + std::to_string(granted[p]);
   }
@@ -104,8 +104,8 @@ void Run::UseSlurmSteps(SchedulerOptions& so) {
   so.wrap_launch = [this](const WorkerPlan& w, LaunchSpec spec) -> Result<LaunchSpec> {
     std::vector<int> devices;
     for (const GpuShare& g : w.gpus) devices.push_back(g.device);
-    spec.argv = slurm::StepArgv(alloc_->job_id(), alloc_->component(w.node), w.node, w.id,
-                                slurm::Positions(devices, alloc_->planned_gpus(w.node)), spec.argv);
+    spec.argv = runtime::slurm::StepArgv(alloc_->job_id(), alloc_->component(w.node), w.node, w.id,
+                                runtime::slurm::Positions(devices, alloc_->planned_gpus(w.node)), spec.argv);
     return spec;
   };
   so.before_stop = [this](const std::vector<WorkerPlan>& stage) {

@@ -23,11 +23,11 @@
 #include "berth/plan.h"
 #include "berth/process.h"
 #include "berth/scheduler.h"
-#include "cluster/local_node.h"
-#include "io/read_file.h"
+#include "runtime/local/local_node.h"
+#include "common/read_file.h"
 #include "roles/ports.h"
 #include "run/run.h"
-#include "run/run_state.h"
+#include "formats/run_state.h"
 #include "runtime/slurm/allocation.h"
 
 namespace berth::run {
@@ -76,7 +76,7 @@ int ExitCodeFor(const Status& s, const Scheduler& scheduler) {
 
 Status Run::Load() {
   const std::string& path = options_.experiment_path;
-  BERTH_ASSIGN_OR_RETURN(std::string text, io::ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
   BERTH_ASSIGN_OR_RETURN(experiment_, ParseExperiment(text, path));
   if (!options_.backend.empty() && options_.backend != "local" && options_.backend != "slurm") {
     return InvalidSpec("--backend: \"" + options_.backend +
@@ -112,7 +112,7 @@ Status Run::PlanAndAdmit() {
   nodes_.clear();
   if (slurm_) {
     std::vector<std::string> skipped;
-    Result<std::vector<NodeSpec>> nodes = slurm::ReadCluster(experiment_.slurm.partition, &skipped);
+    Result<std::vector<NodeSpec>> nodes = runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped);
     if (!nodes) return Status(nodes.error().code(), path + ": " + nodes.error().message());
     for (const std::string& s : skipped)
       std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
@@ -125,8 +125,8 @@ Status Run::PlanAndAdmit() {
                          " describes other machines; `berth run` runs on this machine (use "
                          "`berth plan` for a multi-node cluster, or remove cluster.file)");
     }
-    const cluster::LocalOverrides overrides{experiment_.gpus, experiment_.cpu, experiment_.mem_gib};
-    Result<NodeSpec> node = cluster::LocalNode(cluster::DetectMachine(), overrides);
+    const runtime::local::LocalOverrides overrides{experiment_.gpus, experiment_.cpu, experiment_.mem_gib};
+    Result<NodeSpec> node = runtime::local::LocalNode(runtime::local::DetectMachine(), overrides);
     if (!node) return InvalidSpec(path + ": " + node.error().message());
     nodes_.push_back(std::move(node).value());
   }
@@ -138,7 +138,7 @@ Status Run::PlanAndAdmit() {
     // ask Slurm for it and let the job wait in the queue (its reason shown,
     // bounded by slurm.queue_timeout) until other jobs release those nodes.
     Result<std::vector<NodeSpec>> whole =
-        slurm::ReadCluster(experiment_.slurm.partition, nullptr, /*free_only=*/false);
+        runtime::slurm::ReadCluster(experiment_.slurm.partition, nullptr, /*free_only=*/false);
     if (whole) {
       Result<Plan> later = MakePlan(experiment_, *whole, roles::CountingPorts());
       if (later) {
@@ -155,10 +155,10 @@ Status Run::PlanAndAdmit() {
 
   if (slurm_) BERTH_RETURN_IF_ERROR(Allocate(*plan));
   std::map<std::string, int> restarts;
-  for (const WorkerRecord& w : state_.workers) restarts[w.id] = w.restarts;
+  for (const formats::WorkerRecord& w : state_.workers) restarts[w.id] = w.restarts;
   state_.workers.clear();
   for (const WorkerPlan& w : plan->workers) {
-    WorkerRecord rec;
+    formats::WorkerRecord rec;
     rec.id = w.id;
     rec.role = w.role;
     rec.index = w.index;
@@ -184,8 +184,8 @@ Status Run::StartScheduler() {
   return Status::Ok();
 }
 
-WorkerRecord* Run::Record(const std::string& id) {
-  for (WorkerRecord& w : state_.workers) {
+formats::WorkerRecord* Run::Record(const std::string& id) {
+  for (formats::WorkerRecord& w : state_.workers) {
     if (w.id == id) return &w;
   }
   return nullptr;
@@ -198,11 +198,11 @@ void Run::OnEvent(const SchedulerEvent& e) {
     std::fflush(stdout);
     return;
   }
-  WorkerRecord* rec = Record(e.worker);
+  formats::WorkerRecord* rec = Record(e.worker);
   if (rec == nullptr && e.kind == SchedulerEvent::Kind::kStarted && scheduler_) {
     // A worker of a role created through the control API: not in the plan.
     if (const Worker* w = scheduler_->FindWorker(e.worker)) {
-      WorkerRecord added;
+      formats::WorkerRecord added;
       added.id = w->plan.id;
       added.role = w->plan.role;
       added.index = w->plan.index;
@@ -221,11 +221,11 @@ void Run::OnEvent(const SchedulerEvent& e) {
         rec->log = w->log_path;
         rec->restarts = w->restarts;  // every start after the first, for any reason
       }
-      rec->state = WorkerState::kStarting;
+      rec->state = formats::WorkerState::kStarting;
       rec->exit.clear();
       break;
     case SchedulerEvent::Kind::kReady:
-      rec->state = WorkerState::kReady;
+      rec->state = formats::WorkerState::kReady;
       std::printf("  ready  %-16s pid %-7d %.2f s\n", e.worker.c_str(), rec->pid, e.seconds);
       std::fflush(stdout);
       // At most four times a second: each save writes every worker's record.
@@ -234,8 +234,8 @@ void Run::OnEvent(const SchedulerEvent& e) {
     case SchedulerEvent::Kind::kExited:
       break;  // Watch reports it
     case SchedulerEvent::Kind::kStopped:
-      if (rec->state != WorkerState::kFailed && rec->state != WorkerState::kExited) {
-        rec->state = WorkerState::kStopped;
+      if (rec->state != formats::WorkerState::kFailed && rec->state != formats::WorkerState::kExited) {
+        rec->state = formats::WorkerState::kStopped;
       }
       if (rec->exit.empty()) rec->exit = e.detail;
       break;
@@ -246,7 +246,7 @@ void Run::OnEvent(const SchedulerEvent& e) {
 
 void Run::Save() {
   last_save_ = Clock::now();
-  Status s = WriteState(state_);
+  Status s = formats::WriteState(state_);
   if (!s.ok()) std::fprintf(stderr, "berth: %s\n", s.message().c_str());
   Publish();
 }
@@ -263,7 +263,7 @@ void Run::Fail(int code, const std::string& message) {
 void Run::ShowTable(bool redraw) {
   if (!options_.status_table) return;
   if (redraw && (table_lines_ == 0 || !::isatty(STDOUT_FILENO))) return;
-  const std::string table = RenderTable(state_);
+  const std::string table = formats::RenderTable(state_);
   if (redraw) std::printf("\x1b[%zuA\x1b[J", table_lines_);
   std::fputs(table.c_str(), stdout);
   std::fflush(stdout);
@@ -311,30 +311,30 @@ int Run::Watch() {
 std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
   bool clean_exit = false;
   for (const Worker& w : exits) {
-    WorkerRecord* rec = Record(w.plan.id);
+    formats::WorkerRecord* rec = Record(w.plan.id);
     if (rec == nullptr) continue;
     // Handled already (seen after an API call, then reported by WaitExits).
-    if (rec->state != WorkerState::kStarting && rec->state != WorkerState::kReady) continue;
+    if (rec->state != formats::WorkerState::kStarting && rec->state != formats::WorkerState::kReady) continue;
     rec->exit = w.exit;
     // On Slurm a step also ends when Slurm ends the job (a node failed,
     // scancel, the time limit): srun then often exits 0.
     const std::string slurm_failure = alloc_ ? SlurmFailure() : std::string();
     if (w.exit_status == 0 && slurm_failure.empty()) {
-      rec->state = WorkerState::kExited;
+      rec->state = formats::WorkerState::kExited;
       std::printf("worker %s %s\n", w.plan.id.c_str(), w.exit.c_str());
       table_lines_ = 0;  // the table is no longer right above the cursor
       Save();
       clean_exit = true;
       continue;
     }
-    rec->state = WorkerState::kFailed;
+    rec->state = formats::WorkerState::kFailed;
     const std::string slurm_note =
         !slurm_failure.empty() ? slurm_failure
         : alloc_               ? " (its step; Slurm job " + alloc_->job_id() + " still runs)"
                                : std::string();
     Fail(w.exit_status != 0 ? w.exit_status : 1, "worker " + w.plan.id + " " + w.exit + slurm_note +
                                                      "; last lines of " + w.log_path + ":\n" +
-                                                     io::LogTail(w.log_path, 50));
+                                                     common::LogTail(w.log_path, 50));
     return exit_code_;
   }
   if (clean_exit) {
@@ -350,9 +350,9 @@ std::vector<Worker> Run::EndedUnhandled() {
   std::vector<Worker> ended;
   for (const Worker& w : scheduler_->Workers()) {
     if (w.phase != WorkerPhase::kExited && w.phase != WorkerPhase::kFailed) continue;
-    const WorkerRecord* rec = Record(w.plan.id);
+    const formats::WorkerRecord* rec = Record(w.plan.id);
     if (rec != nullptr &&
-        (rec->state == WorkerState::kStarting || rec->state == WorkerState::kReady)) {
+        (rec->state == formats::WorkerState::kStarting || rec->state == formats::WorkerState::kReady)) {
       ended.push_back(w);
     }
   }
@@ -373,8 +373,8 @@ bool Run::StartRoles() {
     if (!ids) {
       if (!Stopping()) {
         if (const auto& f = scheduler_->last_failure()) {
-          if (WorkerRecord* rec = Record(f->worker)) {
-            rec->state = WorkerState::kFailed;
+          if (formats::WorkerRecord* rec = Record(f->worker)) {
+            rec->state = formats::WorkerState::kFailed;
             rec->exit = f->description;
           }
         }

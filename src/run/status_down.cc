@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "run/control_client.h"
-#include "run/control_server.h"
-#include "run/run_state.h"
+#include "control/control_client.h"
+#include "control/control_server.h"
+#include "formats/run_state.h"
 #include "run/runner.h"
 
 namespace berth::run {
@@ -25,11 +25,11 @@ using std::chrono::milliseconds;
 
 bool ProcessAlive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
-void PrintStatus(const RunState& s, bool berth_alive) {
+void PrintStatus(const formats::RunState& s, bool berth_alive) {
   std::printf("experiment %s, run dir %s\nberth pid %d (%s), phase %s%s%s\n\n%s",
               s.experiment.c_str(), s.run_dir.c_str(), s.berth_pid,
               berth_alive ? "running" : "not running", s.phase.c_str(),
-              s.message.empty() ? "" : ": ", s.message.c_str(), RenderTable(s).c_str());
+              s.message.empty() ? "" : ": ", s.message.c_str(), formats::RenderTable(s).c_str());
 }
 
 constexpr milliseconds kControlTimeout{10000};
@@ -38,10 +38,10 @@ constexpr milliseconds kControlTimeout{10000};
 
 int ShowStatus(const std::string& run_dir) {
   // Live, from berth itself, when it runs and answers.
-  Result<ControlResponse> live = ControlRequest(run_dir, "GET", "/v1/status", "", kControlTimeout);
+  Result<control::ControlResponse> live = control::ControlRequest(run_dir, "GET", "/v1/status", "", kControlTimeout);
   std::string why_not;  // why the saved state is shown instead
   if (live && live->status == 200) {
-    Result<RunState> s = RunStateFromJson(live->body, "status");
+    Result<formats::RunState> s = formats::RunStateFromJson(live->body, "status");
     if (s) {
       PrintStatus(*s, true);
       return 0;
@@ -53,7 +53,7 @@ int ShowStatus(const std::string& run_dir) {
   } else if (live.error().code() != ErrorCode::kNotFound) {
     why_not = live.error().message();
   }
-  Result<RunState> s = ReadState(run_dir);
+  Result<formats::RunState> s = formats::ReadState(run_dir);
   if (!s) {
     std::fprintf(stderr, "berth status: %s\n", s.error().message().c_str());
     return 2;
@@ -65,9 +65,9 @@ int ShowStatus(const std::string& run_dir) {
   } else {
     std::printf("berth is not running; last saved state\n");
   }
-  for (WorkerRecord& w : s->workers) {
-    bool live_state = w.state == WorkerState::kReady || w.state == WorkerState::kStarting ||
-                      w.state == WorkerState::kStopping;
+  for (formats::WorkerRecord& w : s->workers) {
+    bool live_state = w.state == formats::WorkerState::kReady || w.state == formats::WorkerState::kStarting ||
+                      w.state == formats::WorkerState::kStopping;
     if (live_state && !ProcessAlive(w.pid)) w.exit = w.exit.empty() ? "gone" : w.exit;
   }
   PrintStatus(*s, berth_alive);
@@ -75,7 +75,7 @@ int ShowStatus(const std::string& run_dir) {
 }
 
 int Down(const std::string& run_dir, double timeout_s) {
-  Result<RunState> s = ReadState(run_dir);
+  Result<formats::RunState> s = formats::ReadState(run_dir);
   if (!s) {
     std::fprintf(stderr, "berth down: %s\n", s.error().message().c_str());
     return 2;
@@ -85,7 +85,7 @@ int Down(const std::string& run_dir, double timeout_s) {
     std::printf("asking berth (pid %d) to stop %s\n", s->berth_pid, s->experiment.c_str());
     std::fflush(stdout);
     // Through the control API; a berth that does not answer it gets SIGTERM.
-    Result<ControlResponse> r = ControlRequest(run_dir, "POST", "/v1/down", "", kControlTimeout);
+    Result<control::ControlResponse> r = control::ControlRequest(run_dir, "POST", "/v1/down", "", kControlTimeout);
     if (!r || r->status != 200) {
       const std::string why =
           !r ? r.error().message()
@@ -104,15 +104,15 @@ int Down(const std::string& run_dir, double timeout_s) {
   // here: the workers it recorded, those created through the control API
   // included (read again: berth saved them on its way out).
   std::vector<int> left;
-  auto note = [&left](const RunState& st) {
-    for (const WorkerRecord& w : st.workers) {
+  auto note = [&left](const formats::RunState& st) {
+    for (const formats::WorkerRecord& w : st.workers) {
       if (ProcessAlive(w.pid) && std::find(left.begin(), left.end(), w.pid) == left.end()) {
         left.push_back(w.pid);
       }
     }
   };
   note(*s);
-  if (Result<RunState> again = ReadState(run_dir)) note(*again);
+  if (Result<formats::RunState> again = formats::ReadState(run_dir)) note(*again);
   if (ProcessAlive(s->berth_pid)) {
     std::fprintf(stderr, "berth down: berth (pid %d) did not stop within %.1f s\n", s->berth_pid,
                  timeout_s);

@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "berth/process.h"
-#include "io/read_file.h"
+#include "common/read_file.h"
 #include "roles/ports.h"
 #include "roles/role_planner.h"
-#include "run/probe.h"
+#include "scheduler/probe.h"
 
 extern char** environ;
 
@@ -207,8 +207,8 @@ Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
 
 // What readiness means for a worker (kNone: a target without a port, which
 // ProbeMany reports not ready; the caller treats kNone as ready).
-static run::ProbeTarget ProbeOf(const WorkerPlan& w) {
-  run::ProbeTarget t{w.address, -1, {}};
+static scheduler::ProbeTarget ProbeOf(const WorkerPlan& w) {
+  scheduler::ProbeTarget t{w.address, -1, {}};
   for (const auto& [name, p] : w.ports) {
     if (name == w.readiness.port) t.port = p;
   }
@@ -235,7 +235,7 @@ void Scheduler::Impl::TakeExits() {
 Status Scheduler::Impl::Fail(Status why, const Slot& s, int exit_code,
                              const std::string& description) {
   failure = WorkerFailure{s.worker.plan.id, exit_code, description,
-                          io::LogTail(s.worker.log_path, kTailLines)};
+                          common::LogTail(s.worker.log_path, kTailLines)};
   return Status(why.code(),
                 why.message() + "; last lines of " + s.worker.log_path + ":\n" + failure->log_tail);
 }
@@ -276,9 +276,9 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
     }
     if (waiting.empty()) return Status::Ok();
     // Probe them all at once.
-    std::vector<run::ProbeTarget> targets;
+    std::vector<scheduler::ProbeTarget> targets;
     for (const Slot* s : waiting) targets.push_back(ProbeOf(s->worker.plan));
-    const std::vector<bool> up = run::ProbeMany(targets, milliseconds(200));
+    const std::vector<bool> up = scheduler::ProbeMany(targets, milliseconds(200));
     size_t pending = 0;
     for (size_t i = 0; i < waiting.size(); ++i) {
       Slot& s = *waiting[i];

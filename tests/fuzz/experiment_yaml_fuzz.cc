@@ -13,8 +13,8 @@
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
-#include "io/experiment_yaml.h"
-#include "roles/plan_render.h"
+#include "formats/experiment_yaml.h"
+#include "formats/plan_render.h"
 #include "roles/ports.h"
 
 namespace {
@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   // The same bytes as one role document (the control API's and the Python
   // module's job): never a crash, and errors name the source.
-  berth::Result<berth::RoleSpec> role = berth::io::ParseRoleYaml(text, "fuzz-role");
+  berth::Result<berth::RoleSpec> role = berth::formats::ParseRoleYaml(text, "fuzz-role");
   if (!role && role.error().message().rfind("fuzz-role", 0) != 0) __builtin_trap();
   berth::Result<berth::ExperimentSpec> e = berth::ParseExperiment(text, "fuzz.yaml");
   if (!e) {

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "berth/placement.h"
-#include "io/place_json.h"
+#include "formats/place_json.h"
 
 namespace {
 
@@ -41,9 +41,9 @@ void Split(std::string_view input, std::string_view* cluster, std::string_view* 
 }
 
 bool WithinBounds(const std::vector<berth::NodeSpec>& nodes,
-                  const std::vector<berth::io::Op>& ops) {
+                  const std::vector<berth::formats::Op>& ops) {
   if (nodes.size() > kMaxNodes || ops.size() > kMaxOps) return false;
-  for (const berth::io::Op& op : ops) {
+  for (const berth::formats::Op& op : ops) {
     if (op.group.bundles.size() > kMaxBundles) return false;
   }
   return true;
@@ -54,18 +54,18 @@ bool WithinBounds(const std::vector<berth::NodeSpec>& nodes,
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view cluster_text, ops_text;
   Split(std::string_view(reinterpret_cast<const char*>(data), size), &cluster_text, &ops_text);
-  auto nodes = berth::io::ParseCluster(cluster_text, "cluster.json");
-  auto ops = berth::io::ParseOps(ops_text, "ops.json");
+  auto nodes = berth::formats::ParseCluster(cluster_text, "cluster.json");
+  auto ops = berth::formats::ParseOps(ops_text, "ops.json");
   if (!nodes || !ops || !WithinBounds(*nodes, *ops)) return 0;
   berth::PlacementEngine engine;
-  if (!berth::io::AddNodes(engine, *nodes, "cluster.json").ok()) return 0;
+  if (!berth::formats::AddNodes(engine, *nodes, "cluster.json").ok()) return 0;
   // Render after a failed op too: the engine must stay consistent.
-  berth::Status applied = berth::io::ApplyOps(engine, *ops, "ops.json");
+  berth::Status applied = berth::formats::ApplyOps(engine, *ops, "ops.json");
   (void)applied;
   // Both styles must be valid JSON and the same document: the pretty printer
   // is ours, and a bug there would only show as a broken output file.
-  const std::string pretty = berth::io::RenderState(engine);
-  const std::string compact = berth::io::RenderState(engine, berth::io::JsonStyle::kCompact);
+  const std::string pretty = berth::formats::RenderState(engine);
+  const std::string compact = berth::formats::RenderState(engine, berth::formats::JsonStyle::kCompact);
   auto a = nlohmann::json::parse(pretty, nullptr, /*allow_exceptions=*/false);
   auto b = nlohmann::json::parse(compact, nullptr, /*allow_exceptions=*/false);
   if (a.is_discarded() || b.is_discarded() || a != b) __builtin_trap();

@@ -4,8 +4,8 @@
 # GPUs each, runs a 2-node GPU step, loses a node with fail-node (its job ends
 # NODE_FAIL and nothing of it is left on the node), gets it back with
 # start-node, and after `down` no process of the cluster is left and its
-# directory is gone. Needs root and Slurm (scripts/install-deps.sh); it fails,
-# rather than skips, without them: CI installs them.
+# directory is gone. Needs root and Slurm (scripts/install-deps.sh); skipped,
+# saying why, without them (tests/slurm/need_slurm.sh).
 #
 # Usage (from anywhere): tests/slurm/slurm_cluster_test.sh
 # Each run uses its own directory and its own ports, so runs may overlap.
@@ -16,16 +16,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cluster=$root/scripts/slurm-cluster.sh
 export PATH="$PATH:/usr/sbin:/sbin"
 
-if [ "$(id -u)" != 0 ]; then
-  echo "FAIL: must run as root (slurmd runs each task as the user who submitted it)" >&2
-  exit 1
-fi
-for bin in slurmctld slurmd srun sinfo squeue munged; do
-  if ! command -v "$bin" >/dev/null 2>&1; then
-    echo "FAIL: $bin is not installed; run scripts/install-deps.sh (Debian: slurmctld slurmd slurm-client munge)" >&2
-    exit 1
-  fi
-done
+# shellcheck source=need_slurm.sh
+. "$root/tests/slurm/need_slurm.sh"
+need_slurm
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }

@@ -17,9 +17,9 @@ cluster=$root/scripts/slurm-cluster.sh
 export PATH="$PATH:/usr/sbin:/sbin"
 PY=/usr/bin/python3
 
-for bin in slurmctld slurmd srun; do
-  command -v "$bin" >/dev/null 2>&1 || { echo "FAIL: $bin missing; run scripts/install-deps.sh" >&2; exit 1; }
-done
+# shellcheck source=need_slurm.sh
+. "$root/tests/slurm/need_slurm.sh"
+need_slurm
 
 failures=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }

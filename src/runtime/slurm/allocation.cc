@@ -6,7 +6,7 @@
 
 #include "runtime/slurm/command.h"
 
-namespace berth::slurm {
+namespace berth::runtime::slurm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -209,4 +209,4 @@ const std::vector<int>& Allocation::granted_gpus(const std::string& node) const 
   return it == granted_.end() ? kNone : it->second;
 }
 
-}  // namespace berth::slurm
+}  // namespace berth::runtime::slurm

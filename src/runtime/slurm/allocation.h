@@ -11,10 +11,10 @@
 
 #include "berth/placement.h"
 #include "berth/status.h"
-#include "cluster/slurm_parse.h"
+#include "runtime/slurm/slurm_parse.h"
 #include "runtime/slurm/step.h"
 
-namespace berth::slurm {
+namespace berth::runtime::slurm {
 
 // The nodes berth may plan on: those of `partition` (every node when empty)
 // that Slurm can use now, each with what is free on it (CPUs, memory and GPUs
@@ -65,4 +65,4 @@ class Allocation {
   bool cancelled_ = false;
 };
 
-}  // namespace berth::slurm
+}  // namespace berth::runtime::slurm

@@ -10,11 +10,11 @@
 #include <cerrno>
 #include <cstring>
 
-#include "cluster/slurm_parse.h"
+#include "runtime/slurm/slurm_parse.h"
 
 extern char** environ;
 
-namespace berth::slurm {
+namespace berth::runtime::slurm {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -109,4 +109,4 @@ Result<std::string> RunClient(const std::vector<std::string>& argv,
   return r.out;
 }
 
-}  // namespace berth::slurm
+}  // namespace berth::runtime::slurm

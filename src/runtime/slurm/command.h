@@ -10,7 +10,7 @@
 
 #include "berth/status.h"
 
-namespace berth::slurm {
+namespace berth::runtime::slurm {
 
 struct CommandResult {
   int exit_code = -1;  // 128+N when signal N killed it; 124 when it timed out
@@ -27,4 +27,4 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
 Result<std::string> RunClient(const std::vector<std::string>& argv,
                               std::chrono::milliseconds timeout);
 
-}  // namespace berth::slurm
+}  // namespace berth::runtime::slurm

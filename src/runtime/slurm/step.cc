@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <set>
 
-#include "cluster/slurm_parse.h"
+#include "runtime/slurm/slurm_parse.h"
 
-namespace berth::slurm {
+namespace berth::runtime::slurm {
 namespace {
 
 // Keeps the listed positions of the step's CUDA_VISIBLE_DEVICES, then execs
@@ -146,4 +146,4 @@ Result<std::map<std::string, std::vector<int>>> ParseGrantedGpus(std::string_vie
   return out;
 }
 
-}  // namespace berth::slurm
+}  // namespace berth::runtime::slurm

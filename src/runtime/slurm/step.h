@@ -26,7 +26,7 @@
 #include "berth/plan.h"
 #include "berth/status.h"
 
-namespace berth::slurm {
+namespace berth::runtime::slurm {
 
 // What the allocation holds on one node: the sum of the plan's bundles there.
 struct NodeRequest {
@@ -74,4 +74,4 @@ std::vector<int> Positions(const std::vector<int>& devices, const std::vector<in
 Result<std::map<std::string, std::vector<int>>> ParseGrantedGpus(std::string_view text,
                                                                  std::string_view source);
 
-}  // namespace berth::slurm
+}  // namespace berth::runtime::slurm

@@ -12,7 +12,7 @@
 
 #include "roles/ports.h"
 
-namespace berth::slurm {
+namespace berth::runtime::slurm {
 namespace {
 
 NodeSpec GpuNode(const std::string& name, int gpus) {
@@ -155,4 +155,4 @@ TEST(SlurmStepTest, GrantedGpusFromScontrol) {
 }
 
 }  // namespace
-}  // namespace berth::slurm
+}  // namespace berth::runtime::slurm

@@ -1,0 +1,60 @@
+#pragma once
+// The run directory's state file: what `berth run` started, so that
+// `berth status RUN_DIR` and `berth down RUN_DIR` work from another terminal.
+// Written atomically (a temporary file renamed over the old one), so a
+// reader never sees half a file.
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "berth/status.h"
+
+namespace berth::formats {
+
+enum class WorkerState { kPlanned, kStarting, kReady, kExited, kFailed, kStopping, kStopped };
+const char* WorkerStateName(WorkerState s);  // "planned", "starting", "ready", ...
+
+struct WorkerRecord {
+  std::string id;
+  std::string role;
+  int index = 0;
+  std::string node;
+  std::string gpus;  // "0,1" (CUDA_VISIBLE_DEVICES), "" when none
+  std::vector<std::pair<std::string, int>> ports;
+  int pid = -1;
+  WorkerState state = WorkerState::kPlanned;
+  int restarts = 0;
+  std::string exit;  // "exited with code 3", once it ended
+  std::string log;   // path of its log file
+  bool operator==(const WorkerRecord&) const = default;
+};
+
+struct RunState {
+  std::string experiment;
+  std::string run_dir;
+  int berth_pid = -1;
+  std::string phase;    // "starting", "running", "stopping", "stopped", "failed"
+  std::string message;  // why it failed, when it did
+  std::vector<WorkerRecord> workers;
+  bool operator==(const RunState&) const = default;
+};
+
+// The RunState as JSON, ports as [{"name", "port"}] (state.json) or as
+// {name: port} (GET /v1/status of the control API).
+enum class PortShape { kList, kMap };
+nlohmann::ordered_json RunStateToJson(const RunState& state, PortShape ports);
+// The reverse, ports in either shape. Errors (kInvalidSpec) start with
+// `where` (the file, or "status").
+Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& where);
+
+// <run_dir>/state.json
+std::string StatePath(const std::string& run_dir);
+Status WriteState(const RunState& state);  // to StatePath(state.run_dir), atomically
+Result<RunState> ReadState(const std::string& run_dir);
+
+// A fixed-width table: ROLE ID NODE GPUS PID PORTS STATE RESTARTS.
+std::string RenderTable(const RunState& state);
+
+}  // namespace berth::formats

@@ -1,0 +1,67 @@
+#include "placement/explain_text.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace berth::placement {
+
+std::string HumanAmount(const std::string& resource, Quantity q) {
+  if (resource != kMemory) return q.ToString();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4g GiB", q.ToDouble() / (1 << 30));
+  return buf;
+}
+
+std::string ExplanationText(const Explanation& e) {
+  std::string out = "  nodes: " + std::to_string(e.fits_now) + " fit now, " +
+                    std::to_string(e.full_now) + " full now, " + std::to_string(e.never_fits) +
+                    " never fit\n";
+  size_t width = 0;
+  const size_t shown = std::min(e.nodes.size(), kMaxNodesInText);
+  for (size_t i = 0; i < shown; ++i) width = std::max(width, e.nodes[i].node.size());
+  for (size_t i = 0; i < shown; ++i) {
+    const NodeExplanation& n = e.nodes[i];
+    std::string line = "    " + n.node + std::string(width - n.node.size(), ' ') + "  " +
+                       NodeVerdictName(n.verdict);
+    if (n.verdict == NodeVerdict::kFullNow || n.verdict == NodeVerdict::kNeverFits) {
+      // Verdicts are at most 10 characters ("never_fits"): align what follows.
+      line += std::string(12 - std::string(NodeVerdictName(n.verdict)).size(), ' ');
+      line += n.bundle < 0 ? "all bundles" : "bundle " + std::to_string(n.bundle);
+      line += ": " + n.resource + " needs " + HumanAmount(n.resource, n.need) + ", " +
+              (n.verdict == NodeVerdict::kFullNow ? "has free " : "has ") +
+              HumanAmount(n.resource, n.have);
+    }
+    out += line + "\n";
+  }
+  if (e.nodes.size() > shown) {
+    out += "    ... and " + std::to_string(e.nodes.size() - shown) + " more nodes\n";
+  }
+  return out;
+}
+
+// "0-3" for whole devices 0..3, "2:0.5" for a share, "-" for none.
+std::string DeviceRanges(const std::vector<GpuShare>& gpus) {
+  std::string out;
+  for (size_t i = 0; i < gpus.size();) {
+    if (!out.empty()) out += ",";
+    if (gpus[i].fraction != Quantity::Whole(1)) {
+      out += std::to_string(gpus[i].device) + ":" + gpus[i].fraction.ToString();
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j + 1 < gpus.size() && gpus[j + 1].fraction == Quantity::Whole(1) &&
+           gpus[j + 1].device == gpus[j].device + 1) {
+      ++j;
+    }
+    out += std::to_string(gpus[i].device);
+    if (j > i) {
+      out += '-';
+      out += std::to_string(gpus[j].device);
+    }
+    i = j + 1;
+  }
+  return out.empty() ? "-" : out;
+}
+
+}  // namespace berth::placement

@@ -1,0 +1,26 @@
+#pragma once
+// Readiness probes: is a worker's port accepting connections, does its HTTP
+// endpoint answer 2xx. Each call is bounded by `timeout`.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace berth::scheduler {
+
+bool TcpReady(const std::string& address, int port, std::chrono::milliseconds timeout);
+bool HttpReady(const std::string& address, int port, const std::string& path,
+               std::chrono::milliseconds timeout);
+
+// Many probes at once, all bounded by one `timeout`: every connect is started
+// before any answer is awaited, so N workers cost about one round trip, not
+// N. `path` empty: a TCP probe; else an HTTP GET that must answer 2xx.
+struct ProbeTarget {
+  std::string address;
+  int port = -1;
+  std::string path;
+};
+std::vector<bool> ProbeMany(const std::vector<ProbeTarget>& targets,
+                            std::chrono::milliseconds timeout);
+
+}  // namespace berth::scheduler
