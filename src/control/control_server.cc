@@ -16,6 +16,7 @@
 #include <future>
 #include <thread>
 
+#include "common/fd_io.h"
 #include "formats/experiment_yaml.h"
 #include "scheduler/worker_json.h"
 
@@ -313,21 +314,6 @@ Result<std::string> NewControlToken() {
 std::string ControlTokenPath(const std::string& run_dir) { return run_dir + "/control.token"; }
 std::string ControlAddressPath(const std::string& run_dir) { return run_dir + "/control.json"; }
 
-namespace {
-
-Status WriteAll(int fd, const std::string& text, const std::string& path) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return BackendError(path + ": write failed: " + std::strerror(n < 0 ? errno : EIO));
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
 Status WriteControlToken(const std::string& path, const std::string& token) {
   const int fd = ::open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return BackendError(path + ": cannot create: " + std::strerror(errno));
@@ -335,7 +321,7 @@ Status WriteControlToken(const std::string& path, const std::string& token) {
   // 0600 whatever it is.
   Status st;
   if (::fchmod(fd, 0600) != 0) st = BackendError(path + ": chmod failed: " + std::strerror(errno));
-  if (st.ok()) st = WriteAll(fd, token + "\n", path);
+  if (st.ok()) st = common::WriteAll(fd, token + "\n", path);
   ::close(fd);
   if (!st.ok()) ::unlink(path.c_str());
   return st;
@@ -570,7 +556,7 @@ Status ControlServer::Start(const std::string& run_dir, ControlHandlers* handler
   const std::string tmp = m.address_path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   Status st = fd < 0 ? BackendError(tmp + ": cannot write: " + std::strerror(errno))
-                     : WriteAll(fd, addr.dump() + "\n", tmp);
+                     : common::WriteAll(fd, addr.dump() + "\n", tmp);
   // No fsync: both files only mean something while this process lives.
   if (fd >= 0) ::close(fd);
   if (st.ok() && ::rename(tmp.c_str(), m.address_path.c_str()) != 0) {

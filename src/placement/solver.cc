@@ -77,12 +77,6 @@ int BestNode(const Cluster& c, std::span<const int> nodes, const BundleDemand& d
   return best.node;
 }
 
-// Sum of a set of bundles, for STRICT_PACK.
-struct Total {
-  std::vector<Units> scalars;
-  std::vector<GpuAsk> asks;
-};
-
 int BestSingleNode(const Cluster& c, std::span<const int> nodes,
                    std::span<const BundleDemand> bundles, Capacity cap) {
   Scored best{std::numeric_limits<double>::infinity(), -1};

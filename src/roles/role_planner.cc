@@ -11,14 +11,15 @@
 #include <utility>
 #include <vector>
 
+#include "common/text.h"
 #include "placement/explain_text.h"
 #include "roles/tasks.h"
 #include "roles/worker_env.h"
 
 namespace berth::roles {
-namespace {
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+using common::Quote;
+namespace {
 
 ResourceSet Request(Quantity cpu, Quantity gpu, Quantity mem_bytes) {
   ResourceSet set;

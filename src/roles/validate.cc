@@ -9,12 +9,15 @@
 #include <string>
 
 #include "berth/experiment.h"
+#include "common/text.h"
 #include "roles/limits.h"
 #include "roles/names.h"
 #include "roles/placeholders.h"
 #include "roles/tasks.h"
 
 namespace berth {
+
+using common::Quote;
 namespace {
 
 using roles::RolePath;
@@ -28,8 +31,6 @@ Status StatusOf(const Result<T>& r) {
 Status At(const std::string& path, const std::string& what) {
   return InvalidSpec(path + ": " + what);
 }
-
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
 

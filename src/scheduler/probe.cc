@@ -47,13 +47,6 @@ int Connect(const std::string& address, int port, Clock::time_point deadline) {
 
 }  // namespace
 
-bool TcpReady(const std::string& address, int port, std::chrono::milliseconds timeout) {
-  int fd = Connect(address, port, Clock::now() + timeout);
-  if (fd < 0) return false;
-  ::close(fd);
-  return true;
-}
-
 bool HttpReady(const std::string& address, int port, const std::string& path,
                std::chrono::milliseconds timeout) {
   const Clock::time_point deadline = Clock::now() + timeout;

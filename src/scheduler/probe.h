@@ -8,7 +8,6 @@
 
 namespace berth::scheduler {
 
-bool TcpReady(const std::string& address, int port, std::chrono::milliseconds timeout);
 bool HttpReady(const std::string& address, int port, const std::string& path,
                std::chrono::milliseconds timeout);
 

@@ -16,6 +16,7 @@
 
 #include "berth/process.h"
 #include "common/read_file.h"
+#include "common/text.h"
 #include "roles/ports.h"
 #include "roles/role_planner.h"
 #include "scheduler/probe.h"
@@ -23,14 +24,14 @@
 extern char** environ;
 
 namespace berth {
+
+using common::Quote;
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr size_t kTailLines = 50;
-
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 std::string LogName(const std::string& id) {
   std::string s = id;

@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/fd_io.h"
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/spawn.h"
 #include "runtime/local/supervisor.h"
@@ -69,7 +70,7 @@ void CloseFd(int& fd) {
 
 void Complain(const std::string& what) {
   std::string line = "berth-supervisor[" + std::to_string(getpid()) + "]: " + what + "\n";
-  WriteAll(2, line);
+  (void)common::WriteAll(2, line, "stderr");
 }
 
 struct Worker {
@@ -795,7 +796,8 @@ void RunSupervisorProcess(int sock, const SupervisorOptions& options, const std:
                           .U8(static_cast<uint8_t>(ready.code()))
                           .Str(ready.message())
                           .Finish();
-  WriteAll(sock, hello);  // blocking socket, empty buffer: goes out whole
+  (void)common::WriteAll(sock, hello,
+                         "berth's socket");  // blocking socket, empty buffer: goes out whole
   if (!ready.ok()) _exit(2);
   fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
   // Room for the descriptors of many workers (log, merged log, pipe) and

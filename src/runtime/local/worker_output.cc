@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "common/fd_io.h"
 #include "runtime/local/proc_scan.h"
 
 namespace berth::runtime::local {
@@ -70,29 +71,21 @@ void WorkerOutput::Drain(int max_chunks) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) return Finish();  // EOF: the worker and all that shared its output are gone
     std::string_view data(buf, static_cast<size_t>(n));
-    WriteAll(log_fd_, data);
+    if (log_fd_ >= 0) (void)common::WriteAll(log_fd_, data, "worker log");
     std::string lines = splitter_->Feed(data);
-    if (!lines.empty()) WriteAll(merged_fd_, lines);  // whole lines in one write
+    if (merged_fd_ >= 0 && !lines.empty())
+      (void)common::WriteAll(merged_fd_, lines, "merged log");  // whole lines in one write
   }
 }
 
 void WorkerOutput::Finish() {
   if (splitter_) {
     std::string rest = splitter_->Flush();
-    if (!rest.empty()) WriteAll(merged_fd_, rest);
+    if (merged_fd_ >= 0 && !rest.empty()) (void)common::WriteAll(merged_fd_, rest, "merged log");
   }
   CloseFd(pipe_r_);
   CloseFd(log_fd_);
   CloseFd(merged_fd_);
-}
-
-void WriteAll(int fd, std::string_view data) {
-  while (fd >= 0 && !data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
 }
 
 Status MakeParentDirs(const std::string& path) {

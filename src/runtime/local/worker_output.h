@@ -43,10 +43,6 @@ class WorkerOutput {
   std::unique_ptr<LineSplitter> splitter_;
 };
 
-// write() until done; gives up silently on errors (a full disk loses log
-// lines, the worker runs on).
-void WriteAll(int fd, std::string_view data);
-
 // mkdir -p of the directory holding `path`.
 Status MakeParentDirs(const std::string& path);
 

@@ -4,17 +4,18 @@
 #include <fstream>
 #include <thread>
 
+#include "common/text.h"
 #include "runtime/slurm/command.h"
 
 namespace berth::runtime::slurm {
+
+using common::Quote;
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kClientTimeout{15000};
-
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 }  // namespace
 

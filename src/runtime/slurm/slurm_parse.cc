@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "berth/resources.h"
+#include "common/text.h"
 
 namespace berth::runtime::slurm {
 namespace {
@@ -36,17 +37,6 @@ bool ParseWhole(std::string_view s, int64_t* out) {
   if (ec != std::errc() || end != s.data() + s.size()) return false;
   *out = v;
   return true;
-}
-
-// Text for an error message: quoted, cut to 80 characters, control bytes shown as '?'.
-std::string Quote(std::string_view s) {
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < 80; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c < 0x20 || c == 0x7f) ? '?' : static_cast<char>(c);
-  }
-  if (s.size() > 80) out += "...";
-  return out + "'";
 }
 
 std::string Join(const std::vector<std::string>& parts, std::string_view sep) {
@@ -91,7 +81,8 @@ class LineError {
   LineError(std::string_view source, size_t line_no) : source_(source), line_no_(line_no) {}
   Status operator()(std::string_view field, std::string_view value, std::string_view what) const {
     return InvalidSpec(std::string(source_) + ":" + std::to_string(line_no_) + ": " +
-                       std::string(field) + " " + Quote(value) + ": " + std::string(what));
+                       std::string(field) + " " + common::QuoteForeign(value) + ": " +
+                       std::string(what));
   }
 
  private:
@@ -132,8 +123,8 @@ Result<std::vector<Row>> Rows(std::string_view text, std::string_view source, si
 Status ExpandRange(std::string_view hostlist, std::string_view range, size_t budget,
                    std::vector<std::string>* out) {
   auto bad = [&](std::string_view what) {
-    return InvalidSpec("hostlist " + Quote(hostlist) + ": range " + Quote(range) + " " +
-                       std::string(what));
+    return InvalidSpec("hostlist " + common::QuoteForeign(hostlist) + ": range " +
+                       common::QuoteForeign(range) + " " + std::string(what));
   };
   size_t dash = range.find('-');
   std::string_view lo_text = range.substr(0, dash);
@@ -162,7 +153,7 @@ Status ExpandOne(std::string_view hostlist, std::string_view pattern, size_t bud
   size_t i = 0;
   while (i < pattern.size()) {
     if (pattern[i] == ']') {
-      return InvalidSpec("hostlist " + Quote(hostlist) + ": ']' without '['");
+      return InvalidSpec("hostlist " + common::QuoteForeign(hostlist) + ": ']' without '['");
     }
     if (pattern[i] != '[') {
       size_t next = pattern.find_first_of("[]", i);
@@ -173,20 +164,22 @@ Status ExpandOne(std::string_view hostlist, std::string_view pattern, size_t bud
     }
     size_t close = pattern.find(']', i);
     if (close == std::string_view::npos) {
-      return InvalidSpec("hostlist " + Quote(hostlist) + ": '[' without ']'");
+      return InvalidSpec("hostlist " + common::QuoteForeign(hostlist) + ": '[' without ']'");
     }
     std::string_view inside = pattern.substr(i + 1, close - i - 1);
     if (inside.find('[') != std::string_view::npos) {
-      return InvalidSpec("hostlist " + Quote(hostlist) + ": brackets inside brackets");
+      return InvalidSpec("hostlist " + common::QuoteForeign(hostlist) +
+                         ": brackets inside brackets");
     }
-    if (inside.empty()) return InvalidSpec("hostlist " + Quote(hostlist) + ": empty brackets");
+    if (inside.empty())
+      return InvalidSpec("hostlist " + common::QuoteForeign(hostlist) + ": empty brackets");
     std::vector<std::string> values;
     size_t per_name_budget = budget / names.size();
     while (true) {
       size_t comma = inside.find(',');
       std::string_view range = inside.substr(0, comma);
       if (values.size() >= per_name_budget) {
-        return InvalidSpec("hostlist " + Quote(hostlist) + ": more than " +
+        return InvalidSpec("hostlist " + common::QuoteForeign(hostlist) + ": more than " +
                            std::to_string(kMaxHosts) + " names");
       }
       BERTH_RETURN_IF_ERROR(ExpandRange(hostlist, range, per_name_budget - values.size(), &values));
@@ -239,7 +232,8 @@ bool ParseGresCount(std::string_view s, int64_t* out) {
 
 Result<Gres> ParseOneGres(std::string_view entry, std::string_view source) {
   auto bad = [&](std::string_view what) {
-    return InvalidSpec(std::string(source) + ": gres " + Quote(entry) + ": " + std::string(what));
+    return InvalidSpec(std::string(source) + ": gres " + common::QuoteForeign(entry) + ": " +
+                       std::string(what));
   };
   Gres g;
   std::string_view main = entry;
@@ -257,7 +251,8 @@ Result<Gres> ParseOneGres(std::string_view entry, std::string_view source) {
         std::string_view idx = detail.substr(4);
         g.has_indices = true;
         if (idx != "N/A") {
-          auto indices = ParseIndexList(idx, std::string(source) + ": gres " + Quote(entry));
+          auto indices =
+              ParseIndexList(idx, std::string(source) + ": gres " + common::QuoteForeign(entry));
           if (!indices) return indices.error();
           g.indices = std::move(*indices);
         }
@@ -361,7 +356,7 @@ Result<std::vector<std::string>> ExpandHostlist(std::string_view hostlist) {
     rest.remove_prefix(std::min(end + 1, rest.size()));
     if (pattern.empty()) continue;
     if (out.size() >= kMaxHosts) {
-      return InvalidSpec("hostlist " + Quote(hostlist) + ": more than " +
+      return InvalidSpec("hostlist " + common::QuoteForeign(hostlist) + ": more than " +
                          std::to_string(kMaxHosts) + " names");
     }
     BERTH_RETURN_IF_ERROR(ExpandOne(hostlist, pattern, kMaxHosts - out.size(), &out));
@@ -374,8 +369,8 @@ Result<std::vector<int>> ParseIndexList(std::string_view text, std::string_view 
   std::string_view rest = Trim(text);
   if (rest.empty()) return std::vector<int>{};
   auto bad = [&](std::string_view item, std::string_view what) {
-    return InvalidSpec(std::string(source) + ": index list " + Quote(text) + ": " + Quote(item) +
-                       " " + std::string(what));
+    return InvalidSpec(std::string(source) + ": index list " + common::QuoteForeign(text) + ": " +
+                       common::QuoteForeign(item) + " " + std::string(what));
   };
   while (true) {
     size_t comma = rest.find(',');
@@ -406,7 +401,8 @@ Result<std::vector<Gres>> ParseGres(std::string_view text, std::string_view sour
       if (rest[end] == '(') ++depth;
       if (rest[end] == ')') {
         if (depth == 0) {
-          return InvalidSpec(std::string(source) + ": gres " + Quote(text) + ": ')' without '('");
+          return InvalidSpec(std::string(source) + ": gres " + common::QuoteForeign(text) +
+                             ": ')' without '('");
         }
         --depth;
       }
@@ -415,7 +411,8 @@ Result<std::vector<Gres>> ParseGres(std::string_view text, std::string_view sour
     std::string_view entry = Trim(rest.substr(0, end));
     rest.remove_prefix(std::min(end + 1, rest.size()));
     if (entry.empty()) {
-      return InvalidSpec(std::string(source) + ": gres " + Quote(text) + ": empty entry");
+      return InvalidSpec(std::string(source) + ": gres " + common::QuoteForeign(text) +
+                         ": empty entry");
     }
     auto g = ParseOneGres(entry, source);
     if (!g) return g.error();
@@ -596,7 +593,7 @@ NodeStatus ParseNodeState(std::string_view compact) {
       st.usable = true;
       break;
     case NodeState::kOther:
-      st.unusable_reason = "in a state berth does not know (" + Quote(st.text) + ")";
+      st.unusable_reason = "in a state berth does not know (" + common::QuoteForeign(st.text) + ")";
       break;
     default:
       st.unusable_reason = StateWords(st.state);
