@@ -47,7 +47,8 @@ bool WaitHealthy(const std::vector<int>& port, Clock::time_point t0) {
   size_t pending = n;
   while (pending > 0) {
     for (size_t i = 0; i < n; ++i) {
-      if (!up[i] && berth::scheduler::HttpReady("127.0.0.1", port[i], "/health", milliseconds(200))) {
+      if (!up[i] &&
+          berth::scheduler::HttpReady("127.0.0.1", port[i], "/health", milliseconds(200))) {
         up[i] = true;
         --pending;
       }

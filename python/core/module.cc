@@ -25,11 +25,11 @@
 #include "berth/plan.h"
 #include "berth/process.h"
 #include "berth/scheduler.h"
-#include "runtime/local/local_node.h"
 #include "formats/experiment_yaml.h"
 #include "formats/place_json.h"
 #include "formats/plan_render.h"
 #include "roles/ports.h"
+#include "runtime/local/local_node.h"
 #include "scheduler/worker_json.h"
 
 namespace py = pybind11;
@@ -67,13 +67,15 @@ Result<std::vector<NodeSpec>> ClusterNodes(const std::string& cluster_json, int 
     if (gpus >= 0) overrides.gpus = gpus;
     BERTH_ASSIGN_OR_RETURN(overrides.cpu, Declared(cpu, "cpu"));
     BERTH_ASSIGN_OR_RETURN(overrides.mem_gib, Declared(mem, "mem"));
-    BERTH_ASSIGN_OR_RETURN(NodeSpec node, runtime::local::LocalNode(runtime::local::DetectMachine(), overrides));
+    BERTH_ASSIGN_OR_RETURN(NodeSpec node,
+                           runtime::local::LocalNode(runtime::local::DetectMachine(), overrides));
     return std::vector<NodeSpec>{std::move(node)};
   }
   if (gpus >= 0 || cpu >= 0 || mem >= 0) {
     return InvalidSpec("cluster: give either a cluster or gpus/cpu/mem for this machine, not both");
   }
-  BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes, formats::ParseCluster(cluster_json, "cluster"));
+  BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes,
+                         formats::ParseCluster(cluster_json, "cluster"));
   if (!to_run) return nodes;
   for (NodeSpec& n : nodes) n.labels.emplace("address", "127.0.0.1");
   if (!roles::AllOnLoopback(nodes)) {
@@ -184,7 +186,8 @@ class PyScheduler {
     }
     for (size_t i = 0; i < expected.size(); ++i) {
       BERTH_ASSIGN_OR_RETURN(
-          RoleSpec r, formats::ParseRoleYaml(expected[i].dump(), "expected[" + std::to_string(i) + "]"));
+          RoleSpec r,
+          formats::ParseRoleYaml(expected[i].dump(), "expected[" + std::to_string(i) + "]"));
       so.expected_roles.push_back(std::move(r));
     }
     so.log_dir = log_dir;

@@ -9,8 +9,8 @@
 #include "berth/placement.h"
 #include "berth/status.h"
 #include "cli/place_text.h"
-#include "formats/place_json.h"
 #include "common/read_file.h"
+#include "formats/place_json.h"
 
 namespace berth::cli {
 namespace {
@@ -22,13 +22,14 @@ Result<std::string> Place(const PlaceOptions& options) {
   BERTH_ASSIGN_OR_RETURN(std::string ops_text, common::ReadFile(options.ops_path));
   BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes,
                          formats::ParseCluster(cluster_text, options.cluster_path));
-  BERTH_ASSIGN_OR_RETURN(std::vector<formats::Op> ops, formats::ParseOps(ops_text, options.ops_path));
+  BERTH_ASSIGN_OR_RETURN(std::vector<formats::Op> ops,
+                         formats::ParseOps(ops_text, options.ops_path));
   PlacementEngine engine;
   BERTH_RETURN_IF_ERROR(formats::AddNodes(engine, nodes, options.cluster_path));
   BERTH_RETURN_IF_ERROR(formats::ApplyOps(engine, ops, options.ops_path));
   if (options.format == "text") return RenderText(engine);
-  return formats::RenderState(engine,
-                         options.compact ? formats::JsonStyle::kCompact : formats::JsonStyle::kPretty);
+  return formats::RenderState(
+      engine, options.compact ? formats::JsonStyle::kCompact : formats::JsonStyle::kPretty);
 }
 
 }  // namespace

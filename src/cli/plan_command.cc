@@ -8,11 +8,11 @@
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
-#include "runtime/local/local_node.h"
-#include "formats/place_json.h"
 #include "common/read_file.h"
+#include "formats/place_json.h"
 #include "formats/plan_render.h"
 #include "roles/ports.h"
+#include "runtime/local/local_node.h"
 #include "runtime/slurm/allocation.h"
 
 namespace berth::cli {
@@ -55,7 +55,8 @@ Result<Output> Plan(const PlanOptions& options) {
   }
   if (slurm) {
     std::vector<std::string> skipped;
-    BERTH_ASSIGN_OR_RETURN(cluster.nodes, runtime::slurm::ReadCluster(experiment.slurm.partition, &skipped));
+    BERTH_ASSIGN_OR_RETURN(cluster.nodes,
+                           runtime::slurm::ReadCluster(experiment.slurm.partition, &skipped));
     for (const std::string& s : skipped) out.warnings.push_back("slurm node left out: " + s);
     cluster.description = std::to_string(cluster.nodes.size()) +
                           " usable Slurm node(s), free capacity now (GPU ids are ranks; the "
@@ -67,9 +68,11 @@ Result<Output> Plan(const PlanOptions& options) {
     }
     BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(options.cluster_path));
   } else if (experiment.cluster_file) {
-    BERTH_ASSIGN_OR_RETURN(cluster, LoadCluster(common::BesideFile(path, *experiment.cluster_file)));
+    BERTH_ASSIGN_OR_RETURN(cluster,
+                           LoadCluster(common::BesideFile(path, *experiment.cluster_file)));
   } else {
-    const runtime::local::LocalOverrides overrides{experiment.gpus, experiment.cpu, experiment.mem_gib};
+    const runtime::local::LocalOverrides overrides{experiment.gpus, experiment.cpu,
+                                                   experiment.mem_gib};
     const runtime::local::MachineInfo machine = runtime::local::DetectMachine();
     Result<NodeSpec> node = runtime::local::LocalNode(machine, overrides);
     if (!node) return InvalidSpec(path + ": " + node.error().message());

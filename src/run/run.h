@@ -9,7 +9,6 @@
 //   run_control.cc  the control API's handlers and the snapshot they read
 //   run_slurm.cc    the Slurm job: submission, its failures, its devices, steps
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -24,6 +23,7 @@
 #include "control/control_server.h"
 #include "formats/run_state.h"
 #include "run/runner.h"
+#include "run/stop_request.h"
 #include "runtime/slurm/allocation.h"
 
 namespace berth::run {
@@ -31,20 +31,15 @@ namespace berth::run {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// The signal that asks berth run to stop (SIGINT, SIGTERM, SIGHUP), 0 while
-// none came.
-extern std::atomic<int> g_stop_signal;
-// POST /v1/down: the same teardown as a stop signal.
-extern std::atomic<bool> g_down_requested;
-inline bool Stopping() { return g_stop_signal.load() != 0 || g_down_requested.load(); }
-
 // The control API's endpoints are Run's: status and roles from a snapshot
 // taken wherever the state is saved, the rest queued to the main thread
 // (the Scheduler's only thread), which runs them between two waits of Watch.
 class Run : private control::ControlHandlers {
  public:
-  Run(const RunOptions& options, std::unique_ptr<ProcessSupervisor> sup)
-      : options_(options), sup_(std::move(sup)) {}
+  // `stop` says when to stop: a stop signal or POST /v1/down.
+  Run(const RunOptions& options, std::unique_ptr<ProcessSupervisor> sup,
+      std::unique_ptr<StopRequest> stop)
+      : options_(options), sup_(std::move(sup)), stop_(std::move(stop)) {}
   // The mailbox first: the server's threads may be waiting on it.
   ~Run() override {
     mailbox_.Close("berth is stopping");
@@ -60,7 +55,7 @@ class Run : private control::ControlHandlers {
   control::ControlReply GetWorkers(const std::string& role, double timeout_s) override;
   control::ControlReply CreateRole(const RoleSpec& role) override;
   control::ControlReply ForkRole(const std::string& role, const std::string& target,
-                        const std::vector<std::string>& command) override;
+                                 const std::vector<std::string>& command) override;
   control::ControlReply DeleteRole(const std::string& role) override;
   control::ControlReply Down() override;
   // Why a queued request waits, for its 503.
@@ -96,8 +91,11 @@ class Run : private control::ControlHandlers {
   formats::WorkerRecord* Record(const std::string& id);
   void ShowTable(bool redraw);
 
+  bool Stopping() { return stop_->stopping(); }
+
   RunOptions options_;
   std::unique_ptr<ProcessSupervisor> sup_;  // until the Scheduler takes it
+  std::unique_ptr<StopRequest> stop_;
   std::unique_ptr<Scheduler> scheduler_;
   ExperimentSpec experiment_;
   std::vector<NodeSpec> nodes_;
@@ -111,7 +109,7 @@ class Run : private control::ControlHandlers {
   size_t table_lines_ = 0;  // lines of the table last drawn, for a redraw
 
   std::mutex snapshot_mu_;
-  formats::RunState snapshot_;                   // guarded by snapshot_mu_
+  formats::RunState snapshot_;          // guarded by snapshot_mu_
   std::vector<std::string> roles_now_;  // guarded by snapshot_mu_
   control::ControlMailbox mailbox_{[this] { return BusyReason(); }};
   control::ControlServer control_;

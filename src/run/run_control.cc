@@ -135,7 +135,7 @@ control::ControlReply Run::CreateRole(const RoleSpec& role) {
 }
 
 control::ControlReply Run::ForkRole(const std::string& role, const std::string& target,
-                           const std::vector<std::string>& command) {
+                                    const std::vector<std::string>& command) {
   return mailbox_.Call(
       [this, role, target, command]() -> control::ControlReply {
         if (Stopping()) return StoppingReply();
@@ -182,7 +182,7 @@ control::ControlReply Run::DeleteRole(const std::string& role) {
 }
 
 control::ControlReply Run::Down() {
-  g_down_requested.store(true);
+  stop_->RequestDown();
   nlohmann::ordered_json body;
   body["stopping"] = true;
   return control::ControlReply{200, body};

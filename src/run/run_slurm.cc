@@ -45,7 +45,7 @@ Status Run::Allocate(const Plan& plan) {
                     alloc_->job_id().c_str(), why.c_str(), experiment_.slurm.queue_timeout_s);
         std::fflush(stdout);
       },
-      [] { return Stopping(); });
+      [this] { return Stopping(); });
   if (!running.ok()) {
     Status c = alloc_->Cancel();
     if (!c.ok()) std::fprintf(stderr, "berth: %s\n", c.message().c_str());
@@ -104,8 +104,9 @@ void Run::UseSlurmSteps(SchedulerOptions& so) {
   so.wrap_launch = [this](const WorkerPlan& w, LaunchSpec spec) -> Result<LaunchSpec> {
     std::vector<int> devices;
     for (const GpuShare& g : w.gpus) devices.push_back(g.device);
-    spec.argv = runtime::slurm::StepArgv(alloc_->job_id(), alloc_->component(w.node), w.node, w.id,
-                                runtime::slurm::Positions(devices, alloc_->planned_gpus(w.node)), spec.argv);
+    spec.argv = runtime::slurm::StepArgv(
+        alloc_->job_id(), alloc_->component(w.node), w.node, w.id,
+        runtime::slurm::Positions(devices, alloc_->planned_gpus(w.node)), spec.argv);
     return spec;
   };
   so.before_stop = [this](const std::vector<WorkerPlan>& stage) {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -23,17 +22,14 @@
 #include "berth/plan.h"
 #include "berth/process.h"
 #include "berth/scheduler.h"
-#include "runtime/local/local_node.h"
 #include "common/read_file.h"
+#include "formats/run_state.h"
 #include "roles/ports.h"
 #include "run/run.h"
-#include "formats/run_state.h"
+#include "runtime/local/local_node.h"
 #include "runtime/slurm/allocation.h"
 
 namespace berth::run {
-
-std::atomic<int> g_stop_signal{0};
-std::atomic<bool> g_down_requested{false};
 
 namespace {
 
@@ -45,8 +41,6 @@ std::string SupervisorBesideBerth() {
   const std::string program = (self.parent_path() / "berth-supervisor").string();
   return ::access(program.c_str(), X_OK) == 0 ? program : std::string();
 }
-
-void OnStopSignal(int sig) { g_stop_signal.store(sig); }
 
 std::string DefaultRunDir(const std::string& name) {
   char stamp[32];
@@ -112,7 +106,8 @@ Status Run::PlanAndAdmit() {
   nodes_.clear();
   if (slurm_) {
     std::vector<std::string> skipped;
-    Result<std::vector<NodeSpec>> nodes = runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped);
+    Result<std::vector<NodeSpec>> nodes =
+        runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped);
     if (!nodes) return Status(nodes.error().code(), path + ": " + nodes.error().message());
     for (const std::string& s : skipped)
       std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
@@ -125,7 +120,8 @@ Status Run::PlanAndAdmit() {
                          " describes other machines; `berth run` runs on this machine (use "
                          "`berth plan` for a multi-node cluster, or remove cluster.file)");
     }
-    const runtime::local::LocalOverrides overrides{experiment_.gpus, experiment_.cpu, experiment_.mem_gib};
+    const runtime::local::LocalOverrides overrides{experiment_.gpus, experiment_.cpu,
+                                                   experiment_.mem_gib};
     Result<NodeSpec> node = runtime::local::LocalNode(runtime::local::DetectMachine(), overrides);
     if (!node) return InvalidSpec(path + ": " + node.error().message());
     nodes_.push_back(std::move(node).value());
@@ -178,7 +174,7 @@ Status Run::StartScheduler() {
   so.merged_log = state_.run_dir + "/merged.log";
   so.grace = milliseconds(static_cast<int64_t>(options_.grace_s * 1000));
   so.on_event = [this](const SchedulerEvent& e) { OnEvent(e); };
-  so.interrupted = [] { return Stopping(); };
+  so.interrupted = [this] { return Stopping(); };
   if (slurm_) UseSlurmSteps(so);
   BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(sup_)));
   return Status::Ok();
@@ -234,7 +230,8 @@ void Run::OnEvent(const SchedulerEvent& e) {
     case SchedulerEvent::Kind::kExited:
       break;  // Watch reports it
     case SchedulerEvent::Kind::kStopped:
-      if (rec->state != formats::WorkerState::kFailed && rec->state != formats::WorkerState::kExited) {
+      if (rec->state != formats::WorkerState::kFailed &&
+          rec->state != formats::WorkerState::kExited) {
         rec->state = formats::WorkerState::kStopped;
       }
       if (rec->exit.empty()) rec->exit = e.detail;
@@ -296,8 +293,8 @@ int Run::Watch() {
       if (std::optional<int> code = HandleExits(EndedUnhandled())) return *code;
     }
   }
-  if (g_stop_signal.load() != 0) {
-    std::printf("stopping (signal %d)\n", g_stop_signal.load());
+  if (stop_->signal_number() != 0) {
+    std::printf("stopping (signal %d)\n", stop_->signal_number());
   } else {
     std::printf("stopping (berth down through the control API)\n");
   }
@@ -314,7 +311,8 @@ std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
     formats::WorkerRecord* rec = Record(w.plan.id);
     if (rec == nullptr) continue;
     // Handled already (seen after an API call, then reported by WaitExits).
-    if (rec->state != formats::WorkerState::kStarting && rec->state != formats::WorkerState::kReady) continue;
+    if (rec->state != formats::WorkerState::kStarting && rec->state != formats::WorkerState::kReady)
+      continue;
     rec->exit = w.exit;
     // On Slurm a step also ends when Slurm ends the job (a node failed,
     // scancel, the time limit): srun then often exits 0.
@@ -351,8 +349,8 @@ std::vector<Worker> Run::EndedUnhandled() {
   for (const Worker& w : scheduler_->Workers()) {
     if (w.phase != WorkerPhase::kExited && w.phase != WorkerPhase::kFailed) continue;
     const formats::WorkerRecord* rec = Record(w.plan.id);
-    if (rec != nullptr &&
-        (rec->state == formats::WorkerState::kStarting || rec->state == formats::WorkerState::kReady)) {
+    if (rec != nullptr && (rec->state == formats::WorkerState::kStarting ||
+                           rec->state == formats::WorkerState::kReady)) {
       ended.push_back(w);
     }
   }
@@ -477,13 +475,14 @@ int RunExperiment(const RunOptions& options) {
                  sup.error().message().c_str());
     return 1;
   }
-  struct sigaction sa {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  ::sigaction(SIGINT, &sa, nullptr);
-  ::sigaction(SIGTERM, &sa, nullptr);
-  ::sigaction(SIGHUP, &sa, nullptr);
-  Run run(options, std::move(sup).value());
+  // After the supervisor started (it must not inherit the blocked signals),
+  // before any thread does.
+  auto stop = std::make_unique<StopRequest>();
+  if (Status listening = stop->ListenForSignals(); !listening.ok()) {
+    std::fprintf(stderr, "berth run: %s\n", listening.message().c_str());
+    return 1;
+  }
+  Run run(options, std::move(sup).value(), std::move(stop));
   return run.Main();
 }
 

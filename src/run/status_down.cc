@@ -38,7 +38,8 @@ constexpr milliseconds kControlTimeout{10000};
 
 int ShowStatus(const std::string& run_dir) {
   // Live, from berth itself, when it runs and answers.
-  Result<control::ControlResponse> live = control::ControlRequest(run_dir, "GET", "/v1/status", "", kControlTimeout);
+  Result<control::ControlResponse> live =
+      control::ControlRequest(run_dir, "GET", "/v1/status", "", kControlTimeout);
   std::string why_not;  // why the saved state is shown instead
   if (live && live->status == 200) {
     Result<formats::RunState> s = formats::RunStateFromJson(live->body, "status");
@@ -66,7 +67,8 @@ int ShowStatus(const std::string& run_dir) {
     std::printf("berth is not running; last saved state\n");
   }
   for (formats::WorkerRecord& w : s->workers) {
-    bool live_state = w.state == formats::WorkerState::kReady || w.state == formats::WorkerState::kStarting ||
+    bool live_state = w.state == formats::WorkerState::kReady ||
+                      w.state == formats::WorkerState::kStarting ||
                       w.state == formats::WorkerState::kStopping;
     if (live_state && !ProcessAlive(w.pid)) w.exit = w.exit.empty() ? "gone" : w.exit;
   }
@@ -85,7 +87,8 @@ int Down(const std::string& run_dir, double timeout_s) {
     std::printf("asking berth (pid %d) to stop %s\n", s->berth_pid, s->experiment.c_str());
     std::fflush(stdout);
     // Through the control API; a berth that does not answer it gets SIGTERM.
-    Result<control::ControlResponse> r = control::ControlRequest(run_dir, "POST", "/v1/down", "", kControlTimeout);
+    Result<control::ControlResponse> r =
+        control::ControlRequest(run_dir, "POST", "/v1/down", "", kControlTimeout);
     if (!r || r->status != 200) {
       const std::string why =
           !r ? r.error().message()

@@ -65,7 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Both styles must be valid JSON and the same document: the pretty printer
   // is ours, and a bug there would only show as a broken output file.
   const std::string pretty = berth::formats::RenderState(engine);
-  const std::string compact = berth::formats::RenderState(engine, berth::formats::JsonStyle::kCompact);
+  const std::string compact =
+      berth::formats::RenderState(engine, berth::formats::JsonStyle::kCompact);
   auto a = nlohmann::json::parse(pretty, nullptr, /*allow_exceptions=*/false);
   auto b = nlohmann::json::parse(compact, nullptr, /*allow_exceptions=*/false);
   if (a.is_discarded() || b.is_discarded() || a != b) __builtin_trap();

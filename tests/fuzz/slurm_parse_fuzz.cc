@@ -50,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   if (auto jobs = runtime::slurm::ParseSqueue(in, "fuzz")) {
-    for (const runtime::slurm::SlurmJob& j : *jobs) Check(!j.job_id.empty() && !j.display_id.empty());
+    for (const runtime::slurm::SlurmJob& j : *jobs)
+      Check(!j.job_id.empty() && !j.display_id.empty());
   }
   if (auto steps = runtime::slurm::ParseSqueueSteps(in, "fuzz")) {
     for (const runtime::slurm::SlurmStep& s : *steps) Check(s.step_id == s.job_id + "." + s.step);
