@@ -47,6 +47,7 @@ LIBRARY = {
 # Each public header belongs to the layer that implements it.
 PUBLIC = {
     "berth/status.h": "common",
+    "berth/clock.h": "common",
     "berth/resources.h": "common",
     "berth/placement.h": "placement",
     "berth/experiment.h": "roles",
