@@ -1,3 +1,5 @@
+// The supervisor process's start-up and main loop: poll, signals, the socket, reaping, exit.
+//
 // The forked supervisor process: one thread, one poll() loop over the control
 // socket, a signalfd (SIGCHLD, SIGTERM) and the output pipes of workers that
 // feed a merged log. Terminations are state machines advanced by the loop, so
@@ -6,6 +8,8 @@
 // waiting for each exec, and their exec outcomes collected in one poll loop
 // (spawn.cc); a batch that failed is undone by a termination of the workers
 // it started, and answered when that is done.
+
+#include "runtime/local/supervisor_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,47 +24,17 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <list>
-#include <map>
-#include <memory>
 #include <optional>
-#include <set>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "common/fd_io.h"
-#include "runtime/local/proc_scan.h"
-#include "runtime/local/spawn.h"
 #include "runtime/local/supervisor.h"
-#include "runtime/local/targets.h"
 #include "runtime/local/wire.h"
-#include "runtime/local/worker_output.h"
 
 namespace berth::runtime::local {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
-constexpr milliseconds kMaxGrace{600'000};
-// A termination does not rescan /proc on every reaped child (that was a scan
-// per exiting process). It scans fully (reading the markers of processes
-// outside our subtree) when it starts and once more before it declares
-// success; in between it waits for SIGCHLD and only rescans our subtree, for
-// newcomers to signal and stragglers, with a backoff while something still
-// lives: 10, 20, 40, ... ms, at most kMaxRescan apart.
-constexpr milliseconds kFirstRescan{10};
-constexpr milliseconds kMaxRescan{250};
-// While a termination lasts (a grace period running out), processes outside
-// our subtree are checked for our marker this often (they can only exist if
-// something escaped the subreaper, e.g. via another daemon).
-constexpr milliseconds kFullScanEvery{1000};
-// Children of one spawn batch between fork and exec at once, at most (each
-// holds a pipe until it has exec'd; fewer if descriptors are short).
-constexpr size_t kSpawnWindow = 256;
-// Bounds the work done for one readable pipe per loop turn.
-constexpr int kReadChunksPerTurn = 16;
 constexpr size_t kSocketChunk = 64 * 1024;
 
 void CloseFd(int& fd) {
@@ -68,110 +42,12 @@ void CloseFd(int& fd) {
   fd = -1;
 }
 
+}  // namespace
+
 void Complain(const std::string& what) {
   std::string line = "berth-supervisor[" + std::to_string(getpid()) + "]: " + what + "\n";
   (void)common::WriteAll(2, line, "stderr");
 }
-
-struct Worker {
-  std::string id;
-  pid_t pid = -1;  // also its process group
-  std::string marker;
-  bool exited = false;  // reaped
-  // Started by a batch that failed and is being undone: no exit event, and
-  // the id is forgotten once its processes are gone.
-  bool rolling_back = false;
-  std::unique_ptr<WorkerOutput> output;
-};
-
-struct Teardown {
-  uint64_t req = 0;  // 0: nobody waits for a reply
-  bool all = false;
-  bool final = false;  // the supervisor exits when it is done
-  // Undoes a failed spawn batch: the reply is a kSpawned carrying this error.
-  bool rollback = false;
-  Status rollback_error;
-  std::vector<std::string> ids;
-  Clock::time_point kill_at;
-  Clock::time_point give_up_at;
-  Clock::time_point next_scan;
-  Clock::time_point last_scan;
-  Clock::time_point next_full_scan;
-  milliseconds backoff = kFirstRescan;
-  bool killing = false;
-  std::set<std::pair<pid_t, uint64_t>> termed;  // already sent SIGTERM
-  std::set<pid_t> termed_workers;               // worker main processes sent SIGTERM
-  // Targets seen alive at the last scan that are not worker main processes
-  // (those are followed by reaping them).
-  std::vector<ProcInfo> known;
-};
-
-class Supervisor {
- public:
-  Supervisor(int sock, int sigfd, const SupervisorOptions& options, std::string token, pid_t parent,
-             std::optional<struct rlimit> child_nofile)
-      : sock_(sock),
-        sigfd_(sigfd),
-        opts_(options),
-        token_(std::move(token)),
-        parent_(parent),
-        child_nofile_(child_nofile) {}
-
-  [[noreturn]] void Run();
-
- private:
-  void ReadSignals();
-  void ReadSocket();
-  void HandleFrame(const std::string& body);
-  void HandleSpawn(uint64_t req, std::vector<LaunchSpec> specs);
-  void HandleTerminate(uint64_t req, bool all, std::vector<std::string> ids, int64_t grace_ms);
-  void BeginFinal(milliseconds grace, uint64_t req);
-  void StartTeardown(Teardown td, milliseconds grace);
-  bool Reap();  // true if it reaped any child
-  // Moves the terminations on: signals at their start, at the end of their
-  // grace period and to newcomers; finishes those whose processes are gone.
-  // `reaped`: a child was reaped this turn.
-  void AdvanceTeardowns(bool reaped);
-  // Scans /proc for td's targets and signals them as its phase says;
-  // `full` also reads the markers of processes outside our subtree.
-  std::vector<ProcInfo> ScanAndSignal(Teardown& td, bool full);
-  // Signals td's unreaped worker main processes, without scanning.
-  void SignalWorkers(Teardown& td);
-  // Sends SIGKILL, or SIGTERM and SIGCONT once, to an unreaped worker main
-  // process: a plain kill(), as its pid cannot be reused before we reap it.
-  void SignalWorker(Teardown& td, pid_t pid);
-  std::vector<ProcInfo> Targets(const Teardown& td, bool full);
-  bool WorkersExited(const Teardown& td) const;
-  // Without scanning: td's workers are reaped and what the last scan found is
-  // gone (in `all` mode: and the supervisor has no child left).
-  bool LooksDone(Teardown& td);
-  void Finish(const Teardown& td, const Status& status);
-  void Reply(uint64_t req, int32_t value, const Status& status);
-  void ReplySpawned(uint64_t req, const std::vector<int32_t>& pids, const Status& status);
-  void Send(std::string frame);
-  void FlushOut();
-  void LoseParent(const std::string& why);
-  [[noreturn]] void Exit();
-
-  int sock_;
-  int sigfd_;
-  SupervisorOptions opts_;
-  std::string token_;
-  pid_t parent_;
-  std::optional<struct rlimit> child_nofile_;  // berth's RLIMIT_NOFILE, for workers
-  FrameBuffer in_;
-  std::string out_;
-  size_t out_pos_ = 0;
-  std::map<std::string, Worker> workers_;
-  std::unordered_map<pid_t, std::string> by_pid_;  // unreaped worker pids
-  std::list<Teardown> teardowns_;
-  bool parent_gone_ = false;  // acted on at the end of a loop turn
-  bool term_requested_ = false;
-  bool final_started_ = false;
-  bool exit_now_ = false;
-  bool no_children_ = true;  // the last waitpid(-1) said ECHILD
-  int exit_code_ = 0;
-};
 
 void Supervisor::Run() {
   std::vector<pollfd> fds;
@@ -274,200 +150,6 @@ void Supervisor::ReadSocket() {
   }
 }
 
-void Supervisor::HandleFrame(const std::string& body) {
-  WireReader r(body);
-  MsgType type;
-  uint64_t req = 0;
-  if (!r.Type(&type) || !r.U64(&req)) {
-    Complain("malformed frame from berth; shutting down");
-    LoseParent("protocol error");
-    return;
-  }
-  switch (type) {
-    case MsgType::kSpawn: {
-      uint32_t n = 0;
-      if (!r.U32(&n) || n > r.remaining() / 24) break;  // a spec takes at least 24 bytes
-      std::vector<LaunchSpec> specs(n);
-      bool ok = true;
-      for (LaunchSpec& s : specs) {
-        ok = ok && r.Str(&s.id) && r.Strs(&s.argv) && r.Pairs(&s.env) && r.Str(&s.cwd) &&
-             r.Str(&s.log_path) && r.Str(&s.merged_log_path);
-      }
-      if (ok && r.AtEnd()) {
-        HandleSpawn(req, std::move(specs));
-        return;
-      }
-      break;
-    }
-    case MsgType::kTerminate: {
-      uint8_t all = 0;
-      std::vector<std::string> ids;
-      int64_t grace_ms = 0;
-      if (r.U8(&all) && r.Strs(&ids) && r.I64(&grace_ms) && r.AtEnd()) {
-        HandleTerminate(req, all != 0, std::move(ids), grace_ms);
-        return;
-      }
-      break;
-    }
-    case MsgType::kShutdown: {
-      int64_t grace_ms = 0;
-      if (r.I64(&grace_ms) && r.AtEnd()) {
-        BeginFinal(milliseconds(std::clamp<int64_t>(grace_ms, 0, kMaxGrace.count())), req);
-        return;
-      }
-      break;
-    }
-    default:
-      break;
-  }
-  Complain("malformed request from berth; shutting down");
-  LoseParent("protocol error");
-}
-
-void Supervisor::HandleSpawn(uint64_t req, std::vector<LaunchSpec> specs) {
-  if (final_started_) return ReplySpawned(req, {}, BackendError("the supervisor is shutting down"));
-  // Nothing starts unless every spec is valid and every id free.
-  std::set<std::string> batch;
-  for (const LaunchSpec& spec : specs) {
-    Status valid = spec.Validate();
-    if (!valid.ok()) return ReplySpawned(req, {}, valid);
-    if (workers_.count(spec.id)) {
-      return ReplySpawned(req, {}, InvalidSpec("worker id '" + spec.id + "' is already in use"));
-    }
-    if (!batch.insert(spec.id).second) {
-      return ReplySpawned(req, {},
-                          InvalidSpec("worker id '" + spec.id + "' appears twice in the batch"));
-    }
-  }
-  const size_t n = specs.size();
-  std::vector<SpawnJob> jobs(n);
-  std::vector<std::string> markers(n);
-  for (size_t i = 0; i < n; ++i) {
-    markers[i] = MarkerValue(token_, specs[i].id);
-    jobs[i].who = "worker '" + specs[i].id + "'";
-    jobs[i].plan = MakeExecPlan(specs[i], markers[i]);
-  }
-  std::vector<std::unique_ptr<WorkerOutput>> outputs(n);
-  SpawnOptions so;
-  so.timeout = opts_.spawn_timeout;
-  so.window = kSpawnWindow;
-  struct rlimit nofile;
-  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
-    // Up to 3 descriptors per worker (log, merged log, pipe) stay open.
-    const int64_t spare =
-        static_cast<int64_t>(nofile.rlim_cur) - 3 * static_cast<int64_t>(workers_.size() + n) - 64;
-    so.window = static_cast<size_t>(std::clamp<int64_t>(spare, 8, kSpawnWindow));
-  }
-  so.child_nofile = child_nofile_ ? &*child_nofile_ : nullptr;
-  // Keep copying the output of running workers, and of the batch's own as
-  // they start, while the batch starts.
-  std::vector<WorkerOutput*> watched;
-  watched.reserve(workers_.size() + n);  // no allocation between forks
-  so.watch = [&](std::vector<pollfd>* fds) {
-    watched.clear();
-    auto add = [&](WorkerOutput* out) {
-      if (out == nullptr || out->pipe_fd() < 0) return;
-      watched.push_back(out);
-      fds->push_back({out->pipe_fd(), POLLIN, 0});
-    };
-    for (auto& [id, w] : workers_) add(w.output.get());
-    for (auto& out : outputs) add(out.get());
-  };
-  so.ready = [&](size_t k) { watched[k]->Drain(kReadChunksPerTurn); };
-  std::vector<SpawnOutcome> outcomes = ForkExecMany(
-      jobs,
-      [&](size_t i) -> Result<int> {
-        Result<std::unique_ptr<WorkerOutput>> out = WorkerOutput::Open(specs[i], jobs[i].who);
-        if (!out) return out.error();
-        outputs[i] = std::move(*out);
-        return outputs[i]->child_fd();
-      },
-      [&](size_t i) {
-        if (outputs[i]) outputs[i]->ChildStarted();
-      },
-      so);
-
-  // The first failure in spec order is the answer; the workers that did
-  // start are undone before it is given.
-  std::optional<Status> error;
-  std::vector<std::string> started;
-  std::vector<int32_t> pids;
-  for (size_t i = 0; i < n; ++i) {
-    const SpawnOutcome& o = outcomes[i];
-    if (!o.status.ok() && !error) error = o.status;
-    if (o.pid <= 0) continue;
-    Worker w;
-    w.id = specs[i].id;
-    w.pid = o.pid;
-    w.marker = markers[i];
-    w.output = std::move(outputs[i]);
-    by_pid_[w.pid] = w.id;
-    started.push_back(w.id);
-    pids.push_back(o.pid);
-    workers_.emplace(w.id, std::move(w));
-  }
-  if (!error) return ReplySpawned(req, pids, Status::Ok());
-  if (n > 1) {
-    *error = Status(error->code(), error->message() + " (the batch of " + std::to_string(n) +
-                                       " workers was rolled back: none of them runs)");
-  }
-  if (started.empty()) return ReplySpawned(req, {}, *error);
-  for (const std::string& id : started) workers_.at(id).rolling_back = true;
-  Teardown td;
-  td.req = req;
-  td.rollback = true;
-  td.rollback_error = *error;
-  td.ids = std::move(started);
-  StartTeardown(std::move(td), milliseconds(0));  // SIGKILL at once
-}
-
-void Supervisor::HandleTerminate(uint64_t req, bool all, std::vector<std::string> ids,
-                                 int64_t grace_ms) {
-  if (!all) {
-    for (const std::string& id : ids) {
-      if (!workers_.count(id)) return Reply(req, 0, NotFound("no worker '" + id + "'"));
-    }
-  }
-  milliseconds grace(std::clamp<int64_t>(grace_ms, 0, kMaxGrace.count()));
-  Teardown td;
-  td.req = req;
-  td.all = all;
-  td.ids = std::move(ids);
-  StartTeardown(std::move(td), grace);
-}
-
-void Supervisor::StartTeardown(Teardown td, milliseconds grace) {
-  auto now = Clock::now();
-  td.kill_at = now + grace;
-  td.give_up_at = td.kill_at + opts_.kill_timeout;
-  td.killing = grace.count() == 0;
-  td.next_full_scan = now + kFullScanEvery;
-  td.next_scan = now + td.backoff;
-  // The full scan that finds everything to signal, escaped descendants
-  // included, while the machine is still quiet; then the signals.
-  const std::vector<ProcInfo> targets = ScanAndSignal(td, /*full=*/true);
-  if (targets.empty() && WorkersExited(td)) {
-    Finish(td, Status::Ok());
-    return;
-  }
-  teardowns_.push_back(std::move(td));
-}
-
-void Supervisor::BeginFinal(milliseconds grace, uint64_t req) {
-  if (final_started_) {
-    for (Teardown& td : teardowns_) {
-      if (td.final && td.req == 0) td.req = req;
-    }
-    return;
-  }
-  final_started_ = true;
-  Teardown td;
-  td.req = req;
-  td.all = true;
-  td.final = true;
-  StartTeardown(std::move(td), grace);
-}
-
 bool Supervisor::Reap() {
   bool any = false;
   for (;;) {
@@ -489,195 +171,6 @@ bool Supervisor::Reap() {
     w.exited = true;
     if (!w.rolling_back) Send(WireWriter(MsgType::kExit).Str(w.id).I32(pid).I32(status).Finish());
   }
-}
-
-bool Supervisor::WorkersExited(const Teardown& td) const {
-  if (td.all) return by_pid_.empty();
-  for (const std::string& id : td.ids) {
-    if (!workers_.at(id).exited) return false;
-  }
-  return true;
-}
-
-std::vector<ProcInfo> Supervisor::Targets(const Teardown& td, bool full) {
-  TargetQuery q;
-  q.self = getpid();
-  q.all = td.all;
-  q.marker_prefix = token_ + "/";
-  if (!td.all) {
-    for (const std::string& id : td.ids) {
-      const Worker& w = workers_.at(id);
-      if (!w.exited) q.roots.insert(w.pid);
-      q.groups.insert(w.pid);
-      q.markers.insert(w.marker);
-    }
-  }
-  q.full_scan = full;
-  return SelectTargets(ListProcesses(), q,
-                       [](pid_t pid) { return ReadEnvVar(pid, kSupervisorTokenVar); });
-}
-
-void Supervisor::SignalWorker(Teardown& td, pid_t pid) {
-  if (td.killing) {
-    kill(pid, SIGKILL);
-  } else if (td.termed_workers.insert(pid).second) {
-    // SIGCONT so that a stopped process gets to act on SIGTERM.
-    if (kill(pid, SIGTERM) == 0) kill(pid, SIGCONT);
-  }
-}
-
-void Supervisor::SignalWorkers(Teardown& td) {
-  if (td.all) {
-    for (const auto& [pid, id] : by_pid_) SignalWorker(td, pid);
-    return;
-  }
-  for (const std::string& id : td.ids) {
-    const Worker& w = workers_.at(id);
-    if (!w.exited) SignalWorker(td, w.pid);
-  }
-}
-
-std::vector<ProcInfo> Supervisor::ScanAndSignal(Teardown& td, bool full) {
-  std::vector<ProcInfo> targets = Targets(td, full);
-  td.last_scan = Clock::now();
-  // The workers' main processes first: plain kill()s, done in a moment even
-  // while the signalled processes compete for the CPU. Then the others,
-  // through pidfds (a scanned pid may have been reused).
-  SignalWorkers(td);
-  td.known.clear();
-  for (const ProcInfo& p : targets) {
-    if (by_pid_.count(p.pid)) {
-      SignalWorker(td, p.pid);  // followed by reaping it
-      continue;
-    }
-    td.known.push_back(p);
-    if (td.killing) {
-      SignalProcess(p, SIGKILL);
-    } else if (td.termed.insert({p.pid, p.starttime}).second) {
-      // SIGCONT so that a stopped process gets to act on SIGTERM.
-      if (SignalProcess(p, SIGTERM)) SignalProcess(p, SIGCONT);
-    }
-  }
-  return targets;
-}
-
-bool Supervisor::LooksDone(Teardown& td) {
-  if (!WorkersExited(td)) return false;
-  if (td.all && !no_children_) return false;
-  // Drop what has gone since the last scan; stop at the first that lives.
-  while (!td.known.empty()) {
-    const ProcInfo& p = td.known.back();
-    std::optional<ProcInfo> now = ReadProc(p.pid);
-    if (now && !now->zombie() && now->starttime == p.starttime) return false;
-    td.known.pop_back();
-  }
-  return true;
-}
-
-void Supervisor::AdvanceTeardowns(bool reaped) {
-  for (auto it = teardowns_.begin(); it != teardowns_.end();) {
-    Teardown& td = *it;
-    auto now = Clock::now();
-    const bool to_kill = !td.killing && now >= td.kill_at;
-    if (reaped) {
-      // Processes are going: no rescan while they do (a scan competes with
-      // them for the CPU, and each would see a table in flux), but at least
-      // every kMaxRescan.
-      td.next_scan = std::min(std::max(td.next_scan, now + td.backoff), td.last_scan + kMaxRescan);
-    }
-    const bool due = now >= td.next_scan || (td.killing && now >= td.give_up_at);
-    // Cheap checks first: most turns of a termination are exits of the
-    // processes it signalled, which need no scan.
-    const bool quiet = (reaped || due || to_kill) && LooksDone(td);
-    if (!to_kill && !due && !quiet) {
-      ++it;
-      continue;
-    }
-    if (to_kill) {
-      td.killing = true;
-      td.backoff = kFirstRescan;
-    }
-    // Quiet: the full scan that confirms that nothing is left (or finds
-    // newcomers and escapees). Otherwise a scan of our subtree, and now and
-    // then a full one.
-    const bool full = quiet || now >= td.next_full_scan;
-    if (full) td.next_full_scan = now + kFullScanEvery;
-    const std::vector<ProcInfo> targets = ScanAndSignal(td, full);
-    now = Clock::now();
-    if (targets.empty() && WorkersExited(td)) {
-      if (full) {
-        Finish(td, Status::Ok());
-        it = teardowns_.erase(it);
-        continue;
-      }
-      // Looks empty: confirm with a full scan on the next turn.
-      td.next_scan = now;
-    } else {
-      td.next_scan = now + td.backoff;
-      td.backoff = std::min(td.backoff * 2, kMaxRescan);
-    }
-    if (td.killing && now >= td.give_up_at) {
-      std::string who;
-      for (const ProcInfo& p : targets) {
-        if (!who.empty()) who += ", ";
-        who += std::to_string(p.pid) + " (state " + p.state + ")";
-      }
-      if (who.empty()) who = "none visible, but a worker was not reaped";
-      Finish(td, BackendError("processes survived SIGKILL for " +
-                              std::to_string(opts_.kill_timeout.count()) + " ms: " + who));
-      it = teardowns_.erase(it);
-      continue;
-    }
-    ++it;
-  }
-}
-
-void Supervisor::Finish(const Teardown& td, const Status& status) {
-  if (td.rollback) {
-    // The batch's workers are gone: forget them (their ids are free again).
-    // Their logs keep what they wrote.
-    for (const std::string& id : td.ids) {
-      auto w = workers_.find(id);
-      if (w == workers_.end()) continue;
-      if (!w->second.exited) by_pid_.erase(w->second.pid);
-      w->second.output->Drain(64);
-      w->second.output->Finish();
-      workers_.erase(w);
-    }
-    Status reply = td.rollback_error;
-    if (!status.ok()) {
-      reply = Status(reply.code(), reply.message() + "; undoing it: " + status.message());
-    }
-    if (td.req != 0) ReplySpawned(td.req, {}, reply);
-    return;
-  }
-  if (td.req != 0) Reply(td.req, 0, status);
-  if (td.final) {
-    if (!status.ok()) {
-      Complain(status.message());
-      exit_code_ = 1;
-    }
-    exit_now_ = true;
-  }
-}
-
-void Supervisor::Reply(uint64_t req, int32_t value, const Status& status) {
-  Send(WireWriter(MsgType::kReply)
-           .U64(req)
-           .I32(value)
-           .U8(static_cast<uint8_t>(status.code()))
-           .Str(status.message())
-           .Finish());
-}
-
-void Supervisor::ReplySpawned(uint64_t req, const std::vector<int32_t>& pids,
-                              const Status& status) {
-  Send(WireWriter(MsgType::kSpawned)
-           .U64(req)
-           .U8(static_cast<uint8_t>(status.code()))
-           .Str(status.message())
-           .I32s(pids)
-           .Finish());
 }
 
 void Supervisor::Send(std::string frame) {
@@ -727,8 +220,6 @@ void Supervisor::Exit() {
   }
   _exit(exit_code_);
 }
-
-}  // namespace
 
 void RunSupervisorProcess(int sock, const SupervisorOptions& options, const std::string& token,
                           pid_t parent) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -500,17 +501,97 @@ TEST(SlurmParseTest, OddInputNeverCrashes) {
       "1|1|1|99999999999999999999|R|1|[1-2]|x|",
       std::string(5000, '['),
   };
+  // An error is invalid_spec and starts with what was read (`prefix`), so that
+  // a person can trace it; a value keeps the bounds that slurm_parse.h gives.
+  auto named = [](const Status& s, const std::string& prefix) {
+    EXPECT_EQ(s.code(), ErrorCode::kInvalidSpec) << s.message();
+    EXPECT_TRUE(s.message().starts_with(prefix) && s.message().size() > prefix.size())
+        << s.message();
+  };
+  // Errors in a command's output name the source and the line: "x:3: ...".
+  auto at_line = [&](const Status& s) {
+    named(s, "x:");
+    EXPECT_TRUE(s.message().size() > 2 && s.message()[2] >= '1' && s.message()[2] <= '9');
+  };
+  auto hosts_ok = [](const std::vector<std::string>& names) {
+    EXPECT_LE(names.size(), kMaxHosts);
+    for (const std::string& n : names) {
+      EXPECT_TRUE(!n.empty() && n.find_first_of("[], ") == std::string::npos) << n;
+    }
+  };
+  auto indices_ok = [](const std::vector<int>& v) {
+    EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));
+    EXPECT_EQ(std::adjacent_find(v.begin(), v.end()), v.end());
+    for (int i : v) EXPECT_TRUE(i >= 0 && i < kMaxIndex) << i;
+  };
   for (const std::string& in : inputs) {
-    (void)ParseSinfo(in, "x");
-    (void)ParseSqueue(in, "x");
-    (void)ParseSqueueSteps(in, "x");
-    (void)ExpandHostlist(in);
-    (void)ParseIndexList(in, "x");
-    (void)ParseGres(in, "x");
-    (void)ParseGpuIndices(in, "x");
-    (void)ParseNodeState(in);
-    (void)ParseJobState(in);
-    (void)ClientError("x", 1, in);
+    SCOPED_TRACE(::testing::PrintToString(in.substr(0, 40)));
+    if (auto nodes = ParseSinfo(in, "x")) {
+      for (const SlurmNode& n : *nodes) {
+        hosts_ok({n.spec.name});
+        EXPECT_EQ(n.status.usable, n.status.unusable_reason.empty());
+        EXPECT_GE(n.gpus_used, 0);
+        indices_ok(n.gpus_used_indices);
+      }
+    } else {
+      at_line(nodes.error());
+    }
+    if (auto jobs = ParseSqueue(in, "x")) {
+      for (const SlurmJob& j : *jobs) {
+        EXPECT_TRUE(!j.job_id.empty() &&
+                    j.job_id.find_first_not_of("0123456789") == std::string::npos)
+            << j.job_id;
+        EXPECT_GE(j.node_count, 0);
+        hosts_ok(j.nodes);
+      }
+    } else {
+      at_line(jobs.error());
+    }
+    if (auto steps = ParseSqueueSteps(in, "x")) {
+      for (const SlurmStep& st : *steps) {
+        EXPECT_TRUE(!st.job_id.empty() && !st.step.empty()) << st.step_id;
+        EXPECT_EQ(st.step_id, st.job_id + "." + st.step);
+        EXPECT_GE(st.tasks, 0);
+        hosts_ok(st.nodes);
+      }
+    } else {
+      at_line(steps.error());
+    }
+    if (auto hosts = ExpandHostlist(in)) {
+      hosts_ok(*hosts);
+    } else {
+      named(hosts.error(), "hostlist ");
+    }
+    if (auto indices = ParseIndexList(in, "x")) {
+      indices_ok(*indices);
+    } else {
+      named(indices.error(), "x: index list ");
+    }
+    if (auto gres = ParseGres(in, "x")) {
+      for (const Gres& g : *gres) {
+        EXPECT_TRUE(!g.name.empty() && g.count >= 0) << g.name;
+        EXPECT_TRUE(g.has_indices || g.indices.empty());
+        indices_ok(g.indices);
+      }
+    } else {
+      named(gres.error(), "x: gres ");
+    }
+    if (auto gpus = ParseGpuIndices(in, "x")) {
+      indices_ok(*gpus);
+    } else {
+      named(gpus.error(), "x: gres ");
+    }
+    // No odd text reads as a state berth knows, and a node in an unknown
+    // state is never used.
+    const NodeStatus node = ParseNodeState(in);
+    EXPECT_EQ(node.state, NodeState::kOther) << NodeStateName(node.state);
+    EXPECT_FALSE(node.usable);
+    EXPECT_NE(node.unusable_reason.find("does not know"), std::string::npos);
+    EXPECT_EQ(ParseJobState(in), JobState::kOther);
+    // None of them is a known failure: a backend error that names the call.
+    const Status client = ClientError("x", 1, in);
+    EXPECT_EQ(client.code(), ErrorCode::kBackend) << client.message();
+    EXPECT_TRUE(client.message().starts_with("x failed (exit 1)")) << client.message();
   }
 }
 

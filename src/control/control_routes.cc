@@ -1,0 +1,285 @@
+// Routes a control API request: the token check, method and path to a handler, replies and errors.
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "control/control_server.h"
+#include "formats/experiment_yaml.h"
+#include "scheduler/worker_json.h"
+
+namespace berth::control {
+
+const char* const kControlEndpoints =
+    "GET /v1/status, GET /v1/roles, GET /v1/roles/<role>/workers?timeout=SECONDS, "
+    "POST /v1/roles, POST /v1/roles/<role>/fork, DELETE /v1/roles/<role>, POST /v1/down";
+
+int HttpStatusFor(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kOk:
+      return 200;
+    case ErrorCode::kInvalidSpec:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kInfeasible:
+    case ErrorCode::kUnavailable:
+      return 409;
+    case ErrorCode::kTimeout:
+      return 504;
+    case ErrorCode::kWorkerFailed:
+    case ErrorCode::kBackend:
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+ControlReply ErrorReply(const Status& error, const std::optional<WorkerFailure>& failure,
+                        std::optional<int> http_status) {
+  ControlReply r;
+  r.status = http_status ? *http_status : HttpStatusFor(error.code());
+  r.body = {{"error", scheduler::ErrorJson(error, failure)}};
+  return r;
+}
+
+ControlReply UnauthorizedReply(const std::string& message) {
+  ControlReply r;
+  r.status = 401;
+  nlohmann::ordered_json e;
+  e["code"] = "unauthorized";
+  e["message"] = message;
+  r.body = {{"error", e}};
+  return r;
+}
+
+namespace {
+
+ControlReply BadRequest(const std::string& message) { return ErrorReply(InvalidSpec(message)); }
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 1;  // after the leading '/'
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    parts.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return parts;
+}
+
+std::string JsonTypeName(const nlohmann::json& j) {
+  if (j.is_object()) return "an object";
+  if (j.is_array()) return "a list";
+  if (j.is_string()) return "a string";
+  if (j.is_boolean()) return "a boolean";
+  if (j.is_number()) return "a number";
+  if (j.is_null()) return "null";
+  return "a value";
+}
+
+// The body as a JSON object, or the 400 that says what is wrong with it.
+Result<nlohmann::json> JsonObjectBody(const std::string& body, const std::string& example) {
+  size_t first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) {
+    return InvalidSpec("request body is empty; send a JSON object, e.g. " + example);
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();
+    // "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
+    if (size_t at = what.find("] "); at != std::string::npos) what = what.substr(at + 2);
+    return InvalidSpec("request body is not valid JSON: " + what);
+  }
+  if (!j.is_object()) {
+    return InvalidSpec("request body is " + JsonTypeName(j) + "; send a JSON object, e.g. " +
+                       example);
+  }
+  return j;
+}
+
+// Unknown query parameters are errors, as unknown keys of a file are.
+std::optional<ControlReply> CheckParams(
+    const std::vector<std::pair<std::string, std::string>>& params,
+    const std::vector<std::string>& allowed, const std::string& endpoint) {
+  for (const auto& [name, value] : params) {
+    if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) continue;
+    std::string names;
+    for (const std::string& a : allowed) names += (names.empty() ? "" : ", ") + a;
+    return BadRequest("query parameter \"" + name + "\" is not one of " + endpoint + "'s (" +
+                      (names.empty() ? "it takes none" : "allowed: " + names) + ")");
+  }
+  return std::nullopt;
+}
+
+ControlReply Workers(ControlHandlers& h, const std::string& role,
+                     const std::vector<std::pair<std::string, std::string>>& params) {
+  if (auto bad = CheckParams(params, {"timeout"}, "GET /v1/roles/<role>/workers")) return *bad;
+  double timeout = 0;
+  for (const auto& [name, value] : params) {
+    if (name != "timeout") continue;
+    char* end = nullptr;
+    errno = 0;
+    const double t = value.empty() ? NAN : std::strtod(value.c_str(), &end);
+    if (std::isnan(t) || end == nullptr || *end != '\0' || errno != 0 || t < 0 ||
+        t > kMaxWorkersTimeout) {
+      char max[32];
+      std::snprintf(max, sizeof max, "%g", kMaxWorkersTimeout);
+      return BadRequest("timeout: \"" + value + "\" is not a number of seconds from 0 to " + max +
+                        " (default 0: the workers as they are now)");
+    }
+    timeout = t;
+  }
+  return h.GetWorkers(role, timeout);
+}
+
+ControlReply Create(ControlHandlers& h, const std::string& body) {
+  const std::string example =
+      "{\"name\": \"extra\", \"replicas\": 1, \"scheduling_spec\": {\"cmd\": [\"prog\"]}} "
+      "(one element of an experiment's roles list, docs/experiment.md)";
+  Result<nlohmann::json> j = JsonObjectBody(body, example);
+  if (!j) return ErrorReply(j.error());
+  // JSON is YAML: the experiment's own parser reads it, so a role reads the
+  // same in a file and here, with the same messages.
+  Result<RoleSpec> role = formats::ParseRoleYaml(body, "request body");
+  if (!role) return ErrorReply(role.error());
+  return h.CreateRole(*role);
+}
+
+ControlReply Fork(ControlHandlers& h, const std::string& role, const std::string& body) {
+  const std::string example = R"({"target": "actor", "command": ["prog", "--flag"]})";
+  Result<nlohmann::json> parsed = JsonObjectBody(body, example);
+  if (!parsed) return ErrorReply(parsed.error());
+  const nlohmann::json& j = *parsed;
+  for (const auto& [key, value] : j.items()) {
+    if (key != "target" && key != "command") {
+      return BadRequest("fork: unknown key \"" + key + "\"; allowed: target, command");
+    }
+  }
+  if (!j.contains("target")) {
+    return BadRequest("fork: \"target\" is missing; name the role to fork, e.g. " + example);
+  }
+  const nlohmann::json& target = j.at("target");
+  if (!target.is_string() || target.get<std::string>().empty()) {
+    return BadRequest("fork: target: " + target.dump() +
+                      " is not a role name; give the name of a role that has workers");
+  }
+  std::vector<std::string> command;
+  if (j.contains("command")) {
+    const nlohmann::json& c = j.at("command");
+    if (!c.is_array() || c.empty()) {
+      return BadRequest("fork: command: " + c.dump() +
+                        " is not a non-empty list of strings; give the argv (no shell), or "
+                        "leave command out to run the target's cmd");
+    }
+    for (size_t i = 0; i < c.size(); ++i) {
+      if (!c[i].is_string()) {
+        return BadRequest("fork: command[" + std::to_string(i) + "]: " + c[i].dump() +
+                          " is not a string; the argv is a list of strings");
+      }
+      command.push_back(c[i].get<std::string>());
+    }
+  }
+  return h.ForkRole(role, target.get<std::string>(), command);
+}
+
+}  // namespace
+
+ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
+                                 const std::string& path,
+                                 const std::vector<std::pair<std::string, std::string>>& params,
+                                 const std::string& body) {
+  const std::vector<std::string> p =
+      path.empty() || path[0] != '/' ? std::vector<std::string>{} : SplitPath(path);
+  const bool v1 = !p.empty() && p[0] == "v1";
+  const size_t n = p.size();
+  const bool role_ok = n >= 3 && p[1] == "roles" && !p[2].empty();
+  if (v1 && n == 2 && p[1] == "status" && method == "GET") {
+    if (auto bad = CheckParams(params, {}, "GET /v1/status")) return *bad;
+    return h.GetStatus();
+  }
+  if (v1 && n == 2 && p[1] == "roles" && method == "GET") {
+    if (auto bad = CheckParams(params, {}, "GET /v1/roles")) return *bad;
+    return h.ListRoles();
+  }
+  if (v1 && n == 2 && p[1] == "roles" && method == "POST") {
+    if (auto bad = CheckParams(params, {}, "POST /v1/roles")) return *bad;
+    return Create(h, body);
+  }
+  if (v1 && n == 2 && p[1] == "down" && method == "POST") {
+    if (auto bad = CheckParams(params, {}, "POST /v1/down")) return *bad;
+    return h.Down();
+  }
+  if (v1 && role_ok && n == 3 && method == "DELETE") {
+    if (auto bad = CheckParams(params, {}, "DELETE /v1/roles/<role>")) return *bad;
+    return h.DeleteRole(p[2]);
+  }
+  if (v1 && role_ok && n == 4 && p[3] == "workers" && method == "GET") {
+    return Workers(h, p[2], params);
+  }
+  if (v1 && role_ok && n == 4 && p[3] == "fork" && method == "POST") {
+    if (auto bad = CheckParams(params, {}, "POST /v1/roles/<role>/fork")) return *bad;
+    return Fork(h, p[2], body);
+  }
+  return ErrorReply(
+      NotFound("no endpoint " + method + " " + path + "; the endpoints: " + kControlEndpoints));
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // Every byte of the longer one is read whatever the contents; only the
+  // lengths (not secret: a token is always 64 digits) change the time.
+  const size_t n = std::max(a.size(), b.size());
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned>(x ^ y);
+  }
+  // Through a volatile, so that the compiler cannot stop at the first difference.
+  volatile unsigned result = diff;
+  return result == 0;
+}
+
+std::optional<ControlReply> CheckAuthorization(const std::optional<std::string>& authorization,
+                                               const std::string& token) {
+  if (!authorization || authorization->empty()) {
+    return UnauthorizedReply(
+        "no Authorization header; send \"Authorization: Bearer <token>\" with the token from "
+        "RUN_DIR/control.token");
+  }
+  const std::string& a = *authorization;
+  const std::string scheme = "bearer ";
+  bool bearer = a.size() > scheme.size();
+  for (size_t i = 0; bearer && i < scheme.size(); ++i) {
+    bearer = std::tolower(static_cast<unsigned char>(a[i])) == scheme[i];
+  }
+  if (!bearer) {
+    return UnauthorizedReply(
+        "the Authorization header is not \"Bearer <token>\"; send the token from "
+        "RUN_DIR/control.token as a bearer token");
+  }
+  std::string_view given(a);
+  given.remove_prefix(scheme.size());
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
+  while (!given.empty() && given.back() == ' ') given.remove_suffix(1);
+  if (token.empty() || !ConstantTimeEquals(given, token)) {
+    return UnauthorizedReply(
+        "wrong token; use the one in RUN_DIR/control.token of this run (it changes every time "
+        "berth run starts)");
+  }
+  return std::nullopt;
+}
+
+}  // namespace berth::control
