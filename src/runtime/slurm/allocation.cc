@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <thread>
 
 #include "common/text.h"
 #include "runtime/slurm/command.h"
@@ -12,18 +11,22 @@ namespace berth::runtime::slurm {
 using common::Quote;
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr milliseconds kClientTimeout{15000};
+// How often a pending job is asked about, and a cancelled one until it ends.
+constexpr milliseconds kPendingPoll{250};
+constexpr milliseconds kCancelPoll{100};
+constexpr std::chrono::seconds kCancelWait{30};
 
 }  // namespace
 
 Result<std::vector<NodeSpec>> ReadCluster(const std::string& partition,
-                                          std::vector<std::string>* skipped, bool free_only) {
+                                          std::vector<std::string>* skipped, bool free_only,
+                                          CommandRunner& runner) {
   std::vector<std::string> argv = {"sinfo"};
   for (std::string& a : SinfoArgs()) argv.push_back(std::move(a));
-  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(argv, kClientTimeout));
+  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(runner, argv, kClientTimeout));
   BERTH_ASSIGN_OR_RETURN(std::vector<SlurmNode> nodes, ParseSinfo(out, "sinfo"));
   std::vector<NodeSpec> specs;
   bool partition_seen = partition.empty();
@@ -70,7 +73,8 @@ Result<std::vector<NodeSpec>> ReadCluster(const std::string& partition,
 }
 
 Result<Allocation> Allocation::Submit(const std::string& job_name, const std::string& partition,
-                                      std::vector<NodeRequest> nodes, const std::string& dir) {
+                                      std::vector<NodeRequest> nodes, const std::string& dir,
+                                      CommandRunner& runner, Clock& clock) {
   if (nodes.empty()) return InvalidSpec("the plan uses no node; nothing to allocate");
   const std::string script = dir + "/holder.sh";
   {
@@ -78,15 +82,16 @@ Result<Allocation> Allocation::Submit(const std::string& job_name, const std::st
     f << kHolderScript;
     if (!f) return BackendError(script + ": cannot write the holder script");
   }
-  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(HolderArgv(job_name, partition, nodes,
-                                                               dir + "/holder.log", script),
-                                                    kClientTimeout));
+  BERTH_ASSIGN_OR_RETURN(
+      std::string out,
+      RunClient(runner, HolderArgv(job_name, partition, nodes, dir + "/holder.log", script),
+                kClientTimeout));
   // --parsable: "JOBID" or "JOBID;CLUSTER".
   std::string id = out.substr(0, out.find_first_of(";\n"));
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
     return BackendError("sbatch printed " + Quote(out) + " instead of a job id");
   }
-  Allocation a;
+  Allocation a(runner, clock);
   a.job_id_ = id;
   a.nodes_ = std::move(nodes);
   return a;
@@ -95,7 +100,7 @@ Result<Allocation> Allocation::Submit(const std::string& job_name, const std::st
 Result<std::vector<SlurmJob>> Allocation::Components() const {
   std::vector<std::string> argv = {"squeue"};
   for (std::string& a : SqueueJobArgs({job_id_})) argv.push_back(std::move(a));
-  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(argv, kClientTimeout));
+  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(*runner_, argv, kClientTimeout));
   BERTH_ASSIGN_OR_RETURN(std::vector<SlurmJob> jobs, ParseSqueue(out, "squeue"));
   if (jobs.empty()) return NotFound("Slurm no longer lists job " + job_id_);
   return jobs;
@@ -115,7 +120,7 @@ Result<SlurmJob> Allocation::Query() const {
 Status Allocation::WaitRunning(milliseconds timeout,
                                const std::function<void(const std::string&)>& on_pending,
                                const std::function<bool()>& interrupted) {
-  const auto deadline = Clock::now() + timeout;
+  const Clock::TimePoint deadline = clock_->Now() + timeout;
   std::string last_reason = "-";
   while (true) {
     if (interrupted && interrupted())
@@ -130,17 +135,18 @@ Status Allocation::WaitRunning(milliseconds timeout,
       last_reason = job.reason;
       if (on_pending) on_pending(job.state_text + (job.reason.empty() ? "" : ": " + job.reason));
     }
-    if (Clock::now() > deadline) {
+    if (clock_->Now() > deadline) {
       return Unavailable("Slurm job " + job_id_ + " is still " + job.state_text +
                          (job.reason.empty() ? "" : " (reason: " + job.reason + ")") +
                          " after the slurm.queue_timeout of " +
                          std::to_string(timeout.count() / 1000) +
                          " s; raise it, or free the nodes the plan uses");
     }
-    std::this_thread::sleep_for(milliseconds(250));
+    clock_->SleepFor(kPendingPoll);
   }
-  BERTH_ASSIGN_OR_RETURN(std::string detail,
-                         RunClient({"scontrol", "show", "job", "-d", job_id_}, kClientTimeout));
+  BERTH_ASSIGN_OR_RETURN(
+      std::string detail,
+      RunClient(*runner_, {"scontrol", "show", "job", "-d", job_id_}, kClientTimeout));
   BERTH_ASSIGN_OR_RETURN(granted_, ParseGrantedGpus(detail, "scontrol show job -d " + job_id_));
   for (const NodeRequest& n : nodes_) {
     if (granted_[n.node].size() != n.gpus.size()) {
@@ -160,7 +166,7 @@ Status Allocation::SignalSteps(const std::vector<std::string>& workers,
   for (const SlurmJob& c : components) ids.push_back(c.job_id);
   std::vector<std::string> argv = {"squeue"};
   for (std::string& a : SqueueStepArgs(ids)) argv.push_back(std::move(a));
-  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(argv, kClientTimeout));
+  BERTH_ASSIGN_OR_RETURN(std::string out, RunClient(*runner_, argv, kClientTimeout));
   BERTH_ASSIGN_OR_RETURN(std::vector<SlurmStep> steps, ParseSqueueSteps(out, "squeue -s"));
   std::vector<std::string> cmd = {"scancel", "--signal=" + signal};
   for (const SlurmStep& s : steps) {
@@ -169,21 +175,21 @@ Status Allocation::SignalSteps(const std::vector<std::string>& workers,
     }
   }
   if (cmd.size() == 2) return Status::Ok();
-  Result<std::string> r = RunClient(cmd, kClientTimeout);
+  Result<std::string> r = RunClient(*runner_, cmd, kClientTimeout);
   return r ? Status::Ok() : r.error();
 }
 
 Status Allocation::Cancel() {
   if (cancelled_ || job_id_.empty()) return Status::Ok();
   cancelled_ = true;
-  Result<std::string> r = RunClient({"scancel", job_id_}, kClientTimeout);
+  Result<std::string> r = RunClient(*runner_, {"scancel", job_id_}, kClientTimeout);
   if (!r && r.error().code() != ErrorCode::kNotFound) return r.error();
-  const auto deadline = Clock::now() + std::chrono::seconds(30);
-  while (Clock::now() < deadline) {
+  const Clock::TimePoint deadline = clock_->Now() + kCancelWait;
+  while (clock_->Now() < deadline) {
     Result<SlurmJob> job = Query();
     if (!job) return job.error().code() == ErrorCode::kNotFound ? Status::Ok() : job.error();
     if (IsFinal(job->state)) return Status::Ok();
-    std::this_thread::sleep_for(milliseconds(100));
+    clock_->SleepFor(kCancelPoll);
   }
   return BackendError("Slurm job " + job_id_ + " was cancelled but has not ended after 30 s");
 }

@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "berth/clock.h"
 #include "berth/placement.h"
 #include "berth/status.h"
+#include "runtime/slurm/command.h"
 #include "runtime/slurm/slurm_parse.h"
 #include "runtime/slurm/step.h"
 
@@ -22,13 +24,17 @@ namespace berth::runtime::slurm {
 // 0..n-1 that the plan uses by rank. `skipped` gets one line per node left
 // out and why.
 Result<std::vector<NodeSpec>> ReadCluster(const std::string& partition,
-                                          std::vector<std::string>* skipped, bool free_only = true);
+                                          std::vector<std::string>* skipped, bool free_only = true,
+                                          CommandRunner& runner = CommandRunner::System());
 
 class Allocation {
  public:
-  // Writes the holder script into `dir` and submits the job.
+  // Writes the holder script into `dir` and submits the job. Slurm's
+  // commands go through `runner`; waits are timed and paced by `clock`.
   static Result<Allocation> Submit(const std::string& job_name, const std::string& partition,
-                                   std::vector<NodeRequest> nodes, const std::string& dir);
+                                   std::vector<NodeRequest> nodes, const std::string& dir,
+                                   CommandRunner& runner = CommandRunner::System(),
+                                   Clock& clock = Clock::System());
 
   // Waits until every component runs. `on_pending` gets Slurm's reason each
   // time it changes. Errors: kUnavailable when still pending at `timeout`
@@ -59,6 +65,10 @@ class Allocation {
   const std::vector<int>& granted_gpus(const std::string& node) const;
 
  private:
+  Allocation(CommandRunner& runner, Clock& clock) : runner_(&runner), clock_(&clock) {}
+
+  CommandRunner* runner_;
+  Clock* clock_;
   std::string job_id_;
   std::vector<NodeRequest> nodes_;
   std::map<std::string, std::vector<int>> granted_;

@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigset_t, sigemptyset
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 
 #include "runtime/slurm/slurm_parse.h"
 
-extern char** environ;
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX: the program declares it
 
 namespace berth::runtime::slurm {
 namespace {
@@ -111,9 +111,26 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
-Result<std::string> RunClient(const std::vector<std::string>& argv,
+namespace {
+
+class SystemRunner final : public CommandRunner {
+ public:
+  Result<CommandResult> Run(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout) override {
+    return RunCommand(argv, timeout);
+  }
+};
+
+}  // namespace
+
+CommandRunner& CommandRunner::System() {
+  static SystemRunner runner;  // stateless
+  return runner;
+}
+
+Result<std::string> RunClient(CommandRunner& runner, const std::vector<std::string>& argv,
                               std::chrono::milliseconds timeout) {
-  BERTH_ASSIGN_OR_RETURN(CommandResult r, RunCommand(argv, timeout));
+  BERTH_ASSIGN_OR_RETURN(CommandResult r, runner.Run(argv, timeout));
   if (r.exit_code != 0) return ClientError(Joined(argv), r.exit_code, r.err);
   return r.out;
 }

@@ -23,8 +23,21 @@ struct CommandResult {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout);
 
-// RunCommand, then a non-zero exit turned into ClientError's status.
-Result<std::string> RunClient(const std::vector<std::string>& argv,
+// What runs Slurm's commands for the backend: the seam that lets the
+// backend's logic (submission, waiting for the job, cancelling) be tested
+// against scripted answers (testing/fake_command_runner.h).
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  // As RunCommand.
+  virtual Result<CommandResult> Run(const std::vector<std::string>& argv,
+                                    std::chrono::milliseconds timeout) = 0;
+  // RunCommand on this machine. It has no state.
+  static CommandRunner& System();
+};
+
+// runner.Run, then a non-zero exit turned into ClientError's status.
+Result<std::string> RunClient(CommandRunner& runner, const std::vector<std::string>& argv,
                               std::chrono::milliseconds timeout);
 
 }  // namespace berth::runtime::slurm
