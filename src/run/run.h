@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "berth/experiment.h"
@@ -37,9 +38,8 @@ using std::chrono::milliseconds;
 class Run : private control::ControlHandlers {
  public:
   // `stop` says when to stop: a stop signal or POST /v1/down.
-  Run(const RunOptions& options, std::unique_ptr<ProcessSupervisor> sup,
-      std::unique_ptr<StopRequest> stop)
-      : options_(options), sup_(std::move(sup)), stop_(std::move(stop)) {}
+  Run(RunOptions options, std::unique_ptr<ProcessSupervisor> sup, std::unique_ptr<StopRequest> stop)
+      : options_(std::move(options)), sup_(std::move(sup)), stop_(std::move(stop)) {}
   // The mailbox first: the server's threads may be waiting on it.
   ~Run() override {
     mailbox_.Close("berth is stopping");

@@ -111,6 +111,7 @@ void Run::UseSlurmSteps(SchedulerOptions& so) {
   };
   so.before_stop = [this](const std::vector<WorkerPlan>& stage) {
     std::vector<std::string> names;
+    names.reserve(stage.size());
     for (const WorkerPlan& w : stage) names.push_back(w.id);
     Status st = alloc_->SignalSteps(names, "TERM");
     if (!st.ok()) std::fprintf(stderr, "berth: signalling steps: %s\n", st.message().c_str());

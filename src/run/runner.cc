@@ -7,11 +7,11 @@
 
 #include "run/runner.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -108,7 +108,7 @@ Status Run::PlanAndAdmit() {
     std::vector<std::string> skipped;
     Result<std::vector<NodeSpec>> nodes =
         runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped);
-    if (!nodes) return Status(nodes.error().code(), path + ": " + nodes.error().message());
+    if (!nodes) return {nodes.error().code(), path + ": " + nodes.error().message()};
     for (const std::string& s : skipped)
       std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
     nodes_ = std::move(nodes).value();
@@ -146,7 +146,7 @@ Status Run::PlanAndAdmit() {
       }
     }
   }
-  if (!plan) return Status(plan.error().code(), path + ": " + plan.error().message());
+  if (!plan) return {plan.error().code(), path + ": " + plan.error().message()};
   for (const std::string& w : plan->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
   if (slurm_) BERTH_RETURN_IF_ERROR(Allocate(*plan));
@@ -259,7 +259,7 @@ void Run::Fail(int code, const std::string& message) {
 // printed once, and changes are printed as lines.
 void Run::ShowTable(bool redraw) {
   if (!options_.status_table) return;
-  if (redraw && (table_lines_ == 0 || !::isatty(STDOUT_FILENO))) return;
+  if (redraw && (table_lines_ == 0 || (::isatty(STDOUT_FILENO) == 0))) return;
   const std::string table = formats::RenderTable(state_);
   if (redraw) std::printf("\x1b[%zuA\x1b[J", table_lines_);
   std::fputs(table.c_str(), stdout);
@@ -359,6 +359,7 @@ std::vector<Worker> Run::EndedUnhandled() {
 
 // Starts every role in launch order; false when one failed (reported).
 bool Run::StartRoles() {
+  // NOLINTNEXTLINE(readability-use-anyofallof): it starts roles and prints; not a predicate
   for (const RoleSpec* role : launch_order_) {
     if (role->colocation && !role->colocation->fork) {
       std::printf("%s: an alias of %s (colocation without fork)\n", role->name.c_str(),

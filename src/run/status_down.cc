@@ -2,11 +2,10 @@
 // `berth run` of a run dir through its control API, and fall back to the
 // run dir's state.json (and signals) when it does not answer or is gone.
 
-#include <signal.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <string>
 #include <thread>

@@ -14,8 +14,10 @@ namespace berth::scheduler {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// poll(2)'s event mask type.
+using PollEvents = decltype(pollfd::events);
 
-int WaitFor(int fd, short events, Clock::time_point deadline) {
+int WaitFor(int fd, PollEvents events, Clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   if (left.count() <= 0) return 0;
   pollfd p{fd, events, 0};
@@ -110,11 +112,11 @@ bool IsHttp2xx(const std::string& head) {
          head[sp + 1] == '2';
 }
 
-void Advance(Probe& p, const ProbeTarget& t, short revents) {
+void Advance(Probe& p, const ProbeTarget& t, PollEvents revents) {
   if (p.step == Probe::Step::kConnecting) {
     int err = 0;
     socklen_t len = sizeof err;
-    if ((revents & (POLLERR | POLLHUP)) ||
+    if (((revents & (POLLERR | POLLHUP)) != 0) ||
         ::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
       return p.Finish(false);
     }
@@ -172,7 +174,7 @@ std::vector<bool> ProbeMany(const std::vector<ProbeTarget>& targets,
     for (size_t i = 0; i < probes.size(); ++i) {
       const Probe& p = probes[i];
       if (p.step == Probe::Step::kDone) continue;
-      short events = p.step == Probe::Step::kReading ? POLLIN : POLLOUT;
+      PollEvents events = p.step == Probe::Step::kReading ? POLLIN : POLLOUT;
       fds.push_back({p.fd, events, 0});
       which.push_back(i);
     }

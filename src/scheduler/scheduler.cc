@@ -21,8 +21,6 @@
 #include "roles/role_planner.h"
 #include "scheduler/probe.h"
 
-extern char** environ;
-
 namespace berth {
 
 using common::Quote;
@@ -39,7 +37,7 @@ std::string LogName(const std::string& id) {
   return s + ".log";
 }
 
-int ExitCodeOf(const ExitEvent& e) { return e.signal ? 128 + e.signal : e.exit_code; }
+int ExitCodeOf(const ExitEvent& e) { return e.signal != 0 ? 128 + e.signal : e.exit_code; }
 
 std::vector<std::pair<std::string, std::string>> BerthEnvironment() {
   std::vector<std::pair<std::string, std::string>> env;
@@ -48,7 +46,7 @@ std::vector<std::pair<std::string, std::string>> BerthEnvironment() {
     if (eq == nullptr) continue;
     std::string key(*e, static_cast<size_t>(eq - *e));
     if (key == kSupervisorTokenVar) continue;
-    env.push_back({key, eq + 1});
+    env.emplace_back(key, eq + 1);
   }
   return env;
 }
@@ -108,7 +106,7 @@ struct Scheduler::Impl {
       : opt(std::move(o)), sup(std::move(s)), planner(std::move(p)) {}
 
   void Emit(SchedulerEvent::Kind kind, const std::string& worker, std::string detail = {},
-            double seconds = 0) {
+            double seconds = 0) const {
     if (opt.on_event) opt.on_event({kind, worker, std::move(detail), seconds});
   }
   const Role* FindRole(const std::string& name) const {
@@ -147,7 +145,7 @@ struct Scheduler::Impl {
   void TakeExits();
   Status Stop(const std::string& role, bool forget);
   void StopGently(const std::vector<std::string>& stage);
-  Status Fail(Status why, const Slot& s, int exit_code, const std::string& description);
+  Status Fail(const Status& why, const Slot& s, int exit_code, const std::string& description);
 };
 
 Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
@@ -171,7 +169,7 @@ Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
         spec.env[it->second].second = v;
       } else {
         at[k] = spec.env.size();
-        spec.env.push_back({k, v});
+        spec.env.emplace_back(k, v);
       }
     }
     spec.log_path = opt.log_dir + "/" + LogName(w.id);
@@ -180,7 +178,7 @@ Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
       const std::string id = spec.id;
       Result<LaunchSpec> wrapped = opt.wrap_launch(w, std::move(spec));
       if (!wrapped) {
-        return Status(wrapped.error().code(), "worker " + w.id + ": " + wrapped.error().message());
+        return {wrapped.error().code(), "worker " + w.id + ": " + wrapped.error().message()};
       }
       spec = std::move(wrapped).value();
       spec.id = id;
@@ -233,12 +231,12 @@ void Scheduler::Impl::TakeExits() {
   for (ExitEvent& e : sup->PollExits()) Record(std::move(e));
 }
 
-Status Scheduler::Impl::Fail(Status why, const Slot& s, int exit_code,
+Status Scheduler::Impl::Fail(const Status& why, const Slot& s, int exit_code,
                              const std::string& description) {
   failure = WorkerFailure{s.worker.plan.id, exit_code, description,
                           common::LogTail(s.worker.log_path, kTailLines)};
-  return Status(why.code(),
-                why.message() + "; last lines of " + s.worker.log_path + ":\n" + failure->log_tail);
+  return {why.code(),
+          why.message() + "; last lines of " + s.worker.log_path + ":\n" + failure->log_tail};
 }
 
 Status Scheduler::Impl::AwaitReady(const std::string& role,
@@ -278,6 +276,7 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
     if (waiting.empty()) return Status::Ok();
     // Probe them all at once.
     std::vector<scheduler::ProbeTarget> targets;
+    targets.reserve(waiting.size());
     for (const Slot* s : waiting) targets.push_back(ProbeOf(s->worker.plan));
     const std::vector<bool> up = scheduler::ProbeMany(targets, milliseconds(200));
     size_t pending = 0;
@@ -339,7 +338,8 @@ void Scheduler::Impl::StopGently(const std::vector<std::string>& stage) {
 // Stops the role's workers: all but index 0 together, then index 0.
 // `forget`: drop them from the records (a rollback, or delete_workers).
 Status Scheduler::Impl::Stop(const std::string& role, bool forget) {
-  std::vector<std::string> others, first;
+  std::vector<std::string> others;
+  std::vector<std::string> first;
   for (const Slot& s : slots) {
     if (s.worker.plan.role != role) continue;
     (s.worker.plan.index == 0 ? first : others).push_back(s.sup_id);
@@ -363,7 +363,7 @@ Status Scheduler::Impl::Stop(const std::string& role, bool forget) {
   std::set<std::string> gone(others.begin(), others.end());
   gone.insert(first.begin(), first.end());
   exits.erase(std::remove_if(exits.begin(), exits.end(),
-                             [&](const ExitEvent& e) { return gone.count(e.id) != 0; }),
+                             [&](const ExitEvent& e) { return gone.contains(e.id); }),
               exits.end());
   if (forget) {
     slots.erase(std::remove_if(slots.begin(), slots.end(),
