@@ -38,7 +38,7 @@ class [[nodiscard]] Status {
   Status() = default;  // OK
   Status(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
-  static Status Ok() { return Status(); }
+  static Status Ok() { return {}; }
   bool ok() const { return code_ == ErrorCode::kOk; }
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
@@ -59,6 +59,11 @@ inline Status WorkerFailed(std::string msg) { return {ErrorCode::kWorkerFailed, 
 inline Status Timeout(std::string msg) { return {ErrorCode::kTimeout, std::move(msg)}; }
 inline Status Internal(std::string msg) { return {ErrorCode::kInternal, std::move(msg)}; }
 
+namespace internal {
+// Prints `what` to stderr and aborts: a Result used against its contract.
+[[noreturn]] void ResultMisuse(const std::string& what);
+}  // namespace internal
+
 // Result<T> holds a T or a non-OK Status. Shaped like std::expected so that a
 // later switch to C++23 is an alias.
 template <typename T>
@@ -71,16 +76,32 @@ class [[nodiscard]] Result {
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  const Status& error() const { return std::get<1>(v_); }
+  // REQUIRES: has_value(). Nothing here throws: asking an error for its value
+  // is a bug in the caller, and ends the program with the error's message.
+  T& value() & { return *Checked(std::get_if<0>(&v_)); }
+  const T& value() const& { return *Checked(std::get_if<0>(&v_)); }
+  T&& value() && { return std::move(*Checked(std::get_if<0>(&v_))); }
+  // REQUIRES: !has_value().
+  const Status& error() const {
+    const Status* s = std::get_if<1>(&v_);
+    if (s == nullptr) internal::ResultMisuse("Result::error() called on a value");
+    return *s;
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  template <typename P>
+  P* Checked(P* p) const {
+    if (p == nullptr) {
+      internal::ResultMisuse("Result::value() called on an error: " +
+                             std::get_if<1>(&v_)->ToString());
+    }
+    return p;
+  }
+
   std::variant<T, Status> v_;
 };
 
@@ -95,10 +116,13 @@ class [[nodiscard]] Result {
     if (!berth_status_.ok()) return berth_status_; \
   } while (0)
 
+// NOLINTBEGIN(bugprone-macro-parentheses): tmp is a variable's name and lhs a
+// declaration ("std::string out"); neither may be parenthesized.
 #define BERTH_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
   auto tmp = (expr);                                 \
   if (!tmp.has_value()) return tmp.error();          \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #define BERTH_ASSIGN_OR_RETURN(lhs, expr) \
   BERTH_ASSIGN_OR_RETURN_IMPL_(BERTH_CONCAT_(berth_result_, __LINE__), lhs, expr)

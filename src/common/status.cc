@@ -1,5 +1,8 @@
 #include "berth/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace berth {
 
 const char* ErrorCodeName(ErrorCode code) {
@@ -30,5 +33,14 @@ std::string Status::ToString() const {
   if (ok()) return "OK";
   return std::string(ErrorCodeName(code_)) + ": " + message_;
 }
+
+namespace internal {
+
+void ResultMisuse(const std::string& what) {
+  std::fprintf(stderr, "berth: bug: %s\n", what.c_str());
+  std::abort();
+}
+
+}  // namespace internal
 
 }  // namespace berth
