@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "berth/clock.h"
 #include "control/control_client.h"
 
 namespace berth::control {
@@ -305,7 +306,8 @@ TEST(ControlMailbox, RunsJobsOnTheDrainingThread) {
         milliseconds(5000));
     EXPECT_EQ(r.status, 201);
   });
-  while (box.queued() == 0) std::this_thread::sleep_for(milliseconds(1));
+  ASSERT_TRUE(Clock::System().WaitUntil(Clock::System().Now() + milliseconds(5000), milliseconds(1),
+                                        [&] { return box.queued() > 0; }));
   EXPECT_EQ(box.Drain(), 1u);
   caller.join();
   EXPECT_EQ(ran_on, std::this_thread::get_id());
@@ -335,7 +337,8 @@ TEST(ControlMailbox, CloseAnswersQueuedAndLaterCalls) {
     EXPECT_EQ(r.status, 503);
     EXPECT_NE(ErrorMessageOf(r).find("stopping"), std::string::npos);
   });
-  while (box.queued() == 0) std::this_thread::sleep_for(milliseconds(1));
+  ASSERT_TRUE(Clock::System().WaitUntil(Clock::System().Now() + milliseconds(5000), milliseconds(1),
+                                        [&] { return box.queued() > 0; }));
   box.Close("berth is stopping");
   caller.join();
   EXPECT_EQ(box.Call([] { return ControlReply{}; }, milliseconds(10)).status, 503);

@@ -225,7 +225,9 @@ TEST_F(SchedulerTest, GetWorkersReportsAWorkerThatExited) {
   Scheduler& s = Start();
   ASSERT_TRUE(
       s.CreateWorkers(Role("w", 1, Demo({"--exit-after", "0.2", "--exit-code", "5"}))).has_value());
-  usleep(600000);
+  // Gone before get_workers asks.
+  ASSERT_EQ(s.Workers().size(), 1u);
+  ASSERT_TRUE(GoneSoon(s.Workers()[0].pid));
   Result<std::vector<Worker>> ws = s.GetWorkers("w", milliseconds(2000));
   ASSERT_FALSE(ws.has_value());
   EXPECT_EQ(ws.error().code(), ErrorCode::kWorkerFailed);

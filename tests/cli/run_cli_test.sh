@@ -121,7 +121,8 @@ YAML
 berth run "$T/kill.yaml" --run-dir "$T/kill" > "$T/kill.out" 2>&1 &
 wait_phase "$T/kill" running 100 || fail "kill run: $(cat "$T/kill.out")"
 bpid=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["berth_pid"])' "$T/kill/state.json")
-sleep 0.5
+# Every worker and its escaping children have started (bounded wait).
+i=0; while [ "$(marked | wc -l)" -lt 6 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 n=$(marked | wc -l)
 [ "$n" -ge 6 ] && ok "kill: $n marked processes before SIGKILL" || fail "kill: only $n marked processes"
 kill -9 $bpid

@@ -503,9 +503,18 @@ TEST_F(SupervisorTest, SpawnManyWithAFailingSpecRollsBackTheBatch) {
   for (const LaunchSpec& spec : specs) EXPECT_EQ(sup_->pid(spec.id), -1) << spec.id;
   EXPECT_FALSE(sup_->alive("r/0"));
   EXPECT_EQ(sup_->Terminate("r/0", milliseconds(100)).code(), ErrorCode::kNotFound);
-  // No exit events for workers that never officially started.
-  std::this_thread::sleep_for(milliseconds(50));
-  EXPECT_TRUE(sup_->PollExits().empty());
+  // No exit events for workers that never officially started: a sentinel
+  // started after the rollback exits, and its event is the only one (the
+  // supervisor reports in order, so any of the batch's would come first).
+  ASSERT_TRUE(sup_->Spawn(Sh("sentinel", "exit 0")).has_value());
+  std::vector<ExitEvent> events;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (ExitEvent& e : sup_->PollExits()) events.push_back(std::move(e));
+        return !events.empty() && events.back().id == "sentinel";
+      },
+      milliseconds(5000)));
+  ASSERT_EQ(events.size(), 1u) << events[0].id;
 
   // The ids are free again.
   specs[25] = Sh("r/25", "sleep 1000");
