@@ -117,8 +117,8 @@ class PlacementEngine {
  public:
   PlacementEngine();
   ~PlacementEngine();
-  PlacementEngine(PlacementEngine&&) noexcept;
-  PlacementEngine& operator=(PlacementEngine&&) noexcept;
+  PlacementEngine(PlacementEngine&& other) noexcept;
+  PlacementEngine& operator=(PlacementEngine&& other) noexcept;
 
   // Adds a node and retries every waiting group. Errors: empty or duplicate
   // name, GPU not whole or above 1024 devices.

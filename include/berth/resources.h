@@ -50,6 +50,7 @@ class Quantity {
     units_ -= o.units_;
     return *this;
   }
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 takes the 0 of a defaulted <=> for a null
   constexpr auto operator<=>(const Quantity&) const = default;
 
  private:

@@ -22,7 +22,7 @@ CLI::App* AddPlace(CLI::App& app, berth::cli::PlaceOptions& options) {
                          "Apply placement ops to a cluster and print the final state as JSON.\n"
                          "On bad input, prints the offending field on stderr and exits 2.");
   cmd->add_option("--cluster", options.cluster_path,
-                  "Cluster JSON: {\"nodes\": [{\"name\", \"resources\", \"labels\"}]}")
+                  R"(Cluster JSON: {"nodes": [{"name", "resources", "labels"}]})")
       ->required();
   cmd->add_option("--ops", options.ops_path,
                   "Ops JSON, applied in order: {\"ops\": [{\"op\": \"create\" | \"remove\" | "

@@ -65,8 +65,8 @@ std::string RenderText(const PlacementEngine& engine) {
     }
     if (!n.gpus.empty()) {
       out += "  devices [";
-      for (size_t d = 0; d < n.gpus.size(); ++d) {
-        const Quantity& f = n.gpus[d].free;
+      for (const auto& gpu : n.gpus) {
+        const Quantity& f = gpu.free;
         out += f == Quantity::Whole(1) ? "." : f.IsZero() ? "#" : "+";
       }
       out += "]";

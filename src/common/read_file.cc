@@ -16,7 +16,7 @@ Result<std::string> ReadFile(const std::string& path) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
   // fopen succeeds on a directory; the read is what fails (EISDIR).
-  const bool failed = std::ferror(f);
+  const bool failed = std::ferror(f) != 0;
   const int err = errno;
   std::fclose(f);
   if (failed) return InvalidSpec(path + ": cannot read: " + std::strerror(err));

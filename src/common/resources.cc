@@ -85,7 +85,7 @@ bool ResourceSet::AllZero() const {
 std::string ResourceSet::ToString() const {
   std::string s = "{";
   for (size_t i = 0; i < items_.size(); ++i) {
-    if (i) s += ", ";
+    if (i > 0) s += ", ";
     s += items_[i].first + ": " + items_[i].second.ToString();
   }
   return s + "}";

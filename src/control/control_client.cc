@@ -2,10 +2,11 @@
 
 #include <fcntl.h>
 #include <httplib.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX kill, sigaction
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -62,7 +63,7 @@ Result<ControlAddress> ReadControlAddress(const std::string& run_dir) {
     a.url = j.value("url", std::string());
   }
   if (a.port <= 0 || a.port > 65535 || a.pid <= 0) {
-    return InvalidSpec(path + ": not a berth control address (want {\"url\", \"port\", \"pid\"})");
+    return InvalidSpec(path + R"(: not a berth control address (want {"url", "port", "pid"}))");
   }
   return a;
 }
@@ -101,7 +102,7 @@ Result<ControlResponse> ControlCall(int port, const std::string& token, const st
   IgnoreSigpipe quiet;
   httplib::Client cli("127.0.0.1", port);
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
-  const auto connect_us = std::min<long long>(us, 2'000'000);
+  const auto connect_us = std::min<int64_t>(us, 2'000'000);
   cli.set_connection_timeout(connect_us / 1'000'000, connect_us % 1'000'000);
   cli.set_read_timeout(us / 1'000'000, us % 1'000'000);
   cli.set_write_timeout(us / 1'000'000, us % 1'000'000);

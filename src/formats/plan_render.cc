@@ -179,7 +179,7 @@ void Inline(const Json& j, std::string& out) {
   } else if (j.is_array()) {
     out += '[';
     for (size_t i = 0; i < j.size(); ++i) {
-      out += i ? ", " : "";
+      out += i > 0 ? ", " : "";
       Inline(j[i], out);
     }
     out += ']';

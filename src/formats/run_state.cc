@@ -46,9 +46,9 @@ Result<WorkerState> ParseWorkerState(const std::string& s) {
 
 }  // namespace
 
-nlohmann::ordered_json RunStateToJson(const RunState& s, PortShape shape) {
+nlohmann::ordered_json RunStateToJson(const RunState& state, PortShape shape) {
   nlohmann::ordered_json workers = nlohmann::ordered_json::array();
-  for (const WorkerRecord& w : s.workers) {
+  for (const WorkerRecord& w : state.workers) {
     nlohmann::ordered_json ports = shape == PortShape::kMap ? nlohmann::ordered_json::object()
                                                             : nlohmann::ordered_json::array();
     for (const auto& [name, port] : w.ports) {
@@ -73,11 +73,11 @@ nlohmann::ordered_json RunStateToJson(const RunState& s, PortShape shape) {
     workers.push_back(std::move(j));
   }
   nlohmann::ordered_json j;
-  j["experiment"] = s.experiment;
-  j["run_dir"] = s.run_dir;
-  j["berth_pid"] = s.berth_pid;
-  j["phase"] = s.phase;
-  j["message"] = s.message;
+  j["experiment"] = state.experiment;
+  j["run_dir"] = state.run_dir;
+  j["berth_pid"] = state.berth_pid;
+  j["phase"] = state.phase;
+  j["message"] = state.message;
   j["workers"] = workers;
   return j;
 }
@@ -100,10 +100,10 @@ Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& wh
       r.gpus = w.at("gpus").get<std::string>();
       const auto& ports = w.at("ports");
       if (ports.is_object()) {
-        for (const auto& [name, port] : ports.items()) r.ports.push_back({name, port.get<int>()});
+        for (const auto& [name, port] : ports.items()) r.ports.emplace_back(name, port.get<int>());
       } else {
         for (const auto& p : ports) {
-          r.ports.push_back({p.at("name").get<std::string>(), p.at("port").get<int>()});
+          r.ports.emplace_back(p.at("name").get<std::string>(), p.at("port").get<int>());
         }
       }
       r.pid = w.at("pid").get<int>();

@@ -44,7 +44,7 @@ struct RunState {
 // The RunState as JSON, ports as [{"name", "port"}] (state.json) or as
 // {name: port} (GET /v1/status of the control API).
 enum class PortShape { kList, kMap };
-nlohmann::ordered_json RunStateToJson(const RunState& state, PortShape ports);
+nlohmann::ordered_json RunStateToJson(const RunState& state, PortShape shape);
 // The reverse, ports in either shape. Errors (kInvalidSpec) start with
 // `where` (the file, or "status").
 Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& where);

@@ -1,6 +1,7 @@
 #include "placement/cluster.h"
 
 #include <algorithm>
+#include <cstddef>
 
 namespace berth::placement {
 
@@ -34,7 +35,7 @@ void NodeState::RefreshDeviceSummary() {
 }
 
 void Cluster::Widen() {
-  size_t r = static_cast<size_t>(resources_.size());
+  auto r = static_cast<size_t>(resources_.size());
   // New nodes are built full width; only a new resource name widens the rest.
   if (r == widened_to_) return;
   widened_to_ = r;
@@ -53,8 +54,8 @@ void Cluster::Widen() {
 }
 
 size_t Cluster::KeyHash::operator()(const std::vector<Units>& key) const {
-  uint64_t h = 1469598103934665603ull;
-  for (Units u : key) h = (h ^ static_cast<uint64_t>(u)) * 1099511628211ull;
+  uint64_t h = 1469598103934665603ULL;
+  for (Units u : key) h = (h ^ static_cast<uint64_t>(u)) * 1099511628211ULL;
   return static_cast<size_t>(h);
 }
 
@@ -66,7 +67,7 @@ void Cluster::ClassKey(int n, std::vector<Units>* key) const {
   key->push_back(-1);
   size_t devices_at = key->size();
   key->insert(key->end(), node.device_free.begin(), node.device_free.end());
-  std::sort(key->begin() + static_cast<long>(devices_at), key->end());
+  std::sort(key->begin() + static_cast<std::ptrdiff_t>(devices_at), key->end());
 }
 
 void Cluster::Reclassify(int n) {

@@ -123,7 +123,7 @@ bool GpuAsksFit(std::span<const Units> device_free, std::span<const GpuAsk> asks
     if (u == 0) return true;
     if (u >= kDevice) {
       Units full = 0;
-      for (Units f : device_free) full += (f == kDevice);
+      for (Units f : device_free) full += f == kDevice ? 1 : 0;
       return full * kDevice >= u;
     }
     return std::any_of(device_free.begin(), device_free.end(), [u](Units f) { return f >= u; });
@@ -164,7 +164,7 @@ std::optional<std::vector<std::vector<GpuShare>>> AssignGpus(std::span<const Uni
   std::vector<std::vector<GpuShare>> result(asks.size());
   for (size_t a = 0; a < asks.size(); ++a) {
     if (asks[a].units >= kDevice) {
-      size_t first = static_cast<size_t>(packing->whole_take[a]);
+      auto first = static_cast<size_t>(packing->whole_take[a]);
       for (Units k = 0; k < asks[a].units / kDevice; ++k) {
         result[a].push_back(
             {packing->full_ids[first + static_cast<size_t>(k)], Quantity::Whole(1)});

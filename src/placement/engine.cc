@@ -174,7 +174,7 @@ Status PlacementEngine::Impl::RemoveNode(std::string_view name) {
 Result<GroupState> PlacementEngine::Impl::CreateGroup(const GroupSpec& spec) {
   const std::string where = "group \"" + spec.name + "\"";
   if (spec.name.empty()) return InvalidSpec("group name is empty; give every group a unique name");
-  if (by_name_.count(spec.name)) {
+  if (by_name_.contains(spec.name)) {
     return InvalidSpec(where + " already exists; group names must be unique");
   }
   if (spec.bundles.empty()) {
@@ -205,7 +205,7 @@ Result<GroupState> PlacementEngine::Impl::CreateGroup(const GroupSpec& spec) {
       if (rid == kGpuId) {
         d.gpu = q.units();
       } else {
-        d.scalars.push_back({rid, q.units()});
+        d.scalars.emplace_back(rid, q.units());
       }
     }
     std::sort(d.scalars.begin(), d.scalars.end());
@@ -245,7 +245,7 @@ void PlacementEngine::Impl::PurgeRemoved() {
   for (size_t gid = 0; gid < groups_.size(); ++gid) {
     if (groups_[gid].state == GroupState::kRemoved) continue;
     int id = static_cast<int>(kept.size());
-    if (waiting_.count(static_cast<int>(gid))) waiting.insert(id);
+    if (waiting_.contains(static_cast<int>(gid))) waiting.insert(id);
     by_name_[groups_[gid].name] = id;
     kept.push_back(std::move(groups_[gid]));
   }
@@ -302,7 +302,7 @@ void PlacementEngine::Impl::Commit(GroupRecord& g, const std::vector<int>& bundl
   // Per node, in node order; within a node, bundles in index order, so that
   // whole devices are handed out in ascending order.
   std::vector<std::pair<int, int>> by_node;  // (node, bundle)
-  for (size_t i = 0; i < bundles.size(); ++i) by_node.push_back({node_of[i], bundles[i]});
+  for (size_t i = 0; i < bundles.size(); ++i) by_node.emplace_back(node_of[i], bundles[i]);
   std::sort(by_node.begin(), by_node.end());
   for (size_t i = 0; i < by_node.size();) {
     int n = by_node[i].first;

@@ -14,7 +14,7 @@ std::string Amount(const Cluster& c, int rid, Units u) {
 
 std::string JoinInts(const std::vector<int>& v) {
   std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) s += (i > 0 ? ", " : "") + std::to_string(v[i]);
   return s;
 }
 
@@ -133,8 +133,10 @@ NodeExplanation ExplainNode(const Cluster& c, int n, const GroupRecord& g,
     return e;
   }
   bool any_total = false;
-  NodeExplanation full, never;
-  bool have_full = false, have_never = false;
+  NodeExplanation full;
+  NodeExplanation never;
+  bool have_full = false;
+  bool have_never = false;
   for (int b : todo) {
     const BundleDemand& d = g.demands[b];
     if (c.Fits(n, d, Capacity::kFree)) {
@@ -201,6 +203,7 @@ std::string InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::
   if (g.strategy == Strategy::kStrictSpread) {
     std::vector<int> pinned = g.PinnedNodes();
     std::vector<BundleDemand> ds;
+    ds.reserve(todo.size());
     for (int b : todo) ds.push_back(g.demands[b]);
     int m = MaxDistinctNodes(c, ds, pinned, Capacity::kTotal);
     return "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
@@ -252,6 +255,7 @@ std::string WaitingReason(const Cluster& c, const GroupRecord& g, const std::vec
   }
   if (g.strategy == Strategy::kStrictSpread) {
     std::vector<BundleDemand> ds;
+    ds.reserve(todo.size());
     for (int b : todo) ds.push_back(g.demands[b]);
     int m = MaxDistinctNodes(c, ds, g.PinnedNodes(), Capacity::kFree);
     return "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -60,7 +61,7 @@ PortSource LocalFreePorts(int lo, int hi) {
     for (int tried = 0; tried < span; ++tried) {
       const int port = state->next;
       state->next = port + 1 == state->hi ? state->lo : port + 1;
-      if (state->given.count(port) != 0 || !CanBindPort(port)) continue;
+      if (state->given.contains(port) || !CanBindPort(port)) continue;
       state->given.insert(port);
       return port;
     }
@@ -72,11 +73,10 @@ PortSource LocalFreePorts(int lo, int hi) {
 }
 
 bool AllOnLoopback(const std::vector<NodeSpec>& nodes) {
-  for (const NodeSpec& n : nodes) {
+  return std::ranges::all_of(nodes, [](const NodeSpec& n) {
     auto a = n.labels.find("address");
-    if (a == n.labels.end() || a->second.rfind("127.", 0) != 0) return false;
-  }
-  return true;
+    return a != n.labels.end() && a->second.rfind("127.", 0) == 0;
+  });
 }
 
 }  // namespace berth::roles

@@ -45,7 +45,8 @@ Result<std::vector<ResourceSet>> DeferredBundles(const SchedulingSpec& t, int64_
     // Fits one node (or no node has GPUs: the engine explains that).
     return std::vector<ResourceSet>{Request(t.cpu, t.gpu, mem)};
   }
-  int64_t cpu_scale, mem_scale;
+  int64_t cpu_scale;
+  int64_t mem_scale;
   const int64_t cpu = SplitUnits(t.cpu, &cpu_scale);
   const int64_t mem_gib = SplitUnits(t.mem_gib, &mem_scale);
   Result<std::vector<SplitBundle>> split =
@@ -107,8 +108,7 @@ Status NotPlaced(const PlacementEngine& engine, const RoleEntry& rp, const std::
     msg += ": " + why->reason + "\n" + placement::ExplanationText(*why);
     if (!msg.empty() && msg.back() == '\n') msg.pop_back();
   }
-  return Status(state == GroupState::kPending ? ErrorCode::kUnavailable : ErrorCode::kInfeasible,
-                msg);
+  return {state == GroupState::kPending ? ErrorCode::kUnavailable : ErrorCode::kInfeasible, msg};
 }
 
 // Scaled tasks, the effective mode and the bundles of a role that owns its
@@ -189,7 +189,7 @@ Status Place(PlacementEngine& engine, RoleEntry& rp) {
   for (size_t k = 0; k < groups.size(); ++k) {
     const GroupSpec& g = groups[k];
     Result<GroupState> st = engine.CreateGroup(g);
-    if (!st) return Status(st.error().code(), rp.Label() + ": " + st.error().message());
+    if (!st) return {st.error().code(), rp.Label() + ": " + st.error().message()};
     rp.groups.push_back(g.name);
     if (*st != GroupState::kCreated) return NotPlaced(engine, rp, g.name, *st);
     std::optional<GroupView> view = engine.Group(g.name);
@@ -248,7 +248,7 @@ Result<RolePlanner> RolePlanner::Create(const std::vector<NodeSpec>& nodes) {
   return RolePlanner(std::move(s));
 }
 
-bool RolePlanner::Has(const std::string& role) const { return s_->roles.count(role) > 0; }
+bool RolePlanner::Has(const std::string& role) const { return s_->roles.contains(role); }
 const PlacementEngine& RolePlanner::engine() const { return s_->engine; }
 
 Result<PlacedRole> RolePlanner::Add(const RoleSpec& role, size_t role_index,
@@ -290,7 +290,7 @@ Result<PlacedRole> RolePlanner::Add(const RoleSpec& role, size_t role_index,
   in.role_index = rp.index;
   in.tasks = &rp.tasks;
   if (target != nullptr) {
-    for (size_t w = 0; w < target->slots.size(); ++w) in.slots.push_back({target->slots[w][0]});
+    for (const auto& slot : target->slots) in.slots.push_back({slot[0]});
     in.fork_of = target->spec.name;
     in.training = target->mode == PlacementMode::kShared;
   } else {

@@ -37,8 +37,8 @@ class RolePlanner {
   // The cluster; a node's address is its label "address", else its name.
   static Result<RolePlanner> Create(const std::vector<NodeSpec>& nodes);
 
-  RolePlanner(RolePlanner&&) noexcept;
-  RolePlanner& operator=(RolePlanner&&) noexcept;
+  RolePlanner(RolePlanner&& other) noexcept;
+  RolePlanner& operator=(RolePlanner&& other) noexcept;
   ~RolePlanner();
 
   // Places `role` and builds its workers (ports from `ports`). `role_index`

@@ -22,7 +22,7 @@ int64_t RoundDiv(int64_t num, int64_t den) {
   const int saved = std::fegetround();
   std::fesetround(FE_TONEAREST);
   const double q = static_cast<double>(num) / static_cast<double>(den);
-  const int64_t r = static_cast<int64_t>(std::nearbyint(q));
+  const auto r = static_cast<int64_t>(std::nearbyint(q));
   std::fesetround(saved);
   return r;
 }

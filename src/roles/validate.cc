@@ -202,7 +202,7 @@ Status CheckColocation(const ExperimentSpec& e, const std::map<std::string, size
       std::string chain = role.name;
       const RoleSpec* cur = &role;
       std::set<std::string> seen = {role.name};
-      while (cur->colocation && by_name.count(cur->colocation->target) != 0) {
+      while (cur->colocation && by_name.contains(cur->colocation->target)) {
         cur = &e.roles[by_name.at(cur->colocation->target)];
         chain += " -> " + cur->name;
         if (!seen.insert(cur->name).second) break;

@@ -50,8 +50,8 @@ std::string Devices(const std::vector<GpuShare>& gpus) {
 Status AddPort(Proc& p, const std::string& name, const EnvContext& ctx) {
   Result<int> port = ctx.ports(p.w.node);
   if (!port) {
-    return Status(port.error().code(),
-                  "worker " + p.w.id + ", port " + name + ": " + port.error().message());
+    return {port.error().code(),
+            "worker " + p.w.id + ", port " + name + ": " + port.error().message()};
   }
   p.w.ports.emplace_back(name, *port);
   return Status::Ok();
@@ -170,6 +170,7 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
   }
   // Moved out only now: the env of later workers reads rank 0's and the
   // head's address and ports.
+  out.reserve(procs.size());
   for (Proc& p : procs) out.push_back(std::move(p.w));
   return out;
 }

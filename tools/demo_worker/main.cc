@@ -11,7 +11,7 @@
 //   --ignore-sigterm          keep running on SIGTERM (tests the SIGKILL path)
 
 #include <httplib.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigtimedwait, sigwait
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,7 +25,7 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX: the program declares it
 
 namespace {
 
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "berth-demo-worker: %s is not a port\n", kv.c_str());
       return 2;
     }
-    ports.push_back({kv.substr(11, eq - 11), port});
+    ports.emplace_back(kv.substr(11, eq - 11), port);
   }
 
   const auto start = std::chrono::steady_clock::now();
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
       if (left <= 0) return false;
       timespec ts;
       ts.tv_sec = static_cast<time_t>(left);
-      ts.tv_nsec = static_cast<long>((left - static_cast<double>(ts.tv_sec)) * 1e9);
+      ts.tv_nsec = static_cast<decltype(ts.tv_nsec)>((left - static_cast<double>(ts.tv_sec)) * 1e9);
       if (sigtimedwait(&stop_signals, nullptr, &ts) > 0) return true;
       if (errno == EAGAIN) return false;  // EINTR: wait for the rest
     }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,7 +20,7 @@
 namespace {
 
 // "--name=123" -> 123; false for another flag or a bad number.
-bool Flag(std::string_view arg, std::string_view name, long long* value) {
+bool Flag(std::string_view arg, std::string_view name, int64_t* value) {
   if (arg.substr(0, name.size()) != name || arg.size() <= name.size()) return false;
   const std::string digits(arg.substr(name.size()));
   char* end = nullptr;
@@ -41,9 +42,9 @@ int main(int argc, char** argv) {
   using berth::runtime::local::kExecSocketFd;
   using berth::runtime::local::kExecTokenEnv;
   berth::SupervisorOptions options;
-  long long parent = -1;
+  int64_t parent = -1;
   for (int i = 1; i < argc; ++i) {
-    long long v = 0;
+    int64_t v = 0;
     const std::string_view a = argv[i];
     if (Flag(a, "--parent=", &v)) {
       parent = v;

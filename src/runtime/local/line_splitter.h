@@ -13,7 +13,7 @@ namespace berth::runtime::local {
 // pending partial line with a '\n' added (at end of stream).
 class LineSplitter {
  public:
-  explicit LineSplitter(std::string prefix, size_t max_line = 64 * 1024)
+  explicit LineSplitter(std::string prefix, size_t max_line = size_t{64} * 1024)
       : prefix_(std::move(prefix)), max_line_(max_line) {}
 
   std::string Feed(std::string_view bytes);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -31,7 +32,7 @@ std::optional<int64_t> ParsePositive(std::string_view text) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   errno = 0;
-  const long long v = std::strtoll(s.c_str(), nullptr, 10);
+  const int64_t v = std::strtoll(s.c_str(), nullptr, 10);
   if (errno == ERANGE || v <= 0) return std::nullopt;
   return v;
 }
@@ -64,8 +65,8 @@ int DetectCpus(const std::string& cgroup) {
 }
 
 int64_t DetectMemory(const std::string& cgroup) {
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGE_SIZE);
+  const int64_t pages = sysconf(_SC_PHYS_PAGES);
+  const int64_t page = sysconf(_SC_PAGE_SIZE);
   int64_t mem = pages > 0 && page > 0 ? int64_t{pages} * page : 0;
   for (const std::string& dir : {cgroup, std::string("/sys/fs/cgroup")}) {
     if (std::optional<std::string> t = ReadSmallFile(dir + "/memory.max")) {

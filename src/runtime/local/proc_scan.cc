@@ -2,7 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX kill
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,7 +65,7 @@ std::optional<ProcInfo> ReadProc(pid_t pid) {
   //  starttime ...": comm may hold spaces and ')', so parse after the last ')'.
   size_t close = text->rfind(')');
   if (close == std::string::npos) return std::nullopt;
-  std::string_view rest = std::string_view(*text).substr(close + 1);
+  std::string_view rest = std::string_view{*text}.substr(close + 1);
   std::vector<std::string_view> f;  // f[0] = state, field 3 of stat(5)
   while (!rest.empty() && f.size() < 20) {
     size_t b = rest.find_first_not_of(' ');
@@ -100,7 +100,7 @@ std::vector<ProcInfo> ListProcesses() {
 }
 
 std::optional<std::string> ReadEnvVar(pid_t pid, const std::string& var) {
-  auto env = ReadProcFile("/proc/" + std::to_string(pid) + "/environ", 64u << 20);
+  auto env = ReadProcFile("/proc/" + std::to_string(pid) + "/environ", 64U << 20);
   if (!env) return std::nullopt;
   std::string_view rest(*env);
   while (!rest.empty()) {
@@ -123,7 +123,7 @@ std::unordered_set<pid_t> Subtree(const std::vector<ProcInfo>& procs,
   std::unordered_set<pid_t> out;
   std::vector<pid_t> todo;
   for (const ProcInfo& p : procs) {
-    if (roots.count(p.pid)) todo.push_back(p.pid);
+    if (roots.contains(p.pid)) todo.push_back(p.pid);
   }
   while (!todo.empty()) {
     pid_t pid = todo.back();

@@ -2,7 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
+#include <signal.h>  // NOLINT(modernize-deprecated-headers): POSIX sigprocmask, sigaction
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>

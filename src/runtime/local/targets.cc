@@ -12,18 +12,18 @@ std::vector<ProcInfo> SelectTargets(
   std::vector<ProcInfo> out;
   for (const ProcInfo& p : procs) {
     if (p.pid == q.self || p.zombie()) continue;
-    const bool in_ours = ours.count(p.pid) > 0;
+    const bool in_ours = ours.contains(p.pid);
     bool take;
     if (q.all) {
       take = in_ours;
     } else {
       // Group members count only inside our subtree: the id of a group whose
       // members all died could be reused by an unrelated process.
-      take = trees.count(p.pid) || (in_ours && q.groups.count(p.pgid));
+      take = trees.contains(p.pid) || (in_ours && q.groups.contains(p.pgid));
     }
     if (!take && (in_ours || q.full_scan)) {
       std::optional<std::string> m = marker_of(p.pid);
-      if (m) take = q.all ? m->starts_with(q.marker_prefix) : q.markers.count(*m) > 0;
+      if (m) take = q.all ? m->starts_with(q.marker_prefix) : q.markers.contains(*m);
     }
     if (take) out.push_back(p);
   }

@@ -71,7 +71,7 @@ WireWriter& WireWriter::I32s(const std::vector<int32_t>& v) {
 }
 
 std::string WireWriter::Finish() {
-  uint32_t body = static_cast<uint32_t>(buf_.size() - 4);
+  auto body = static_cast<uint32_t>(buf_.size() - 4);
   for (int i = 0; i < 4; ++i) buf_[i] = static_cast<char>((body >> (8 * i)) & 0xff);
   return std::move(buf_);
 }
@@ -154,7 +154,7 @@ std::optional<std::string> FrameBuffer::Next(bool* bad) {
   *bad = false;
   size_t avail = buf_.size() - pos_;
   if (avail < 4) return std::nullopt;
-  uint32_t n = GetLe<uint32_t>(std::string_view(buf_).substr(pos_, 4));
+  auto n = GetLe<uint32_t>(std::string_view{buf_}.substr(pos_, 4));
   if (n > kMaxFrameBytes) {
     *bad = true;
     return std::nullopt;

@@ -26,7 +26,7 @@ enum class MsgType : uint8_t {
 };
 
 // Frames larger than this are refused (a corrupt length, not a real message).
-inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
+inline constexpr uint32_t kMaxFrameBytes = 64U << 20;
 
 class WireWriter {
  public:

@@ -12,7 +12,7 @@
 namespace berth::runtime::local {
 namespace {
 
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = size_t{64} * 1024;
 
 void CloseFd(int& fd) {
   if (fd >= 0) close(fd);

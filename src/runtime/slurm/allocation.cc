@@ -163,6 +163,7 @@ Status Allocation::SignalSteps(const std::vector<std::string>& workers,
   // A heterogeneous job's steps are listed under each component's own id.
   BERTH_ASSIGN_OR_RETURN(std::vector<SlurmJob> components, Components());
   std::vector<std::string> ids;
+  ids.reserve(components.size());
   for (const SlurmJob& c : components) ids.push_back(c.job_id);
   std::vector<std::string> argv = {"squeue"};
   for (std::string& a : SqueueStepArgs(ids)) argv.push_back(std::move(a));

@@ -30,7 +30,8 @@ std::string Joined(const std::vector<std::string>& argv) {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout) {
   if (argv.empty()) return Internal("RunCommand: empty argv");
-  int out[2], err[2];
+  int out[2];
+  int err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return BackendError("pipe: " + std::string(strerror(errno)));
   if (::pipe2(err, O_CLOEXEC) != 0) {
     ::close(out[0]);
@@ -43,6 +44,7 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   // The command starts with no signal blocked, whatever the caller blocks

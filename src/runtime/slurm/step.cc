@@ -48,13 +48,10 @@ std::vector<NodeRequest> NodeRequests(const Plan& plan) {
 }
 
 bool Homogeneous(const std::vector<NodeRequest>& nodes) {
-  for (const NodeRequest& n : nodes) {
-    if (n.cpus != nodes[0].cpus || n.mem_mb != nodes[0].mem_mb ||
-        n.gpus.size() != nodes[0].gpus.size()) {
-      return false;
-    }
-  }
-  return true;
+  return std::ranges::all_of(nodes, [&](const NodeRequest& n) {
+    return n.cpus == nodes[0].cpus && n.mem_mb == nodes[0].mem_mb &&
+           n.gpus.size() == nodes[0].gpus.size();
+  });
 }
 
 std::vector<std::string> HolderArgv(const std::string& job_name, const std::string& partition,
@@ -76,7 +73,7 @@ std::vector<std::string> HolderArgv(const std::string& job_name, const std::stri
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     const NodeRequest& n = nodes[i];
-    if (i > 0) a.push_back(":");
+    if (i > 0) a.emplace_back(":");
     a.insert(a.end(), {"--nodes=1", "--ntasks=1", "--nodelist=" + n.node,
                        "--cpus-per-task=" + std::to_string(n.cpus),
                        "--mem=" + std::to_string(n.mem_mb) + "M"});
@@ -126,7 +123,7 @@ Result<std::map<std::string, std::vector<int>>> ParseGrantedGpus(std::string_vie
     if (line.substr(0, 6) != "Nodes=") continue;
     const size_t sp = line.find(' ');
     const std::string_view nodes =
-        line.substr(6, sp == std::string_view::npos ? line.npos : sp - 6);
+        line.substr(6, sp == std::string_view::npos ? std::string_view::npos : sp - 6);
     const size_t g = line.find(" GRES=");
     std::vector<int> indices;
     if (g != std::string_view::npos) {
