@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libyaml-cpp-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev   # sanitizer and libFuzzer builds
+  clang-format clang-tidy    # the format and lint gates
   python3 python3-dev pybind11-dev python3-pytest   # the Python module and its tests (Debian's /usr/bin/python3)
   slurmctld slurmd slurm-client munge   # a real single-machine Slurm for the Slurm backend's tests
 )

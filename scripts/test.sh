@@ -1,25 +1,64 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test:
-#   1. Release build (g++): unit, property and command-line tests.
-#   2. Sanitizer build (clang, ASan + UBSan): the same tests, plus a bounded
+#   1. gates: every C++ file follows .clang-format; the layers of src/ point
+#      one way (tests/arch); clang-tidy finds nothing (.clang-tidy).
+#   2. Release build (g++): unit, property, command-line, Python and Slurm
+#      tests.
+#   3. Sanitizer build (clang, ASan + UBSan): the same tests, plus a bounded
 #      libFuzzer run of every parser.
+# With --quick: the gates and the unit tests (on fakes and small real
+# processes), without Python, the end-to-end scripts, Slurm and sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/install-deps.sh
+quick=0
+case "${1:-}" in
+  --quick) quick=1 ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--quick]" >&2; exit 2 ;;
+esac
 jobs=$(nproc)
+start=$(date +%s)
+phase() { echo "== [$(($(date +%s) - start)) s] $*"; }
 
-echo "== release build and tests"
+phase "packages"
+./scripts/install-deps.sh
+
+phase "format (.clang-format)"
+./scripts/check-format.sh
+phase "layers (docs/architecture.md)"
+/usr/bin/python3 tests/arch/check_layers.py .
+
+if [ $quick = 1 ]; then
+  phase "build (Release, tests only)"
+  BERTH_BUILD_TARGETS="berth_tests" ./scripts/build.sh
+  phase "clang-tidy (.clang-tidy)"
+  BUILD=build ./scripts/tidy.sh
+  phase "unit tests"
+  ctest --test-dir build --output-on-failure -j"$jobs" -L unit
+  phase "quick lane passed"
+  exit 0
+fi
+
+# The Slurm tests skip, saying why, without root or Slurm; here, as root with
+# the packages just installed, they must run.
+if [ "$(id -u)" = 0 ]; then export BERTH_REQUIRE_SLURM=1; fi
+
+phase "release build"
 ./scripts/build.sh
+phase "clang-tidy (.clang-tidy)"
+BUILD=build ./scripts/tidy.sh
+phase "release tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-echo "== sanitizer build (ASan + UBSan) and fuzzing"
+phase "sanitizer build (ASan + UBSan, libFuzzer)"
 # -O1: quick to compile, and the sanitizers stay precise.
 CC=clang CXX=clang++ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DBERTH_SANITIZE=ON -DBERTH_FUZZ=ON -DBERTH_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
+phase "sanitizer tests and fuzzing"
 # Property tests run at full scale in the release pass; under the sanitizers
 # (about 10x slower) a smaller sample keeps CI within its time.
 BERTH_PROPERTY_SCALE=${BERTH_PROPERTY_SCALE:-0.15} \
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
-echo "== all tests passed"
+phase "all tests passed"

@@ -241,7 +241,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Every byte of the longer one is read whatever the contents; only the
   // lengths (not secret: a token is always 64 digits) change the time.
   const size_t n = std::max(a.size(), b.size());
-  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  unsigned diff = a.size() == b.size() ? 0U : 1U;
   for (size_t i = 0; i < n; ++i) {
     const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
     const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;

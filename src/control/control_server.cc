@@ -5,13 +5,13 @@
 #include <fcntl.h>
 #include <httplib.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -178,12 +178,13 @@ Status ControlServer::Start(const std::string& run_dir, ControlHandlers* handler
     const int err = errno;
     ::unlink(m.token_path.c_str());
     return BackendError("control API: cannot listen on 127.0.0.1: " +
-                        std::string(err ? std::strerror(err) : "bind failed"));
+                        std::string(err != 0 ? std::strerror(err) : "bind failed"));
   }
   // The server's threads (the listener and its pool, which it creates)
   // inherit this mask: SIGPIPE from a client gone mid-reply stays pending
   // there instead of killing berth, and stop signals go to berth's main thread.
-  sigset_t block, old;
+  sigset_t block;
+  sigset_t old;
   sigemptyset(&block);
   for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) sigaddset(&block, sig);
   ::pthread_sigmask(SIG_BLOCK, &block, &old);

@@ -206,7 +206,8 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
   if (auto v = Get(m, "instance")) {
     const std::string p = path + ".instance";
     BERTH_ASSIGN_OR_RETURN(Entries inst, Map(*v, p, {"tp", "pp"}, "a map like {tp: 2, pp: 1}"));
-    int64_t tp = 1, pp = 1;
+    int64_t tp = 1;
+    int64_t pp = 1;
     if (auto t = Get(inst, "tp")) {
       BERTH_ASSIGN_OR_RETURN(tp, Integer(*t, p + ".tp", 1, roles::kMaxInstance));
     }

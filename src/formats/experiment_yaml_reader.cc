@@ -27,7 +27,7 @@ std::string Preview(const Node& n) {
   const std::string& s = n.Scalar();
   std::string out = "\"";
   for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
@@ -52,8 +52,8 @@ bool IsPlain(const Node& n) { return n.Tag() == "?"; }
 // YAML 1.2 core schema numbers, without .inf/.nan (not quantities).
 bool LooksLikeInteger(const std::string& s) {
   size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
-  return i < s.size() &&
-         std::all_of(s.begin() + i, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return i < s.size() && std::all_of(s.begin() + static_cast<std::ptrdiff_t>(i), s.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool LooksLikeNumber(const std::string& s) {
@@ -145,7 +145,7 @@ Result<int64_t> Reader::Integer(const Node& n, const std::string& path, int64_t 
   }
   Mark(path, n);
   errno = 0;
-  const long long v = std::strtoll(n.Scalar().c_str(), nullptr, 10);
+  const int64_t v = std::strtoll(n.Scalar().c_str(), nullptr, 10);
   if (errno == ERANGE || v < lo || v > hi) {
     return Err(n, path, n.Scalar() + " is outside " + range);
   }
@@ -175,12 +175,12 @@ Status Reader::Locate(const Status& s) const {
   // defaulted field has no line of its own).
   while (!path.empty()) {
     auto it = marks_.find(path);
-    if (it != marks_.end()) return Status(s.code(), Where(it->second) + msg);
+    if (it != marks_.end()) return {s.code(), Where(it->second) + msg};
     const size_t cut = path.find_last_of(".[");
     if (cut == std::string::npos) break;
     path.resize(cut);
   }
-  return Status(s.code(), std::string(file_) + ": " + msg);
+  return {s.code(), std::string(file_) + ": " + msg};
 }
 
 }  // namespace berth::formats

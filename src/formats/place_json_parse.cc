@@ -19,7 +19,7 @@ Status FieldError(std::string_view file, const Path& path, std::string_view what
 }
 
 Status InFile(std::string_view file, const Status& s) {
-  return Status(s.code(), std::string(file) + ": " + s.message());
+  return {s.code(), std::string(file) + ": " + s.message()};
 }
 
 std::string Preview(const Json& v) {
@@ -30,7 +30,7 @@ std::string Preview(const Json& v) {
     case Json::value_t::array:
       return v.empty() ? "[]" : "[...]";
     case Json::value_t::string: {
-      const std::string& s = v.get_ref<const std::string&>();
+      const auto& s = v.get_ref<const std::string&>();
       if (s.size() <= kMaxString) {
         return Json(s).dump(-1, ' ', false, Json::error_handler_t::replace);
       }
@@ -111,7 +111,7 @@ Result<Quantity> ReadQuantity(const Json& v, const Path& path, std::string_view 
       double d = v.get<double>();
       // Say it here to quote the number as written, not as "%f" prints it.
       if (d < 0) return FieldError(file, path, v.dump() + " is negative; quantities must be >= 0");
-      if (d > static_cast<double>(Quantity::kMaxUnits / Quantity::kScale)) {
+      if (d > static_cast<double>(Quantity::kMaxUnits) / static_cast<double>(Quantity::kScale)) {
         return FieldError(file, path, v.dump() + " is above the maximum 1e14");
       }
       Result<Quantity> q = Quantity::FromDouble(d, "");
@@ -193,13 +193,13 @@ constexpr const char* kStrategies = "one of PACK, SPREAD, STRICT_PACK, STRICT_SP
 
 Result<Op> ReadOp(const Json& v, const Path& path, std::string_view file) {
   if (!v.is_object()) {
-    return TypeError(file, path, "an op object like {\"op\": \"create\", ...}", v);
+    return TypeError(file, path, R"(an op object like {"op": "create", ...})", v);
   }
   const std::string op_expected = std::string("one of ") + kOpNames;
   BERTH_ASSIGN_OR_RETURN(const Json* kind, Require(v, "op", path, op_expected, file));
   const Path kpath = path.Key("op");
   if (!kind->is_string()) return TypeError(file, kpath, op_expected, *kind);
-  const std::string& k = kind->get_ref<const std::string&>();
+  const auto& k = kind->get_ref<const std::string&>();
   Op op;
   if (k == "create") {
     op.kind = Op::Kind::kCreate;
@@ -210,7 +210,7 @@ Result<Op> ReadOp(const Json& v, const Path& path, std::string_view file) {
     BERTH_ASSIGN_OR_RETURN(const Json* strategy, Require(v, "strategy", path, kStrategies, file));
     const Path spath = path.Key("strategy");
     if (!strategy->is_string()) return TypeError(file, spath, kStrategies, *strategy);
-    const std::string& s = strategy->get_ref<const std::string&>();
+    const auto& s = strategy->get_ref<const std::string&>();
     Result<Strategy> parsed = ParseStrategy(s, "");
     if (!parsed) return InFile(file, ParseStrategy(s, spath.ToString()).error());
     op.group.strategy = *parsed;
@@ -251,7 +251,7 @@ Result<Op> ReadOp(const Json& v, const Path& path, std::string_view file) {
 }
 
 Status OpError(std::string_view file, size_t i, const Status& s) {
-  return Status(s.code(), std::string(file) + ": ops[" + std::to_string(i) + "]: " + s.message());
+  return {s.code(), std::string(file) + ": ops[" + std::to_string(i) + "]: " + s.message()};
 }
 
 }  // namespace
@@ -283,8 +283,7 @@ Status AddNodes(PlacementEngine& engine, const std::vector<NodeSpec>& nodes,
   for (size_t i = 0; i < nodes.size(); ++i) {
     Status s = engine.AddNode(nodes[i]);
     if (!s.ok()) {
-      return Status(s.code(),
-                    std::string(file) + ": nodes[" + std::to_string(i) + "]: " + s.message());
+      return {s.code(), std::string(file) + ": nodes[" + std::to_string(i) + "]: " + s.message()};
     }
   }
   return Status::Ok();

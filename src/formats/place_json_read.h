@@ -22,10 +22,10 @@ using Json = nlohmann::json;
 
 class Path {
  public:
-  static Path Root() { return Path(nullptr, {}, 0, false); }
+  static Path Root() { return {nullptr, {}, 0, false}; }
   // A child points at its parent, so a child of a temporary would dangle.
-  Path Key(std::string_view key) const& { return Path(this, key, 0, false); }
-  Path Index(size_t index) const& { return Path(this, {}, index, true); }
+  Path Key(std::string_view key) const& { return {this, key, 0, false}; }
+  Path Index(size_t index) const& { return {this, {}, index, true}; }
   Path Key(std::string_view key) const&& = delete;
   Path Index(size_t index) const&& = delete;
 

@@ -43,11 +43,11 @@ class DomBuilder : public nlohmann::json_sax<Json> {
   bool boolean(bool v) override { return Scalar(v); }
   bool number_integer(number_integer_t v) override { return Scalar(v); }
   bool number_unsigned(number_unsigned_t v) override { return Scalar(v); }
-  bool number_float(number_float_t v, const string_t&) override { return Scalar(v); }
+  bool number_float(number_float_t v, const string_t& /*s*/) override { return Scalar(v); }
   bool string(string_t& v) override { return Scalar(std::move(v)); }
   bool binary(binary_t& v) override { return Scalar(Json::binary(std::move(v))); }
-  bool start_object(std::size_t) override { return Open(Json::object()); }
-  bool start_array(std::size_t) override { return Open(Json::array()); }
+  bool start_object(std::size_t /*elements*/) override { return Open(Json::object()); }
+  bool start_array(std::size_t /*elements*/) override { return Open(Json::array()); }
   bool end_object() override { return Close(); }
   bool end_array() override { return Close(); }
   bool key(string_t& k) override {
@@ -55,7 +55,7 @@ class DomBuilder : public nlohmann::json_sax<Json> {
     return true;
   }
 
-  bool parse_error(std::size_t byte, const std::string&,
+  bool parse_error(std::size_t byte, const std::string& /*last_token*/,
                    const nlohmann::detail::exception& e) override {
     // what() is "[json.exception.parse_error.101] parse error at line 3,
     // column 5: syntax error ..."; keep the position and the detail.
@@ -124,7 +124,7 @@ class DomBuilder : public nlohmann::json_sax<Json> {
   // Hands over a just completed element of the streamed array.
   bool ElementDone() {
     if (open_.empty() || open_.back() != stream_) return true;
-    Json::array_t& elements = stream_->get_ref<Json::array_t&>();
+    auto& elements = stream_->get_ref<Json::array_t&>();
     Status s = on_element_(elements.back(), streamed_++);
     elements.pop_back();
     if (!s.ok()) error_ = std::move(s);

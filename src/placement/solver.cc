@@ -11,6 +11,7 @@ namespace berth::placement {
 
 std::vector<Units> DeviceCapacity(const NodeState& node, Capacity capacity) {
   if (capacity == Capacity::kFree) return node.device_free;
+  // NOLINTNEXTLINE(modernize-return-braced-init-list): {n, v} would be a two-element list
   return std::vector<Units>(node.device_free.size(), kDevice);
 }
 

@@ -19,7 +19,7 @@ int CompareScarce(const BundleDemand& a, const BundleDemand& b) {
   if (a.gpu != b.gpu) return a.gpu > b.gpu ? -1 : 1;
   auto ranked = [](const BundleDemand& d) {
     std::vector<std::pair<int, Units>> v;
-    for (const auto& [rid, u] : d.scalars) v.push_back({ScarcityRank(rid), u});
+    for (const auto& [rid, u] : d.scalars) v.emplace_back(ScarcityRank(rid), u);
     std::sort(v.begin(), v.end());
     return v;
   };
@@ -72,7 +72,7 @@ int BestSingleNode(const Cluster& c, std::span<const int> nodes,
     // Score the node by what is left once everything is on it.
     BundleDemand none;
     for (int rid = 0; rid < c.resources().size(); ++rid) {
-      if (rid != kGpuId) none.scalars.push_back({rid, 0});
+      if (rid != kGpuId) none.scalars.emplace_back(rid, 0);
     }
     Scored s{load.ScoreWith(none), n};
     if (best.node < 0 || s < best) best = s;
@@ -183,7 +183,7 @@ int PackLowerBound(const Cluster& c, std::span<const BundleDemand> bundles, Capa
     if (need[rid] == 0) continue;
     Units most = 0;
     for (int n : LiveNodes(c, {}, 1)) most = std::max(most, c.Have(n, rid, cap));
-    if (most > 0) bound = std::max<Units>(bound, (need[rid] + most - 1) / most);
+    if (most > 0) bound = static_cast<int>(std::max<Units>(bound, (need[rid] + most - 1) / most));
   }
   return bound;
 }

@@ -42,6 +42,7 @@ class Matcher {
 
  private:
   bool Augment(int b) {
+    // NOLINTNEXTLINE(readability-use-anyofallof): the loop marks nodes as it goes; not a predicate
     for (int n : lists_[b]) {
       if (seen_[n] == stamp_) continue;
       seen_[n] = stamp_;
@@ -84,7 +85,7 @@ std::vector<std::vector<int>> CandidateLists(const Cluster& c,
       if (c.Fits(n, bundles[b], cap)) fit.push_back({c.Score(n, bundles[b], cap), n});
     }
     size_t k = std::min(keep, fit.size());
-    std::partial_sort(fit.begin(), fit.begin() + static_cast<long>(k), fit.end());
+    std::partial_sort(fit.begin(), fit.begin() + static_cast<std::ptrdiff_t>(k), fit.end());
     for (size_t i = 0; i < k; ++i) lists[b].push_back(fit[i].node);
   }
   return lists;

@@ -18,8 +18,8 @@ namespace {
 // property tests check this against brute force); the large one bounds the
 // work on big clusters, where the greedy answer is kept if the search cannot
 // improve on it in time.
-constexpr long kSmallBudget = 20'000'000;
-constexpr long kLargeBudget = 200'000;
+constexpr int64_t kSmallBudget = 20'000'000;
+constexpr int64_t kLargeBudget = 200'000;
 // On large clusters, how many classes of unused node the search tries for one
 // bundle (the best-fitting ones). Small instances try them all.
 constexpr size_t kWideBranching = 8;
@@ -31,7 +31,7 @@ constexpr size_t kSmallInstanceNodes = 16;
 class Search {
  public:
   Search(const Cluster& c, std::span<const BundleDemand> bundles, std::span<const int> pinned,
-         Capacity cap, Strategy strategy, long budget)
+         Capacity cap, Strategy strategy, int64_t budget)
       : c_(c), cap_(cap), strategy_(strategy), budget_(budget) {
     order_ = ScarceFirstOrder(bundles);
     for (int b : order_) demands_.push_back(bundles[b]);
@@ -81,6 +81,7 @@ class Search {
     } else {
       // Nodes with the same capacity are interchangeable in the search.
       std::vector<Units> key;
+      key.reserve(c_.resources().size());
       for (int rid = 0; rid < c_.resources().size(); ++rid) key.push_back(c_.Have(n, rid, cap_));
       std::vector<Units> dev = DeviceCapacity(node, cap_);
       std::sort(dev.begin(), dev.end());
@@ -89,7 +90,7 @@ class Search {
       auto [it, inserted] = class_of_key_.emplace(key, static_cast<int>(class_members_.size()));
       cls = it->second;
       if (inserted) {
-        class_members_.push_back({});
+        class_members_.emplace_back();
         class_used_.push_back(0);
       }
       class_members_[cls].push_back(idx);
@@ -137,7 +138,8 @@ class Search {
       options.push_back({candidates_[cand].ScoreWith(d), cand});
     }
     size_t keep = small_ ? options.size() : std::min(options.size(), kWideBranching);
-    std::partial_sort(options.begin(), options.begin() + static_cast<long>(keep), options.end());
+    std::partial_sort(options.begin(), options.begin() + static_cast<std::ptrdiff_t>(keep),
+                      options.end());
     std::vector<int> out;
     for (size_t k = 0; k < keep; ++k) out.push_back(options[k].node);
     return out;
@@ -165,8 +167,8 @@ class Search {
   const Cluster& c_;
   Capacity cap_;
   Strategy strategy_;
-  long budget_;
-  long steps_ = 0;
+  int64_t budget_;
+  int64_t steps_ = 0;
   bool small_ = true;
   int min_distinct_ = 0;
   int max_distinct_ = 0;
@@ -191,13 +193,14 @@ SolveResult SolvePack(const Cluster& c, const SolveRequest& r) {
   // One node for everything is optimal when no node is pinned; with pinned
   // nodes, everything on one of them adds no node.
   std::vector<int> all =
-      pinned ? std::vector<int>(r.pinned.begin(), r.pinned.end()) : LiveNodes(c, {}, 1);
+      pinned != 0 ? std::vector<int>(r.pinned.begin(), r.pinned.end()) : LiveNodes(c, {}, 1);
   if (int n = BestSingleNode(c, all, r.bundles, r.capacity); n >= 0) {
     out.found = true;
     out.node_of.assign(r.bundles.size(), n);
     return out;
   }
-  int lower = std::max({pinned, pinned ? pinned : 2, PackLowerBound(c, r.bundles, r.capacity)});
+  int lower =
+      std::max({pinned, pinned != 0 ? pinned : 2, PackLowerBound(c, r.bundles, r.capacity)});
   std::vector<int> best;
   bool have = GreedyPack(c, r.bundles, r.pinned, r.capacity, &best);
   int best_distinct = have ? DistinctCount(best, r.pinned) : std::numeric_limits<int>::max();
@@ -207,9 +210,9 @@ SolveResult SolvePack(const Cluster& c, const SolveRequest& r) {
     return out;
   }
   Search probe(c, r.bundles, r.pinned, r.capacity, Strategy::kPack, 0);
-  long budget = r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes
-                    ? kSmallBudget
-                    : kLargeBudget;
+  int64_t budget = r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes
+                       ? kSmallBudget
+                       : kLargeBudget;
   if (!have) {
     Search s(c, r.bundles, r.pinned, r.capacity, Strategy::kPack, budget);
     if (!s.Run(0, std::numeric_limits<int>::max(), &best)) {
@@ -249,9 +252,9 @@ SolveResult SolveSpread(const Cluster& c, const SolveRequest& r) {
     return out;
   }
   Search probe(c, r.bundles, r.pinned, r.capacity, Strategy::kSpread, 0);
-  long budget = r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes
-                    ? kSmallBudget
-                    : kLargeBudget;
+  int64_t budget = r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes
+                       ? kSmallBudget
+                       : kLargeBudget;
   if (!have) {
     // Settle feasibility first, the way PACK does (fill used nodes first,
     // which finds a placement far sooner than insisting on distinct nodes),

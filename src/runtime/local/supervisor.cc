@@ -54,7 +54,7 @@ Result<std::vector<int>> ProcessSupervisor::SpawnMany(const std::vector<LaunchSp
   Impl& s = *impl_;
   if (s.shut_down || s.eof) return s.Gone();
   for (const LaunchSpec& spec : specs) {
-    if (s.workers.count(spec.id)) {
+    if (s.workers.contains(spec.id)) {
       return InvalidSpec("worker id '" + spec.id + "' is already in use");
     }
   }
@@ -64,7 +64,8 @@ Result<std::vector<int>> ProcessSupervisor::SpawnMany(const std::vector<LaunchSp
   w.U64(req).U32(static_cast<uint32_t>(specs.size()));
   for (const LaunchSpec& spec : specs) {
     BERTH_ASSIGN_OR_RETURN(std::string cwd, Absolute(spec.cwd));
-    std::string log, merged;
+    std::string log;
+    std::string merged;
     if (!spec.log_path.empty()) {
       BERTH_ASSIGN_OR_RETURN(log, Absolute(spec.log_path));
     }
@@ -75,7 +76,7 @@ Result<std::vector<int>> ProcessSupervisor::SpawnMany(const std::vector<LaunchSp
   }
   // Bounds: each child's fork-to-exec (spawn_timeout, windows of children at
   // a time), then undoing a failed batch (kill_timeout).
-  const int64_t windows = static_cast<int64_t>((specs.size() + 7) / 8);  // the smallest window
+  const auto windows = static_cast<int64_t>((specs.size() + 7) / 8);  // the smallest window
   const milliseconds timeout = s.opts.spawn_timeout * windows + s.opts.kill_timeout + kReplySlack +
                                milliseconds(10) * static_cast<int64_t>(specs.size());
   BERTH_ASSIGN_OR_RETURN(Impl::Reply rep, s.Call(w.Finish(), req, timeout));
@@ -126,7 +127,7 @@ Status ProcessSupervisor::TerminateMany(const std::vector<std::string>& ids, mil
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& s = *impl_;
   for (const std::string& id : ids) {
-    if (!s.workers.count(id)) return NotFound("no worker '" + id + "'");
+    if (!s.workers.contains(id)) return NotFound("no worker '" + id + "'");
   }
   if (ids.empty()) return Status::Ok();
   if (s.shut_down || s.eof) return s.Gone();

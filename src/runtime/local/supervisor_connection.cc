@@ -1,8 +1,6 @@
 // ProcessSupervisor::Impl: berth's end of the supervisor's socket (frames, calls, its loss).
 
 #include <poll.h>
-#include <signal.h>
-#include <string.h>  // sigabbrev_np
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
+#include <cstring>  // sigabbrev_np
 
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/supervisor.h"
@@ -124,7 +124,8 @@ bool ProcessSupervisor::Impl::Dispatch(const std::string& body) {
   }
   if (type == MsgType::kExit) {
     std::string id;
-    int32_t pid, status;
+    int32_t pid;
+    int32_t status;
     if (!r.Str(&id) || !r.I32(&pid) || !r.I32(&status) || !r.AtEnd()) return false;
     ExitEvent e = runtime::local::MakeExitEvent(id, pid, status);
     WorkerState& w = workers[id];
@@ -153,7 +154,7 @@ void ProcessSupervisor::Impl::OnEof(const std::string& why) {
   KillMarked();
 }
 
-void ProcessSupervisor::Impl::KillMarked() {
+void ProcessSupervisor::Impl::KillMarked() const {
   const std::string prefix = token + "/";
   auto deadline = Clock::now() + opts.kill_timeout;
   while (Clock::now() < deadline) {
@@ -203,7 +204,7 @@ Status ProcessSupervisor::Impl::SendFrame(const std::string& frame, Clock::time_
       }
       // Read while waiting: the supervisor may itself wait for room to send.
       pollfd p{fd, POLLIN | POLLOUT, 0};
-      if (poll(&p, 1, MsLeft(deadline)) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+      if (poll(&p, 1, MsLeft(deadline)) > 0 && ((p.revents & (POLLIN | POLLHUP | POLLERR)) != 0)) {
         ReadAvailable();
       }
       continue;

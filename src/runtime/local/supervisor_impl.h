@@ -88,7 +88,7 @@ struct ProcessSupervisor::Impl {
 
   void OnEof(const std::string& why);
 
-  void KillMarked();
+  void KillMarked() const;
 
   // Waits up to `wait` for the supervisor to be reaped.
   void ReapSupervisor(milliseconds wait);

@@ -13,7 +13,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -24,6 +23,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,7 +35,7 @@
 namespace berth::runtime::local {
 namespace {
 
-constexpr size_t kSocketChunk = 64 * 1024;
+constexpr size_t kSocketChunk = size_t{64} * 1024;
 
 void CloseFd(int& fd) {
   if (fd >= 0) close(fd);
@@ -58,7 +58,7 @@ void Supervisor::Run() {
     fds.push_back({sigfd_, POLLIN, 0});
     const bool polled_sock = sock_ >= 0;
     if (polled_sock) {
-      short ev = POLLIN;
+      decltype(pollfd::events) ev = POLLIN;
       if (out_pos_ < out_.size()) ev |= POLLOUT;
       fds.push_back({sock_, ev, 0});
     }
@@ -81,15 +81,15 @@ void Supervisor::Run() {
       usleep(10'000);  // no busy loop while the teardown runs
     }
     if (r > 0) {
-      if (fds[0].revents) ReadSignals();
+      if (fds[0].revents != 0) ReadSignals();
       for (size_t i = 0; i < readers.size(); ++i) {
         if (fds[first_reader + i].revents == 0) continue;
         auto it = workers_.find(readers[i]);
         if (it != workers_.end()) it->second.output->Drain(kReadChunksPerTurn);
       }
-      if (polled_sock && sock_ >= 0 && fds[1].revents) {
-        if (fds[1].revents & POLLOUT) FlushOut();
-        if (sock_ >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) ReadSocket();
+      if (polled_sock && sock_ >= 0 && (fds[1].revents != 0)) {
+        if ((fds[1].revents & POLLOUT) != 0) FlushOut();
+        if (sock_ >= 0 && ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0)) ReadSocket();
       }
     }
     // Being re-parented means berth died even if the socket stays open (a
@@ -173,7 +173,7 @@ bool Supervisor::Reap() {
   }
 }
 
-void Supervisor::Send(std::string frame) {
+void Supervisor::Send(const std::string& frame) {
   if (sock_ < 0) return;
   if (out_pos_ == out_.size()) {
     out_.clear();

@@ -76,11 +76,11 @@ struct Teardown {
 
 class Supervisor {
  public:
-  Supervisor(int sock, int sigfd, const SupervisorOptions& options, std::string token, pid_t parent,
+  Supervisor(int sock, int sigfd, SupervisorOptions options, std::string token, pid_t parent,
              std::optional<struct rlimit> child_nofile)
       : sock_(sock),
         sigfd_(sigfd),
-        opts_(options),
+        opts_(std::move(options)),
         token_(std::move(token)),
         parent_(parent),
         child_nofile_(child_nofile) {}
@@ -107,7 +107,7 @@ class Supervisor {
   void SignalWorkers(Teardown& td);
   // Sends SIGKILL, or SIGTERM and SIGCONT once, to an unreaped worker main
   // process: a plain kill(), as its pid cannot be reused before we reap it.
-  void SignalWorker(Teardown& td, pid_t pid);
+  static void SignalWorker(Teardown& td, pid_t pid);
   std::vector<ProcInfo> Targets(const Teardown& td, bool full);
   bool WorkersExited(const Teardown& td) const;
   // Without scanning: td's workers are reaped and what the last scan found is
@@ -116,7 +116,7 @@ class Supervisor {
   void Finish(const Teardown& td, const Status& status);
   void Reply(uint64_t req, int32_t value, const Status& status);
   void ReplySpawned(uint64_t req, const std::vector<int32_t>& pids, const Status& status);
-  void Send(std::string frame);
+  void Send(const std::string& frame);
   void FlushOut();
   void LoseParent(const std::string& why);
   [[noreturn]] void Exit();

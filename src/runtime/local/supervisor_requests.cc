@@ -84,7 +84,7 @@ void Supervisor::HandleSpawn(uint64_t req, std::vector<LaunchSpec> specs) {
   for (const LaunchSpec& spec : specs) {
     Status valid = spec.Validate();
     if (!valid.ok()) return ReplySpawned(req, {}, valid);
-    if (workers_.count(spec.id)) {
+    if (workers_.contains(spec.id)) {
       return ReplySpawned(req, {}, InvalidSpec("worker id '" + spec.id + "' is already in use"));
     }
     if (!batch.insert(spec.id).second) {
@@ -178,7 +178,7 @@ void Supervisor::HandleTerminate(uint64_t req, bool all, std::vector<std::string
                                  int64_t grace_ms) {
   if (!all) {
     for (const std::string& id : ids) {
-      if (!workers_.count(id)) return Reply(req, 0, NotFound("no worker '" + id + "'"));
+      if (!workers_.contains(id)) return Reply(req, 0, NotFound("no worker '" + id + "'"));
     }
   }
   milliseconds grace(std::clamp<int64_t>(grace_ms, 0, kMaxGrace.count()));

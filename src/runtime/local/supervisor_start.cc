@@ -2,13 +2,13 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -67,8 +67,10 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
   const pid_t parent = getpid();
   // Exec mode: everything the child needs is built before the fork; after
   // it, in a process that may have had threads, only async-signal-safe calls.
-  std::vector<std::string> args, env;
-  std::vector<char*> argv, envp;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  std::vector<char*> argv;
+  std::vector<char*> envp;
   if (exec_mode) {
     args = {options.exec_path, "--parent=" + std::to_string(parent),
             "--grace-ms=" + std::to_string(options.grace.count()),

@@ -1,10 +1,10 @@
 // The supervisor process's terminations: scan for a teardown's processes, signal them, finish.
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,10 +58,7 @@ void Supervisor::BeginFinal(milliseconds grace, uint64_t req) {
 
 bool Supervisor::WorkersExited(const Teardown& td) const {
   if (td.all) return by_pid_.empty();
-  for (const std::string& id : td.ids) {
-    if (!workers_.at(id).exited) return false;
-  }
-  return true;
+  return std::ranges::all_of(td.ids, [&](const std::string& id) { return workers_.at(id).exited; });
 }
 
 std::vector<ProcInfo> Supervisor::Targets(const Teardown& td, bool full) {
@@ -111,7 +108,7 @@ std::vector<ProcInfo> Supervisor::ScanAndSignal(Teardown& td, bool full) {
   SignalWorkers(td);
   td.known.clear();
   for (const ProcInfo& p : targets) {
-    if (by_pid_.count(p.pid)) {
+    if (by_pid_.contains(p.pid)) {
       SignalWorker(td, p.pid);  // followed by reaping it
       continue;
     }

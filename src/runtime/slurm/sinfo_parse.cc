@@ -106,7 +106,10 @@ NodeStatus ParseNodeState(std::string_view compact) {
   // sinfo's compact suffixes: * not responding, ~ powered off, # powering up,
   // % powering down, ! power down pending, @ reboot pending, ^ rebooting,
   // $ maintenance reservation, - planned by backfill.
-  bool maint = false, rebooting = false, planned = false, powered_off = false;
+  bool maint = false;
+  bool rebooting = false;
+  bool planned = false;
+  bool powered_off = false;
   while (!base.empty() &&
          std::string_view("*~#%!@^$-").find(base.back()) != std::string_view::npos) {
     switch (base.back()) {
@@ -256,7 +259,7 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
       // The same node in another partition: only the partition is new.
       if (!partition.empty() && std::find(it->partitions.begin(), it->partitions.end(),
                                           partition) == it->partitions.end()) {
-        it->partitions.push_back(std::string(partition));
+        it->partitions.emplace_back(partition);
         it->spec.labels["partition"] = Join(it->partitions, ",");
       }
       if (is_default) it->default_partition = std::string(partition);
@@ -265,11 +268,13 @@ Result<std::vector<SlurmNode>> ParseSinfo(std::string_view text, std::string_vie
 
     SlurmNode node;
     node.spec.name = std::string(name);
-    if (!partition.empty()) node.partitions.push_back(std::string(partition));
+    if (!partition.empty()) node.partitions.emplace_back(partition);
     if (is_default) node.default_partition = std::string(partition);
     node.status = ParseNodeState(f[2]);
 
-    int64_t cpus = 0, mem_mb = 0, alloc_mem_mb = 0;
+    int64_t cpus = 0;
+    int64_t mem_mb = 0;
+    int64_t alloc_mem_mb = 0;
     if (!ParseWhole(Trim(f[3]), &cpus)) return bad("CPUs", f[3], "is not a whole number");
     if (!ParseWhole(Trim(f[4]), &mem_mb))
       return bad("Memory", f[4], "is not a whole number of MiB");

@@ -22,7 +22,8 @@ Status ExpandRange(std::string_view hostlist, std::string_view range, size_t bud
   size_t dash = range.find('-');
   std::string_view lo_text = range.substr(0, dash);
   std::string_view hi_text = dash == std::string_view::npos ? lo_text : range.substr(dash + 1);
-  int64_t lo = 0, hi = 0;
+  int64_t lo = 0;
+  int64_t hi = 0;
   if (!ParseWhole(lo_text, &lo) || !ParseWhole(hi_text, &hi)) {
     return bad("is not a number or a number-number range");
   }
@@ -214,7 +215,8 @@ Result<std::vector<int>> ParseIndexList(std::string_view text, std::string_view 
     size_t comma = rest.find(',');
     std::string_view item = Trim(rest.substr(0, comma));
     size_t dash = item.find('-');
-    int64_t lo = 0, hi = 0;
+    int64_t lo = 0;
+    int64_t hi = 0;
     if (!ParseWhole(item.substr(0, dash), &lo) ||
         !ParseWhole(dash == std::string_view::npos ? item : item.substr(dash + 1), &hi)) {
       return bad(item, "is not an index or an index-index range");

@@ -10,7 +10,7 @@ namespace berth::runtime::slurm {
 std::vector<std::string> SqueueJobArgs(const std::vector<std::string>& job_ids) {
   std::vector<std::string> args = {"-h", "-t", "all", "-O", std::string(kSqueueFormat)};
   if (!job_ids.empty()) {
-    args.push_back("-j");
+    args.emplace_back("-j");
     args.push_back(Join(job_ids, ","));
   }
   return args;
@@ -19,7 +19,7 @@ std::vector<std::string> SqueueJobArgs(const std::vector<std::string>& job_ids) 
 std::vector<std::string> SqueueStepArgs(const std::vector<std::string>& job_ids) {
   std::vector<std::string> args = {"-s", "-h", "-O", std::string(kSqueueStepsFormat)};
   if (!job_ids.empty()) {
-    args.push_back("-j");
+    args.emplace_back("-j");
     args.push_back(Join(job_ids, ","));
   }
   return args;
