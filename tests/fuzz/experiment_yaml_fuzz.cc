@@ -69,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!WithinBounds(*e)) return 0;
   berth::Result<berth::Plan> plan = berth::MakePlan(*e, Cluster(), berth::roles::CountingPorts());
   if (!plan) return 0;
-  const std::string json = berth::roles::PlanJson(e->name, *plan);
+  const std::string json = berth::formats::PlanJson(e->name, *plan);
   auto j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || j["workers"].size() != plan->workers.size()) __builtin_trap();
   for (const berth::WorkerPlan& w : plan->workers) {
@@ -80,6 +80,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
-  (void)berth::roles::PlanText(e->name, *plan, Cluster(), "fuzz");
+  (void)berth::formats::PlanText(e->name, *plan, Cluster(), "fuzz");
   return 0;
 }
