@@ -21,40 +21,39 @@ void Check(bool ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  namespace slurm = berth::slurm;
+  namespace slurm = berth::runtime::slurm;
   const std::string_view in(reinterpret_cast<const char*>(data), size);
 
-  if (auto hosts = runtime::slurm::ExpandHostlist(in)) {
-    Check(hosts->size() <= runtime::slurm::kMaxHosts);
+  if (auto hosts = slurm::ExpandHostlist(in)) {
+    Check(hosts->size() <= slurm::kMaxHosts);
   }
-  if (auto ids = runtime::slurm::ParseIndexList(in, "fuzz")) {
+  if (auto ids = slurm::ParseIndexList(in, "fuzz")) {
     for (size_t i = 0; i < ids->size(); ++i) {
-      Check((*ids)[i] >= 0 && (*ids)[i] < runtime::slurm::kMaxIndex);
+      Check((*ids)[i] >= 0 && (*ids)[i] < slurm::kMaxIndex);
       Check(i == 0 || (*ids)[i - 1] < (*ids)[i]);
     }
   }
-  (void)runtime::slurm::ParseGres(in, "fuzz");
-  (void)runtime::slurm::ParseGpuIndices(in, "fuzz");
-  runtime::slurm::NodeStatus st = runtime::slurm::ParseNodeState(in);
+  (void)slurm::ParseGres(in, "fuzz");
+  (void)slurm::ParseGpuIndices(in, "fuzz");
+  slurm::NodeStatus st = slurm::ParseNodeState(in);
   Check(st.usable == st.unusable_reason.empty());
-  (void)runtime::slurm::ParseJobState(in);
-  (void)runtime::slurm::ClientError("fuzz", 1, in);
+  (void)slurm::ParseJobState(in);
+  (void)slurm::ClientError("fuzz", 1, in);
 
-  if (auto nodes = runtime::slurm::ParseSinfo(in, "fuzz")) {
+  if (auto nodes = slurm::ParseSinfo(in, "fuzz")) {
     berth::PlacementEngine engine;
     std::set<std::string> names;
-    for (const runtime::slurm::SlurmNode& n : *nodes) {
+    for (const slurm::SlurmNode& n : *nodes) {
       Check(names.insert(n.spec.name).second);  // one entry per node
       Check(n.status.usable == n.status.unusable_reason.empty());
       Check(engine.AddNode(n.spec).ok());
     }
   }
-  if (auto jobs = runtime::slurm::ParseSqueue(in, "fuzz")) {
-    for (const runtime::slurm::SlurmJob& j : *jobs)
-      Check(!j.job_id.empty() && !j.display_id.empty());
+  if (auto jobs = slurm::ParseSqueue(in, "fuzz")) {
+    for (const slurm::SlurmJob& j : *jobs) Check(!j.job_id.empty() && !j.display_id.empty());
   }
-  if (auto steps = runtime::slurm::ParseSqueueSteps(in, "fuzz")) {
-    for (const runtime::slurm::SlurmStep& s : *steps) Check(s.step_id == s.job_id + "." + s.step);
+  if (auto steps = slurm::ParseSqueueSteps(in, "fuzz")) {
+    for (const slurm::SlurmStep& s : *steps) Check(s.step_id == s.job_id + "." + s.step);
   }
   return 0;
 }
