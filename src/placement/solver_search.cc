@@ -185,6 +185,14 @@ class Search {
   std::vector<int> at_;
 };
 
+// Search steps allowed: a complete search for small instances (few bundles,
+// few candidate nodes), a bounded one otherwise.
+int64_t SearchBudget(const Cluster& c, const SolveRequest& r, Strategy strategy) {
+  Search probe(c, r.bundles, r.pinned, r.capacity, strategy, 0);
+  return r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes ? kSmallBudget
+                                                                                 : kLargeBudget;
+}
+
 }  // namespace
 
 SolveResult SolvePack(const Cluster& c, const SolveRequest& r) {
@@ -209,10 +217,7 @@ SolveResult SolvePack(const Cluster& c, const SolveRequest& r) {
     out.node_of = std::move(best);
     return out;
   }
-  Search probe(c, r.bundles, r.pinned, r.capacity, Strategy::kPack, 0);
-  int64_t budget = r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes
-                       ? kSmallBudget
-                       : kLargeBudget;
+  const int64_t budget = SearchBudget(c, r, Strategy::kPack);
   if (!have) {
     Search s(c, r.bundles, r.pinned, r.capacity, Strategy::kPack, budget);
     if (!s.Run(0, std::numeric_limits<int>::max(), &best)) {
@@ -251,10 +256,7 @@ SolveResult SolveSpread(const Cluster& c, const SolveRequest& r) {
     out.node_of = std::move(best);
     return out;
   }
-  Search probe(c, r.bundles, r.pinned, r.capacity, Strategy::kSpread, 0);
-  int64_t budget = r.bundles.size() <= 8 && probe.candidate_count() <= kSmallInstanceNodes
-                       ? kSmallBudget
-                       : kLargeBudget;
+  const int64_t budget = SearchBudget(c, r, Strategy::kSpread);
   if (!have) {
     // Settle feasibility first, the way PACK does (fill used nodes first,
     // which finds a placement far sooner than insisting on distinct nodes),
