@@ -111,6 +111,29 @@ struct SupervisorOptions {
   Status Validate() const;
 };
 
+// What the Scheduler needs of a process runtime: start workers, learn of
+// their exits, stop them. A seam: ProcessSupervisor is the real one (its
+// comments below give the full contract, which every implementation keeps);
+// testing/fake_launcher.h is a scripted one, so that scheduling logic is
+// tested without processes and on a fake clock.
+class ProcessLauncher {
+ public:
+  virtual ~ProcessLauncher() = default;
+
+  // Starts the workers, all or none, and returns their pids in `specs` order.
+  virtual Result<std::vector<int>> SpawnMany(const std::vector<LaunchSpec>& specs) = 0;
+  // Exit events received so far, in order, each returned once. Never blocks.
+  virtual std::vector<ExitEvent> PollExits() = 0;
+  // The next exit event, waiting up to `timeout`; nullopt on timeout.
+  virtual Result<std::optional<ExitEvent>> WaitExit(std::chrono::milliseconds timeout) = 0;
+  // SIGTERM to each worker's whole tree, SIGKILL at `grace`; returns once
+  // all are gone and their exit events are queued.
+  virtual Status TerminateMany(const std::vector<std::string>& ids,
+                               std::chrono::milliseconds grace) = 0;
+  // The same for every worker the launcher started.
+  virtual Status TerminateAll(std::chrono::milliseconds grace) = 0;
+};
+
 // Client end of one supervisor process. Owns it: the destructor tears down all
 // workers (Shutdown with options.grace) and reaps the supervisor.
 //
@@ -119,7 +142,7 @@ struct SupervisorOptions {
 // bounded in time. Once the supervisor is lost (killed from outside) or shut
 // down, calls that need it return kBackend errors; PollExits() still returns
 // the events received before.
-class ProcessSupervisor {
+class ProcessSupervisor final : public ProcessLauncher {
  public:
   // Forks the supervisor process and waits until it is ready.
   // REQUIRES: the calling process has one thread (the supervisor is a fork
@@ -129,7 +152,7 @@ class ProcessSupervisor {
   // kBackend if a system call fails or exec_path cannot be executed.
   static Result<std::unique_ptr<ProcessSupervisor>> Start(const SupervisorOptions& options = {});
 
-  ~ProcessSupervisor();
+  ~ProcessSupervisor() override;
   ProcessSupervisor(const ProcessSupervisor&) = delete;
   ProcessSupervisor& operator=(const ProcessSupervisor&) = delete;
 
@@ -158,13 +181,13 @@ class ProcessSupervisor {
   // spec, an id already in use ("worker id 'x' is already in use") or given
   // twice in `specs` ("worker id 'x' appears twice in the batch"). An empty
   // `specs` starts nothing and returns an empty vector.
-  Result<std::vector<int>> SpawnMany(const std::vector<LaunchSpec>& specs);
+  Result<std::vector<int>> SpawnMany(const std::vector<LaunchSpec>& specs) override;
 
   // Exit events received so far, in order, each returned once. Never blocks.
-  std::vector<ExitEvent> PollExits();
+  std::vector<ExitEvent> PollExits() override;
   // The next exit event, waiting up to `timeout`; nullopt on timeout. Error
   // when the supervisor is gone and no event is pending.
-  Result<std::optional<ExitEvent>> WaitExit(std::chrono::milliseconds timeout);
+  Result<std::optional<ExitEvent>> WaitExit(std::chrono::milliseconds timeout) override;
 
   // SIGTERMs the worker's whole tree: its process group, its descendants and
   // every process carrying its marker; SIGTERMs newcomers as they appear
@@ -183,11 +206,12 @@ class ProcessSupervisor {
   Status Terminate(const std::string& id, std::chrono::milliseconds grace);
   // Terminate for several workers at once: all are signalled together, so it
   // takes about one grace period (or as long as the slowest takes to exit).
-  Status TerminateMany(const std::vector<std::string>& ids, std::chrono::milliseconds grace);
+  Status TerminateMany(const std::vector<std::string>& ids,
+                       std::chrono::milliseconds grace) override;
   // Same for all workers at once, and for every other descendant of the
   // supervisor: all are signalled together, so it takes about `grace`, not the
   // sum over workers.
-  Status TerminateAll(std::chrono::milliseconds grace);
+  Status TerminateAll(std::chrono::milliseconds grace) override;
   // TerminateAll, then the supervisor exits and is reaped. Later Spawn and
   // Terminate calls fail. Idempotent.
   Status Shutdown(std::chrono::milliseconds grace);

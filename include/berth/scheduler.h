@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "berth/clock.h"
 #include "berth/experiment.h"
 #include "berth/plan.h"
 #include "berth/process.h"
@@ -64,6 +65,31 @@ struct SchedulerEvent {
   double seconds = 0;  // kReady: since it was started
 };
 
+// Where a worker answers once it is ready: a TCP port, or an HTTP path on it.
+struct ReadinessTarget {
+  std::string address;
+  int port = -1;
+  std::string path;  // empty: a TCP connect is enough; else GET must answer 2xx
+};
+
+// How the Scheduler looks at workers' ports. A seam: System() probes with
+// real sockets; a test gives a scripted one, so that readiness, timeouts and
+// port conflicts are tested without a network.
+class WorkerProbe {
+ public:
+  virtual ~WorkerProbe() = default;
+  // For each target, whether it is ready; all probes together take at most
+  // `timeout`.
+  virtual std::vector<bool> Ready(const std::vector<ReadinessTarget>& targets,
+                                  std::chrono::milliseconds timeout) = 0;
+  // Whether `port` can be bound on this machine now (a worker that exited at
+  // start-up may have lost its port to another process).
+  virtual bool PortFree(int port) = 0;
+
+  // Real sockets. It has no state.
+  static WorkerProbe& System();
+};
+
 struct SchedulerOptions {
   // The cluster. For the local runtime: this machine as one node
   // (runtime/local/local_node.h builds it).
@@ -98,6 +124,10 @@ struct SchedulerOptions {
   // Polled while waiting for readiness: true aborts the call (rolled back,
   // kUnavailable "interrupted").
   std::function<bool()> interrupted;
+  // Time, and how workers' readiness is seen. Not owned; they must outlive
+  // the Scheduler. Default (nullptr): Clock::System(), WorkerProbe::System().
+  Clock* clock = nullptr;
+  WorkerProbe* probe = nullptr;
 };
 
 class Scheduler {
@@ -105,10 +135,11 @@ class Scheduler {
   // Starts the process supervisor. REQUIRES: the calling process has one
   // thread (see ProcessSupervisor::Start).
   static Result<std::unique_ptr<Scheduler>> Start(SchedulerOptions options);
-  // The same on a supervisor the caller started earlier, while it had one
-  // thread (berth run starts it before it loads NVML, which may add threads).
+  // The same on a launcher the caller made: a ProcessSupervisor it started
+  // earlier, while it had one thread (berth run starts it before it loads
+  // NVML, which may add threads), or a fake one in a test.
   static Result<std::unique_ptr<Scheduler>> Start(SchedulerOptions options,
-                                                  std::unique_ptr<ProcessSupervisor> supervisor);
+                                                  std::unique_ptr<ProcessLauncher> launcher);
   ~Scheduler();  // deletes every worker
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "roles/ports.h"
+
 namespace berth::scheduler {
 namespace {
 
@@ -197,3 +199,24 @@ std::vector<bool> ProbeMany(const std::vector<ProbeTarget>& targets,
 }
 
 }  // namespace berth::scheduler
+
+namespace berth {
+namespace {
+
+class SystemProbe final : public WorkerProbe {
+ public:
+  std::vector<bool> Ready(const std::vector<ReadinessTarget>& targets,
+                          std::chrono::milliseconds timeout) override {
+    return scheduler::ProbeMany(targets, timeout);
+  }
+  bool PortFree(int port) override { return roles::CanBindPort(port); }
+};
+
+}  // namespace
+
+WorkerProbe& WorkerProbe::System() {
+  static SystemProbe probe;
+  return probe;
+}
+
+}  // namespace berth

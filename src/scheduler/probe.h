@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "berth/scheduler.h"
+
 namespace berth::scheduler {
 
 bool HttpReady(const std::string& address, int port, const std::string& path,
@@ -14,11 +16,8 @@ bool HttpReady(const std::string& address, int port, const std::string& path,
 // Many probes at once, all bounded by one `timeout`: every connect is started
 // before any answer is awaited, so N workers cost about one round trip, not
 // N. `path` empty: a TCP probe; else an HTTP GET that must answer 2xx.
-struct ProbeTarget {
-  std::string address;
-  int port = -1;
-  std::string path;
-};
+// WorkerProbe::System() (berth/scheduler.h) is this and roles::CanBindPort.
+using ProbeTarget = ReadinessTarget;
 std::vector<bool> ProbeMany(const std::vector<ProbeTarget>& targets,
                             std::chrono::milliseconds timeout);
 
