@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "berth/clock.h"
 #include "berth/experiment.h"
 #include "berth/plan.h"
 #include "berth/process.h"
@@ -29,17 +30,34 @@
 
 namespace berth::run {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
+
+// What a Run works with. RunExperiment gives the real ones; a test gives
+// fakes (run_fake_test.cc), so that the life cycle is tested without
+// processes and on a fake clock.
+struct RunSeams {
+  std::unique_ptr<ProcessLauncher> launcher;
+  // Says when to stop: a stop signal or POST /v1/down.
+  std::unique_ptr<StopRequest> stop;
+  // Not owned; they outlive the Run. Default: the system's.
+  Clock* clock = nullptr;
+  WorkerProbe* probe = nullptr;
+  runtime::slurm::CommandRunner* slurm_commands = nullptr;
+};
 
 // The control API's endpoints are Run's: status and roles from a snapshot
 // taken wherever the state is saved, the rest queued to the main thread
 // (the Scheduler's only thread), which runs them between two waits of Watch.
 class Run : private control::ControlHandlers {
  public:
-  // `stop` says when to stop: a stop signal or POST /v1/down.
-  Run(RunOptions options, std::unique_ptr<ProcessSupervisor> sup, std::unique_ptr<StopRequest> stop)
-      : options_(std::move(options)), sup_(std::move(sup)), stop_(std::move(stop)) {}
+  Run(RunOptions options, RunSeams seams)
+      : options_(std::move(options)),
+        clock_(seams.clock != nullptr ? *seams.clock : Clock::System()),
+        probe_(seams.probe),
+        slurm_commands_(seams.slurm_commands != nullptr ? *seams.slurm_commands
+                                                        : runtime::slurm::CommandRunner::System()),
+        launcher_(std::move(seams.launcher)),
+        stop_(std::move(seams.stop)) {}
   // The mailbox first: the server's threads may be waiting on it.
   ~Run() override {
     mailbox_.Close("berth is stopping");
@@ -94,14 +112,17 @@ class Run : private control::ControlHandlers {
   bool Stopping() { return stop_->stopping(); }
 
   RunOptions options_;
-  std::unique_ptr<ProcessSupervisor> sup_;  // until the Scheduler takes it
+  Clock& clock_;
+  WorkerProbe* probe_;  // nullptr: the system's
+  runtime::slurm::CommandRunner& slurm_commands_;
+  std::unique_ptr<ProcessLauncher> launcher_;  // until the Scheduler takes it
   std::unique_ptr<StopRequest> stop_;
   std::unique_ptr<Scheduler> scheduler_;
   ExperimentSpec experiment_;
   std::vector<NodeSpec> nodes_;
   bool slurm_ = false;
   bool node_failed_ = false;  // the last failure was the Slurm job's NODE_FAIL
-  Clock::time_point last_save_;
+  Clock::TimePoint last_save_;
   std::unique_ptr<runtime::slurm::Allocation> alloc_;  // backend slurm, once submitted
   std::vector<const RoleSpec*> launch_order_;
   formats::RunState state_;

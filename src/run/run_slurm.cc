@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "roles/ports.h"
@@ -32,8 +31,9 @@ Status Run::Allocate(const Plan& plan) {
   std::printf("submitting one Slurm job for %zu worker(s) on %zu node(s)\n", plan.workers.size(),
               nodes.size());
   std::fflush(stdout);
-  Result<runtime::slurm::Allocation> alloc = runtime::slurm::Allocation::Submit(
-      "berth-" + experiment_.name, experiment_.slurm.partition, std::move(nodes), state_.run_dir);
+  Result<runtime::slurm::Allocation> alloc =
+      runtime::slurm::Allocation::Submit("berth-" + experiment_.name, experiment_.slurm.partition,
+                                         std::move(nodes), state_.run_dir, slurm_commands_, clock_);
   if (!alloc) return alloc.error();
   alloc_ = std::make_unique<runtime::slurm::Allocation>(std::move(alloc).value());
   state_.message = "Slurm job " + alloc_->job_id();
@@ -62,7 +62,7 @@ std::string Run::SlurmFailure() {
   Result<runtime::slurm::SlurmJob> job = alloc_->Query();
   // A cancelled job is COMPLETING for a moment before Slurm says why it ended.
   for (int i = 0; i < 40 && job && job->state == runtime::slurm::JobState::kCompleting; ++i) {
-    std::this_thread::sleep_for(milliseconds(50));
+    clock_.SleepFor(milliseconds(50));
     job = alloc_->Query();
   }
   if (!job) return " (Slurm job " + alloc_->job_id() + ": " + job.error().message() + ")";
@@ -72,7 +72,7 @@ std::string Run::SlurmFailure() {
   if (job->state == runtime::slurm::JobState::kNodeFail) {
     node_failed_ = true;
     std::vector<std::string> skipped;
-    (void)runtime::slurm::ReadCluster("", &skipped);
+    (void)runtime::slurm::ReadCluster("", &skipped, true, slurm_commands_);
     for (const std::string& line : skipped) {
       const std::string node = line.substr(0, line.find(':'));
       std::string on_it;

@@ -107,7 +107,7 @@ Status Run::PlanAndAdmit() {
   if (slurm_) {
     std::vector<std::string> skipped;
     Result<std::vector<NodeSpec>> nodes =
-        runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped);
+        runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped, true, slurm_commands_);
     if (!nodes) return {nodes.error().code(), path + ": " + nodes.error().message()};
     for (const std::string& s : skipped)
       std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
@@ -133,8 +133,8 @@ Status Run::PlanAndAdmit() {
     // Not on what is free now: if it fits the nodes as they are when empty,
     // ask Slurm for it and let the job wait in the queue (its reason shown,
     // bounded by slurm.queue_timeout) until other jobs release those nodes.
-    Result<std::vector<NodeSpec>> whole =
-        runtime::slurm::ReadCluster(experiment_.slurm.partition, nullptr, /*free_only=*/false);
+    Result<std::vector<NodeSpec>> whole = runtime::slurm::ReadCluster(
+        experiment_.slurm.partition, nullptr, /*free_only=*/false, slurm_commands_);
     if (whole) {
       Result<Plan> later = MakePlan(experiment_, *whole, roles::CountingPorts());
       if (later) {
@@ -175,8 +175,10 @@ Status Run::StartScheduler() {
   so.grace = milliseconds(static_cast<int64_t>(options_.grace_s * 1000));
   so.on_event = [this](const SchedulerEvent& e) { OnEvent(e); };
   so.interrupted = [this] { return Stopping(); };
+  so.clock = &clock_;
+  so.probe = probe_;
   if (slurm_) UseSlurmSteps(so);
-  BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(sup_)));
+  BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(launcher_)));
   return Status::Ok();
 }
 
@@ -225,7 +227,7 @@ void Run::OnEvent(const SchedulerEvent& e) {
       std::printf("  ready  %-16s pid %-7d %.2f s\n", e.worker.c_str(), rec->pid, e.seconds);
       std::fflush(stdout);
       // At most four times a second: each save writes every worker's record.
-      if (Clock::now() - last_save_ > milliseconds(250)) Save();
+      if (clock_.Now() - last_save_ > milliseconds(250)) Save();
       break;
     case SchedulerEvent::Kind::kExited:
       break;  // Watch reports it
@@ -242,7 +244,7 @@ void Run::OnEvent(const SchedulerEvent& e) {
 }
 
 void Run::Save() {
-  last_save_ = Clock::now();
+  last_save_ = clock_.Now();
   Status s = formats::WriteState(state_);
   if (!s.ok()) std::fprintf(stderr, "berth: %s\n", s.message().c_str());
   Publish();
@@ -275,11 +277,11 @@ int Run::Watch() {
                 state_.run_dir.c_str(), state_.run_dir.c_str());
   }
   ShowTable(false);
-  auto next_draw = Clock::now() + std::chrono::seconds(1);
+  Clock::TimePoint next_draw = clock_.Now() + std::chrono::seconds(1);
   while (!Stopping()) {
-    if (Clock::now() >= next_draw) {
+    if (clock_.Now() >= next_draw) {
       ShowTable(true);
-      next_draw = Clock::now() + std::chrono::seconds(1);
+      next_draw = clock_.Now() + std::chrono::seconds(1);
     }
     // Short waits: a stop signal is noticed here, not inside the wait.
     Result<std::vector<Worker>> exits = scheduler_->WaitExits(milliseconds(20));
@@ -483,7 +485,7 @@ int RunExperiment(const RunOptions& options) {
     std::fprintf(stderr, "berth run: %s\n", listening.message().c_str());
     return 1;
   }
-  Run run(options, std::move(sup).value(), std::move(stop));
+  Run run(options, RunSeams{.launcher = std::move(sup).value(), .stop = std::move(stop)});
   return run.Main();
 }
 

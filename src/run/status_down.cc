@@ -8,9 +8,9 @@
 #include <csignal>
 #include <cstdio>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "berth/clock.h"
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "formats/run_state.h"
@@ -19,7 +19,6 @@
 namespace berth::run {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 bool ProcessAlive(int pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
@@ -81,7 +80,9 @@ int Down(const std::string& run_dir, double timeout_s) {
     std::fprintf(stderr, "berth down: %s\n", s.error().message().c_str());
     return 2;
   }
-  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  Clock& clock = Clock::System();
+  const Clock::TimePoint deadline = clock.Now() + std::chrono::duration_cast<Clock::Duration>(
+                                                      std::chrono::duration<double>(timeout_s));
   if (ProcessAlive(s->berth_pid)) {
     std::printf("asking berth (pid %d) to stop %s\n", s->berth_pid, s->experiment.c_str());
     std::fflush(stdout);
@@ -98,9 +99,7 @@ int Down(const std::string& run_dir, double timeout_s) {
                    why.c_str());
       ::kill(s->berth_pid, SIGTERM);
     }
-    while (ProcessAlive(s->berth_pid) && Clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(20));
-    }
+    (void)clock.WaitUntil(deadline, milliseconds(20), [&] { return !ProcessAlive(s->berth_pid); });
   }
   // Whatever is left (berth was gone, or did not stop in time) is killed
   // here: the workers it recorded, those created through the control API
