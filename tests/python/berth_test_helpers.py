@@ -78,3 +78,16 @@ def child_env(pythonpath: str, **extra: str) -> Dict[str, str]:
 
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def wait_until(predicate, timeout: float, what: str):
+    """predicate()'s first true value, asked every 20 ms; AssertionError naming `what` at the
+    deadline. Tests wait on a condition with this, never with a bare sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)

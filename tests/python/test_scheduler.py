@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 import berth
-from berth_test_helpers import http_json, pid_gone, pids_with_env, spec, worker_env
+from berth_test_helpers import http_json, pid_gone, pids_with_env, spec, wait_until, worker_env
 
 HEALTH = "http:http/health"
 
@@ -527,7 +527,7 @@ def test_gil_is_released_while_waiting(sched, demo_worker):
     t = threading.Thread(target=spin)
     t.start()
     try:
-        time.sleep(0.05)
+        wait_until(lambda: count[0] > 0, 5, "the spinning thread to run")
         before = count[0]
         start = time.monotonic()
         sched.create_workers(job("slow", [demo_worker, "--startup-delay", "1"], timeout=10))
@@ -551,7 +551,9 @@ def test_reading_from_another_thread_during_a_wait(sched, demo_worker):
     reader = threading.Thread(target=lambda: seen.append((sched.roles(), len(sched.workers()))),
                               daemon=True)
     creator.start()
-    time.sleep(0.3)
+    # The create is waiting for readiness once its worker has started (and opened its log).
+    wait_until(lambda: os.path.exists(os.path.join(sched.log_dir, "slow.0.log")), 10,
+               "create_workers to start its worker")
     reader.start()
     reader.join(15)
     creator.join(15)
