@@ -6,7 +6,8 @@
 #      tests.
 #   3. Sanitizer build (clang, ASan + UBSan): the same tests, plus a bounded
 #      libFuzzer run of every parser.
-# With --quick: the gates (clang-tidy on what changed since the last commit)
+# With --quick: the gates (clang-tidy on what changed since the last commit,
+# and on what includes a changed header)
 # and the unit tests (on fakes and small real processes), without Python, the
 # end-to-end scripts, Slurm and sanitizers.
 set -euo pipefail
@@ -32,26 +33,40 @@ phase "layers (docs/architecture.md)"
 if [ $quick = 1 ]; then
   phase "build (Release, tests only)"
   BERTH_BUILD_TARGETS="berth_tests" ./scripts/build.sh
-  # The files changed since the last commit (all of them when a header
-  # changed: it reaches every file that includes it); the full run checks
-  # every file. Clean results are cached in build/tidy-cache.
+  # clang-tidy on the files changed since the last commit and, for a changed
+  # header, on every file that includes it (ninja knows: the compiler's own
+  # dependency lists, from the build just done). The full run checks every
+  # file. Clean results are cached in build/tidy-cache.
   mapfile -t changed < <({ git diff --name-only HEAD; git ls-files --others --exclude-standard; } |
-    grep -E '^(src|tools|python/core|include)/.*\.(cc|h)$' | sort -u)
-  tidy_files=()
-  header_changed=0
+    grep -E '^(src|tools|python/core|include|testing)/.*\.(cc|h)$' | sort -u)
+  headers=()
+  sources=()
   for f in "${changed[@]}"; do
     [ -f "$f" ] || continue
     case "$f" in
-      *.h) header_changed=1 ;;
-      *_test.cc | */testdata/*) ;;
-      *) tidy_files+=("$f") ;;
+      *.h) headers+=("$PWD/$f") ;;
+      *) sources+=("$f") ;;
     esac
   done
-  if [ $header_changed = 1 ]; then
-    phase "clang-tidy (.clang-tidy): a header changed, every file"
-    BUILD=build ./scripts/tidy.sh
-  elif [ ${#tidy_files[@]} -gt 0 ]; then
-    phase "clang-tidy (.clang-tidy) on the ${#tidy_files[@]} changed file(s)"
+  if [ ${#headers[@]} -gt 0 ]; then
+    mapfile -t -O "${#sources[@]}" sources < <(ninja -C build -t deps |
+      awk -v root="$PWD/" -v list="$(printf '%s\n' "${headers[@]}")" '
+        BEGIN { n = split(list, h, "\n"); for (i = 1; i <= n; i++) if (h[i] != "") want[h[i]] = 1 }
+        /^[^ ]/ { src = ""; next }
+        /^    / { dep = $1
+                  if (src == "") { src = dep; next }
+                  if (dep in want && index(src, root) == 1) print substr(src, length(root) + 1) }')
+  fi
+  tidy_files=()
+  mapfile -t sources < <(printf '%s\n' "${sources[@]}" | sort -u)
+  for f in "${sources[@]}"; do
+    case "$f" in
+      "" | *_test.cc | */testdata/* | testing/* | tests/*) ;;
+      src/*.cc | tools/*.cc | python/core/*.cc) tidy_files+=("$f") ;;
+    esac
+  done
+  if [ ${#tidy_files[@]} -gt 0 ]; then
+    phase "clang-tidy (.clang-tidy) on ${#tidy_files[@]} file(s): changed, or including a changed header"
     BUILD=build ./scripts/tidy.sh "${tidy_files[@]}"
   else
     phase "clang-tidy: no source file changed since the last commit"
