@@ -70,8 +70,8 @@ void Supervisor::Run() {
     }
     int timeout = 1000;
     for (const Teardown& td : teardowns_) {
-      Clock::time_point at = std::min(td.next_scan, td.killing ? td.give_up_at : td.kill_at);
-      auto due = std::chrono::duration_cast<milliseconds>(at - Clock::now()).count();
+      auto due =
+          std::chrono::duration_cast<milliseconds>(td.escalation.NextWake() - Clock::now()).count();
       timeout = static_cast<int>(std::clamp<int64_t>(due + 1, 0, timeout));
     }
     int r = poll(fds.data(), fds.size(), timeout);

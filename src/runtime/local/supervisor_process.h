@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/local/escalation.h"
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/supervisor.h"
 #include "runtime/local/wire.h"
@@ -27,14 +28,6 @@ namespace berth::runtime::local {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// A termination does not rescan /proc on every reaped child (that was a scan
-// per exiting process). It scans fully (reading the markers of processes
-// outside our subtree) when it starts and once more before it declares
-// success; in between it waits for SIGCHLD and only rescans our subtree, for
-// newcomers to signal and stragglers, with a backoff while something still
-// lives: 10, 20, 40, ... ms, at most kMaxRescan apart.
-inline constexpr milliseconds kFirstRescan{10};
-inline constexpr milliseconds kMaxRescan{250};
 // Bounds the work done for one readable pipe per loop turn.
 inline constexpr int kReadChunksPerTurn = 16;
 
@@ -60,13 +53,7 @@ struct Teardown {
   bool rollback = false;
   Status rollback_error;
   std::vector<std::string> ids;
-  Clock::time_point kill_at;
-  Clock::time_point give_up_at;
-  Clock::time_point next_scan;
-  Clock::time_point last_scan;
-  Clock::time_point next_full_scan;
-  milliseconds backoff = kFirstRescan;
-  bool killing = false;
+  Escalation escalation;                        // when to rescan, SIGKILL, give up
   std::set<std::pair<pid_t, uint64_t>> termed;  // already sent SIGTERM
   std::set<pid_t> termed_workers;               // worker main processes sent SIGTERM
   // Targets seen alive at the last scan that are not worker main processes

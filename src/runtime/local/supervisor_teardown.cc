@@ -15,26 +15,13 @@
 #include "runtime/local/targets.h"
 
 namespace berth::runtime::local {
-namespace {
-
-// While a termination lasts (a grace period running out), processes outside
-// our subtree are checked for our marker this often (they can only exist if
-// something escaped the subreaper, e.g. via another daemon).
-constexpr milliseconds kFullScanEvery{1000};
-
-}  // namespace
-
 void Supervisor::StartTeardown(Teardown td, milliseconds grace) {
-  auto now = Clock::now();
-  td.kill_at = now + grace;
-  td.give_up_at = td.kill_at + opts_.kill_timeout;
-  td.killing = grace.count() == 0;
-  td.next_full_scan = now + kFullScanEvery;
-  td.next_scan = now + td.backoff;
+  td.escalation = Escalation(Clock::now(), grace, opts_.kill_timeout);
   // The full scan that finds everything to signal, escaped descendants
   // included, while the machine is still quiet; then the signals.
   const std::vector<ProcInfo> targets = ScanAndSignal(td, /*full=*/true);
-  if (targets.empty() && WorkersExited(td)) {
+  const bool empty = targets.empty() && WorkersExited(td);
+  if (td.escalation.AfterScan(Clock::now(), empty, /*full=*/true) == Escalation::Verdict::kDone) {
     Finish(td, Status::Ok());
     return;
   }
@@ -80,7 +67,7 @@ std::vector<ProcInfo> Supervisor::Targets(const Teardown& td, bool full) {
 }
 
 void Supervisor::SignalWorker(Teardown& td, pid_t pid) {
-  if (td.killing) {
+  if (td.escalation.killing()) {
     kill(pid, SIGKILL);
   } else if (td.termed_workers.insert(pid).second) {
     // SIGCONT so that a stopped process gets to act on SIGTERM.
@@ -101,7 +88,6 @@ void Supervisor::SignalWorkers(Teardown& td) {
 
 std::vector<ProcInfo> Supervisor::ScanAndSignal(Teardown& td, bool full) {
   std::vector<ProcInfo> targets = Targets(td, full);
-  td.last_scan = Clock::now();
   // The workers' main processes first: plain kill()s, done in a moment even
   // while the signalled processes compete for the CPU. Then the others,
   // through pidfds (a scanned pid may have been reused).
@@ -113,7 +99,7 @@ std::vector<ProcInfo> Supervisor::ScanAndSignal(Teardown& td, bool full) {
       continue;
     }
     td.known.push_back(p);
-    if (td.killing) {
+    if (td.escalation.killing()) {
       SignalProcess(p, SIGKILL);
     } else if (td.termed.insert({p.pid, p.starttime}).second) {
       // SIGCONT so that a stopped process gets to act on SIGTERM.
@@ -139,58 +125,34 @@ bool Supervisor::LooksDone(Teardown& td) {
 void Supervisor::AdvanceTeardowns(bool reaped) {
   for (auto it = teardowns_.begin(); it != teardowns_.end();) {
     Teardown& td = *it;
-    auto now = Clock::now();
-    const bool to_kill = !td.killing && now >= td.kill_at;
-    if (reaped) {
-      // Processes are going: no rescan while they do (a scan competes with
-      // them for the CPU, and each would see a table in flux), but at least
-      // every kMaxRescan.
-      td.next_scan = std::min(std::max(td.next_scan, now + td.backoff), td.last_scan + kMaxRescan);
-    }
-    const bool due = now >= td.next_scan || (td.killing && now >= td.give_up_at);
-    // Cheap checks first: most turns of a termination are exits of the
-    // processes it signalled, which need no scan.
-    const bool quiet = (reaped || due || to_kill) && LooksDone(td);
-    if (!to_kill && !due && !quiet) {
+    const Escalation::Turn turn =
+        td.escalation.Plan(Clock::now(), reaped, [&] { return LooksDone(td); });
+    if (!turn.scan) {
       ++it;
       continue;
     }
-    if (to_kill) {
-      td.killing = true;
-      td.backoff = kFirstRescan;
-    }
-    // Quiet: the full scan that confirms that nothing is left (or finds
-    // newcomers and escapees). Otherwise a scan of our subtree, and now and
-    // then a full one.
-    const bool full = quiet || now >= td.next_full_scan;
-    if (full) td.next_full_scan = now + kFullScanEvery;
-    const std::vector<ProcInfo> targets = ScanAndSignal(td, full);
-    now = Clock::now();
-    if (targets.empty() && WorkersExited(td)) {
-      if (full) {
-        Finish(td, Status::Ok());
-        it = teardowns_.erase(it);
+    const std::vector<ProcInfo> targets = ScanAndSignal(td, turn.full);
+    const bool empty = targets.empty() && WorkersExited(td);
+    switch (td.escalation.AfterScan(Clock::now(), empty, turn.full)) {
+      case Escalation::Verdict::kGoOn:
+        ++it;
         continue;
+      case Escalation::Verdict::kDone:
+        Finish(td, Status::Ok());
+        break;
+      case Escalation::Verdict::kGiveUp: {
+        std::string who;
+        for (const ProcInfo& p : targets) {
+          if (!who.empty()) who += ", ";
+          who += std::to_string(p.pid) + " (state " + p.state + ")";
+        }
+        if (who.empty()) who = "none visible, but a worker was not reaped";
+        Finish(td, BackendError("processes survived SIGKILL for " +
+                                std::to_string(opts_.kill_timeout.count()) + " ms: " + who));
+        break;
       }
-      // Looks empty: confirm with a full scan on the next turn.
-      td.next_scan = now;
-    } else {
-      td.next_scan = now + td.backoff;
-      td.backoff = std::min(td.backoff * 2, kMaxRescan);
     }
-    if (td.killing && now >= td.give_up_at) {
-      std::string who;
-      for (const ProcInfo& p : targets) {
-        if (!who.empty()) who += ", ";
-        who += std::to_string(p.pid) + " (state " + p.state + ")";
-      }
-      if (who.empty()) who = "none visible, but a worker was not reaped";
-      Finish(td, BackendError("processes survived SIGKILL for " +
-                              std::to_string(opts_.kill_timeout.count()) + " ms: " + who));
-      it = teardowns_.erase(it);
-      continue;
-    }
-    ++it;
+    it = teardowns_.erase(it);
   }
 }
 
