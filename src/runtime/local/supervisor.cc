@@ -105,7 +105,7 @@ std::vector<ExitEvent> ProcessSupervisor::PollExits() {
 Result<std::optional<ExitEvent>> ProcessSupervisor::WaitExit(milliseconds timeout) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   Impl& s = *impl_;
-  auto deadline = Clock::now() + timeout;
+  auto deadline = SteadyClock::now() + timeout;
   for (;;) {
     s.ReadAvailable();
     if (!s.exits.empty()) {
@@ -114,7 +114,7 @@ Result<std::optional<ExitEvent>> ProcessSupervisor::WaitExit(milliseconds timeou
       return std::optional<ExitEvent>(std::move(e));
     }
     if (s.eof || s.fd < 0) return s.Gone();
-    if (Clock::now() >= deadline) return std::optional<ExitEvent>();
+    if (SteadyClock::now() >= deadline) return std::optional<ExitEvent>();
     s.Pump(deadline);
   }
 }

@@ -19,8 +19,8 @@
 namespace berth {
 namespace runtime::local {
 
-int MsLeft(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
+int MsLeft(SteadyClock::time_point deadline) {
+  auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()).count();
   return left <= 0 ? 0 : static_cast<int>(std::min<int64_t>(left, 60'000)) + 1;
 }
 
@@ -77,7 +77,7 @@ void ProcessSupervisor::Impl::ReadAvailable() {
   }
 }
 
-void ProcessSupervisor::Impl::Pump(Clock::time_point deadline) {
+void ProcessSupervisor::Impl::Pump(SteadyClock::time_point deadline) {
   if (fd < 0 || eof) return;
   pollfd p{fd, POLLIN, 0};
   int r = poll(&p, 1, MsLeft(deadline));
@@ -156,8 +156,8 @@ void ProcessSupervisor::Impl::OnEof(const std::string& why) {
 
 void ProcessSupervisor::Impl::KillMarked() const {
   const std::string prefix = token + "/";
-  auto deadline = Clock::now() + opts.kill_timeout;
-  while (Clock::now() < deadline) {
+  auto deadline = SteadyClock::now() + opts.kill_timeout;
+  while (SteadyClock::now() < deadline) {
     int found = 0;
     for (const runtime::local::ProcInfo& p : runtime::local::ListProcesses()) {
       if (p.zombie() || p.pid == getpid()) continue;
@@ -173,7 +173,7 @@ void ProcessSupervisor::Impl::KillMarked() const {
 }
 
 void ProcessSupervisor::Impl::ReapSupervisor(milliseconds wait) {
-  auto deadline = Clock::now() + wait;
+  auto deadline = SteadyClock::now() + wait;
   while (!reaped) {
     int status;
     pid_t r = waitpid(pid, &status, WNOHANG);
@@ -183,12 +183,13 @@ void ProcessSupervisor::Impl::ReapSupervisor(milliseconds wait) {
       if (r == pid) end = runtime::local::MakeExitEvent("", pid, status).description;
       break;
     }
-    if (Clock::now() >= deadline) break;
+    if (SteadyClock::now() >= deadline) break;
     usleep(2'000);
   }
 }
 
-Status ProcessSupervisor::Impl::SendFrame(const std::string& frame, Clock::time_point deadline) {
+Status ProcessSupervisor::Impl::SendFrame(const std::string& frame,
+                                          SteadyClock::time_point deadline) {
   size_t pos = 0;
   while (pos < frame.size()) {
     if (eof || fd < 0) return Gone();
@@ -199,7 +200,7 @@ Status ProcessSupervisor::Impl::SendFrame(const std::string& frame, Clock::time_
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (Clock::now() >= deadline) {
+      if (SteadyClock::now() >= deadline) {
         return BackendError("the process supervisor did not accept a request in time");
       }
       // Read while waiting: the supervisor may itself wait for room to send.
@@ -219,11 +220,11 @@ Result<ProcessSupervisor::Impl::Reply> ProcessSupervisor::Impl::Call(const std::
                                                                      uint64_t req,
                                                                      milliseconds timeout) {
   if (eof || fd < 0) return Gone();
-  auto deadline = Clock::now() + timeout;
+  auto deadline = SteadyClock::now() + timeout;
   awaiting = req;
   reply.reset();
   BERTH_RETURN_IF_ERROR(SendFrame(frame, deadline));
-  while (!reply && !eof && Clock::now() < deadline) Pump(deadline);
+  while (!reply && !eof && SteadyClock::now() < deadline) Pump(deadline);
   awaiting = 0;
   if (reply) {
     Reply out = std::move(*reply);
@@ -252,8 +253,8 @@ Status ProcessSupervisor::Impl::DoShutdown(milliseconds grace) {
     }
     // The supervisor exits right after its reply: wait for its EOF, then
     // reap it. If it hangs, kill it and clean up after it.
-    auto deadline = Clock::now() + milliseconds(2000);
-    while (!eof && fd >= 0 && Clock::now() < deadline) Pump(deadline);
+    auto deadline = SteadyClock::now() + milliseconds(2000);
+    while (!eof && fd >= 0 && SteadyClock::now() < deadline) Pump(deadline);
     ReapSupervisor(milliseconds(1000));
     if (!reaped) {
       kill(pid, SIGKILL);

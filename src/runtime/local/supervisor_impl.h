@@ -19,7 +19,7 @@
 
 namespace berth {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 namespace runtime::local {
@@ -29,7 +29,7 @@ inline constexpr milliseconds kReplySlack{3000};
 
 // poll()'s timeout until `deadline`: 0 once it has passed, else the
 // milliseconds left (at most a minute) plus one.
-int MsLeft(Clock::time_point deadline);
+int MsLeft(SteadyClock::time_point deadline);
 
 }  // namespace runtime::local
 
@@ -80,7 +80,7 @@ struct ProcessSupervisor::Impl {
   void ReadAvailable();
 
   // Waits until the socket is readable or `deadline`, then reads.
-  void Pump(Clock::time_point deadline);
+  void Pump(SteadyClock::time_point deadline);
 
   bool Dispatch(const std::string& body);
 
@@ -93,7 +93,7 @@ struct ProcessSupervisor::Impl {
   // Waits up to `wait` for the supervisor to be reaped.
   void ReapSupervisor(milliseconds wait);
 
-  Status SendFrame(const std::string& frame, Clock::time_point deadline);
+  Status SendFrame(const std::string& frame, SteadyClock::time_point deadline);
 
   Result<Reply> Call(const std::string& frame, uint64_t req, milliseconds timeout);
 

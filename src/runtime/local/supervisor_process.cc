@@ -71,7 +71,8 @@ void Supervisor::Run() {
     int timeout = 1000;
     for (const Teardown& td : teardowns_) {
       auto due =
-          std::chrono::duration_cast<milliseconds>(td.escalation.NextWake() - Clock::now()).count();
+          std::chrono::duration_cast<milliseconds>(td.escalation.NextWake() - SteadyClock::now())
+              .count();
       timeout = static_cast<int>(std::clamp<int64_t>(due + 1, 0, timeout));
     }
     int r = poll(fds.data(), fds.size(), timeout);
@@ -200,8 +201,8 @@ void Supervisor::FlushOut() {
 
 void Supervisor::Exit() {
   // Deliver the last reply (berth waits for it), bounded.
-  auto deadline = Clock::now() + milliseconds(1000);
-  while (sock_ >= 0 && out_pos_ < out_.size() && Clock::now() < deadline) {
+  auto deadline = SteadyClock::now() + milliseconds(1000);
+  while (sock_ >= 0 && out_pos_ < out_.size() && SteadyClock::now() < deadline) {
     pollfd p{sock_, POLLOUT, 0};
     if (poll(&p, 1, 50) > 0) FlushOut();
   }
@@ -210,12 +211,12 @@ void Supervisor::Exit() {
     w.output->Finish();
   }
   // Nothing of ours runs any more; collect the last zombies, bounded.
-  deadline = Clock::now() + opts_.kill_timeout;
+  deadline = SteadyClock::now() + opts_.kill_timeout;
   for (;;) {
     pid_t pid = waitpid(-1, nullptr, WNOHANG);
     if (pid > 0) continue;
     if (pid < 0 && errno == EINTR) continue;
-    if (pid < 0 || Clock::now() >= deadline) break;  // ECHILD: done
+    if (pid < 0 || SteadyClock::now() >= deadline) break;  // ECHILD: done
     usleep(5000);
   }
   _exit(exit_code_);

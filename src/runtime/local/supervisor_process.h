@@ -25,7 +25,7 @@
 
 namespace berth::runtime::local {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 // Bounds the work done for one readable pipe per loop turn.

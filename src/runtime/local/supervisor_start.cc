@@ -121,13 +121,13 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
     impl->ReapSupervisor(milliseconds(2000));
     return BackendError("the process supervisor did not start: " + why);
   };
-  auto deadline = Clock::now() + options.spawn_timeout;
+  auto deadline = SteadyClock::now() + options.spawn_timeout;
   std::optional<std::string> body;
   while (!body) {
     bool bad = false;
     body = impl->in.Next(&bad);
     if (body || bad) break;
-    if (Clock::now() >= deadline)
+    if (SteadyClock::now() >= deadline)
       return fail("no answer within " + std::to_string(options.spawn_timeout.count()) + " ms");
     pollfd p{impl->fd, POLLIN, 0};
     if (poll(&p, 1, MsLeft(deadline)) <= 0) continue;

@@ -16,12 +16,13 @@
 
 namespace berth::runtime::local {
 void Supervisor::StartTeardown(Teardown td, milliseconds grace) {
-  td.escalation = Escalation(Clock::now(), grace, opts_.kill_timeout);
+  td.escalation = Escalation(SteadyClock::now(), grace, opts_.kill_timeout);
   // The full scan that finds everything to signal, escaped descendants
   // included, while the machine is still quiet; then the signals.
   const std::vector<ProcInfo> targets = ScanAndSignal(td, /*full=*/true);
   const bool empty = targets.empty() && WorkersExited(td);
-  if (td.escalation.AfterScan(Clock::now(), empty, /*full=*/true) == Escalation::Verdict::kDone) {
+  if (td.escalation.AfterScan(SteadyClock::now(), empty, /*full=*/true) ==
+      Escalation::Verdict::kDone) {
     Finish(td, Status::Ok());
     return;
   }
@@ -126,14 +127,14 @@ void Supervisor::AdvanceTeardowns(bool reaped) {
   for (auto it = teardowns_.begin(); it != teardowns_.end();) {
     Teardown& td = *it;
     const Escalation::Turn turn =
-        td.escalation.Plan(Clock::now(), reaped, [&] { return LooksDone(td); });
+        td.escalation.Plan(SteadyClock::now(), reaped, [&] { return LooksDone(td); });
     if (!turn.scan) {
       ++it;
       continue;
     }
     const std::vector<ProcInfo> targets = ScanAndSignal(td, turn.full);
     const bool empty = targets.empty() && WorkersExited(td);
-    switch (td.escalation.AfterScan(Clock::now(), empty, turn.full)) {
+    switch (td.escalation.AfterScan(SteadyClock::now(), empty, turn.full)) {
       case Escalation::Verdict::kGoOn:
         ++it;
         continue;
