@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "berth/explanation.h"
 #include "berth/resources.h"
 #include "berth/status.h"
 
@@ -86,32 +87,8 @@ struct NodeView {
   std::map<std::string, std::string> labels;
 };
 
-// Why a group is not placed. `reason` is one line a person can act on; the
-// per-node breakdown keeps "can never hold it" apart from "full right now".
-// kUsedByGroup: the node holds another bundle of this STRICT_SPREAD group.
-enum class NodeVerdict { kFitsNow, kFullNow, kNeverFits, kUsedByGroup };
-// "fits_now", "full_now", "never_fits", "used_by_group"
-const char* NodeVerdictName(NodeVerdict v);
-
-struct NodeExplanation {
-  std::string node;
-  NodeVerdict verdict = NodeVerdict::kFitsNow;
-  // For full_now and never_fits: the bundle checked (-1: the group's sum, for
-  // STRICT_PACK), the first resource short, what it needs and what the node
-  // has (total for never_fits, free for full_now).
-  int bundle = -1;
-  std::string resource;
-  Quantity need;
-  Quantity have;
-};
-
-struct Explanation {
-  std::string reason;  // empty for a CREATED or REMOVED group
-  int fits_now = 0;
-  int full_now = 0;
-  int never_fits = 0;
-  std::vector<NodeExplanation> nodes;  // one per live node, in node order
-};
+// Why a group is not placed: Explanation, NodeExplanation, NodeVerdict and
+// ReasonCode are in berth/explanation.h.
 
 class PlacementEngine {
  public:

@@ -11,13 +11,23 @@
 //   kWorkerFailed - a worker exited or was killed: read its log, fix it.
 //   kTimeout      - a bounded wait ran out: wait longer, or find what is slow.
 //   kInternal     - a bug in berth.
+//
+// An error about a placement group that is not placed also carries the
+// engine's Explanation (berth/explanation.h): the message is one readable
+// line, the explanation the data behind it. Copies share it (immutable).
+// A caller that adds context to an error keeps it with WithPrefix or
+// WithMessage; the propagating macros below return the Status as it is.
 
 #include <cassert>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
 namespace berth {
+
+struct Explanation;  // berth/explanation.h
 
 enum class ErrorCode {
   kOk,
@@ -45,9 +55,31 @@ class [[nodiscard]] Status {
   // "InvalidSpec: <message>", or "OK".
   std::string ToString() const;
 
+  // Why a placement group is not placed, when this error is about one; else
+  // null. Rendered to text by the placement layer's ErrorText.
+  const Explanation* explanation() const { return explanation_.get(); }
+  const std::shared_ptr<const Explanation>& shared_explanation() const { return explanation_; }
+  // This error with `explanation` attached (an OK status stays OK and bare).
+  Status WithExplanation(std::shared_ptr<const Explanation> explanation) const {
+    Status s = *this;
+    if (!s.ok()) s.explanation_ = std::move(explanation);
+    return s;
+  }
+  // The same error (code, explanation) with another message, or with
+  // `prefix` before this one: for callers that add where it happened.
+  Status WithMessage(std::string message) const {
+    Status s(code_, std::move(message));
+    s.explanation_ = explanation_;
+    return s;
+  }
+  Status WithPrefix(std::string_view prefix) const {
+    return WithMessage(std::string(prefix) + message_);
+  }
+
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
+  std::shared_ptr<const Explanation> explanation_;
 };
 
 inline Status InvalidSpec(std::string msg) { return {ErrorCode::kInvalidSpec, std::move(msg)}; }

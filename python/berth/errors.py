@@ -8,7 +8,14 @@ breakdown), and these attributes:
                 "unavailable", "worker_failed", "timeout", "backend", "internal"
                 (None for an error raised by the Python layer itself, e.g. a Job that
                 cannot be written as a role)
-    explanation berth's message, as the engine wrote it
+    explanation berth's message, as the engine wrote it (text: for a placement, the reason
+                and the per-node breakdown)
+    explain     for a placement that does not fit (PlacementError), the same data as a dict
+                (the "explain" object of docs/control-api.md): "group", "reason_code"
+                ("bundle_too_large", "nodes_busy", ...), "reason", "hint", "bundle", and where
+                one resource is short "node", "resource", "need", "have"; "fits_now",
+                "full_now", "never_fits" and "nodes": [{"node", "verdict", "bundle",
+                "resource", "need", "have"}]. None for every other error
     worker      the failing worker's id (worker_failed, timeout), else None
     exit_code   its exit code (128+N when signal N killed it; 1 for a timeout), else None
     description "exited with code 3", "not ready within 30 s", ..., else None
@@ -58,10 +65,12 @@ class SchedulerError(Exception):
 
     def __init__(self, *args: Any, code: Optional[str] = None, explanation: Optional[str] = None,
                  worker: Optional[str] = None, exit_code: Optional[int] = None,
-                 description: Optional[str] = None, log_tail: Optional[str] = None) -> None:
+                 description: Optional[str] = None, log_tail: Optional[str] = None,
+                 explain: Optional[dict] = None) -> None:
         super().__init__(*args)
         self.code = code
         self.explanation = explanation
+        self.explain = explain
         self.worker = worker
         self.exit_code = exit_code
         self.description = description
@@ -183,7 +192,9 @@ class PlacementError(WorkerCreationError):
     """berth only: the role's placement groups do not fit (code "infeasible": they can never
     fit these nodes; "unavailable": the roles created before hold what they need, or no free
     port is left). The message carries the engine's explanation: which bundle needs what, and
-    per node whether it fits now, is full now, or can never hold it. Nothing was started.
+    per node whether it fits now, is full now, or can never hold it; `.explain` holds the same
+    as a dict (group, reason_code, reason, hint, the short resource, per-node entries) when the
+    placement engine explained it (None for "no free port"). Nothing was started.
     A subclass of WorkerCreationError, so AReaL-style `except WorkerCreationError` catches it.
     """
 
@@ -211,6 +222,7 @@ def _attrs(info: dict) -> dict:
         "exit_code": info.get("exit_code"),
         "description": info.get("description"),
         "log_tail": info.get("log_tail"),
+        "explain": info.get("explain") if isinstance(info.get("explain"), dict) else None,
     }
 
 

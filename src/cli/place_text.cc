@@ -45,7 +45,11 @@ std::string RenderText(const PlacementEngine& engine) {
     if (g.state == GroupState::kCreated || g.state == GroupState::kRemoved) continue;
     std::optional<Explanation> why = engine.Explain(g.name);
     if (why) {
+      // The reason, then the per-node lines under it (explain_text renders both
+      // here and in every error).
+      const std::string indent(width + 2, ' ');
       out += "  " + std::string(width, ' ') + "  why: " + why->reason + "\n";
+      out += placement::ExplanationText(*why, indent);
     }
   }
   out += "\nNODES\n";

@@ -11,6 +11,7 @@
 #include "common/read_file.h"
 #include "formats/place_json.h"
 #include "formats/plan_render.h"
+#include "placement/explain_text.h"
 #include "roles/ports.h"
 #include "runtime/local/local_node.h"
 #include "runtime/slurm/allocation.h"
@@ -37,7 +38,8 @@ struct Output {
   std::vector<std::string> warnings;
 };
 
-Result<Output> Plan(const PlanOptions& options) {
+// On an error, `note` may get one more line for people (after the error).
+Result<Output> Plan(const PlanOptions& options, std::string* note) {
   const std::string& path = options.experiment_path;
   BERTH_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
   BERTH_ASSIGN_OR_RETURN(ExperimentSpec experiment, ParseExperiment(text, path));
@@ -95,15 +97,14 @@ Result<Output> Plan(const PlanOptions& options) {
   }
   Result<berth::Plan> plan = MakePlan(experiment, cluster.nodes, ports);
   if (!plan) {
-    std::string msg = path + ": " + plan.error().message();
     // The usual first stumble: planning a GPU experiment on a laptop.
     if (cluster.local && plan.error().code() == ErrorCode::kInfeasible && !experiment.gpus &&
         !cluster.nodes[0].resources.Has(kGpu)) {
-      msg +=
-          "\n  (no GPU was found on this machine; to plan or run anyway, declare some in the "
+      *note =
+          "(no GPU was found on this machine; to plan or run anyway, declare some in the "
           "experiment: cluster: {gpus: 8})";
     }
-    return Status(plan.error().code(), msg);
+    return plan.error().WithPrefix(path + ": ");
   }
   for (const std::string& w : plan->warnings) out.warnings.push_back(path + ": " + w);
   out.text = options.json
@@ -128,9 +129,12 @@ int ExitCode(ErrorCode code) {
 }  // namespace
 
 int RunPlan(const PlanOptions& options) {
-  Result<Output> out = Plan(options);
+  std::string note;
+  Result<Output> out = Plan(options, &note);
   if (!out) {
-    std::fprintf(stderr, "%s\n", out.error().message().c_str());
+    // The message, then the engine's per-node breakdown when it is a placement.
+    std::fprintf(stderr, "%s\n", placement::ErrorText(out.error()).c_str());
+    if (!note.empty()) std::fprintf(stderr, "  %s\n", note.c_str());
     return ExitCode(out.error().code());
   }
   for (const std::string& w : out->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());

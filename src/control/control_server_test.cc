@@ -13,10 +13,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <thread>
 
 #include "berth/clock.h"
+#include "berth/placement.h"
 #include "control/control_client.h"
 
 namespace berth::control {
@@ -54,6 +57,7 @@ class FakeHandlers : public ControlHandlers {
   std::string last;  // "create extra", "workers actor 2.5", ...
   RoleSpec created;
   std::vector<std::string> command;
+  std::optional<Status> create_error;  // CreateRole answers it when set
 
   ControlReply Answer(const std::string& what) {
     ++calls;
@@ -71,6 +75,10 @@ class FakeHandlers : public ControlHandlers {
   }
   ControlReply CreateRole(const RoleSpec& role) override {
     created = role;
+    if (create_error) {
+      ++calls;
+      return ErrorReply(*create_error);
+    }
     return Answer("create " + role.name);
   }
   ControlReply ForkRole(const std::string& role, const std::string& target,
@@ -184,6 +192,55 @@ TEST(ControlErrors, HttpStatusPerCode) {
   EXPECT_EQ(r.body["error"]["worker"], "a/0");
   EXPECT_EQ(r.body["error"]["exit_code"], 7);
   EXPECT_EQ(ErrorReply(Unavailable("busy"), std::nullopt, 503).status, 503);
+}
+
+// A role that does not fit, as the role planner reports it: one line, and
+// the engine's explanation attached.
+Status NotPlaced() {
+  PlacementEngine engine;
+  for (const char* name : {"n0", "n1"}) {
+    ResourceSet r;
+    r.Set(kGpu, Quantity::Whole(8));
+    EXPECT_TRUE(engine.AddNode({name, r, {}}).ok());
+  }
+  ResourceSet huge;
+  huge.Set(kGpu, Quantity::Whole(16));
+  EXPECT_TRUE(engine.CreateGroup({"huge", Strategy::kPack, {huge}}).has_value());
+  std::optional<Explanation> why = engine.Explain("huge");
+  EXPECT_TRUE(why.has_value());
+  return Infeasible("create_workers(\"huge\"): group \"huge\" is not placed (INFEASIBLE): " +
+                    why->reason)
+      .WithExplanation(std::make_shared<const Explanation>(*why));
+}
+
+TEST(ControlErrors, APlacementErrorCarriesTheExplanation) {
+  ControlReply r = ErrorReply(NotPlaced());
+  EXPECT_EQ(r.status, 409);
+  const nlohmann::ordered_json& e = r.body["error"];
+  EXPECT_EQ(e["code"], "infeasible");
+  // The message is the text people read: the line, then the per-node lines.
+  const std::string message = e["message"].get<std::string>();
+  EXPECT_NE(message.find("is not placed (INFEASIBLE): bundle 0 needs GPU 16"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("\n    n1  never_fits  bundle 0: GPU needs 16, has 8"), std::string::npos)
+      << message;
+  // The data, as `berth place --json` writes a group's "explain".
+  ASSERT_TRUE(e.contains("explain")) << r.body.dump();
+  const nlohmann::ordered_json& x = e["explain"];
+  EXPECT_EQ(x["group"], "huge");
+  EXPECT_EQ(x["reason_code"], "bundle_too_large");
+  EXPECT_EQ(x["hint"], "lower it, or add a node with GPU 16 or more");
+  EXPECT_EQ(x["bundle"], 0);
+  EXPECT_EQ(x["node"], "n0");
+  EXPECT_EQ(x["resource"], "GPU");
+  EXPECT_EQ(x["need"], 16);
+  EXPECT_EQ(x["have"], 8);
+  EXPECT_EQ(x["never_fits"], 2);
+  ASSERT_EQ(x["nodes"].size(), 2u);
+  EXPECT_EQ(x["nodes"][1]["node"], "n1");
+  EXPECT_EQ(x["nodes"][1]["verdict"], "never_fits");
+  // Other errors have none.
+  EXPECT_FALSE(ErrorReply(InvalidSpec("bad")).body["error"].contains("explain"));
 }
 
 // --- routing (no sockets) ---
@@ -413,6 +470,17 @@ TEST_F(ControlServerTest, RightTokenReachesTheHandlers) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body["did"], "down");
   EXPECT_EQ(fake_.calls.load(), 5);
+}
+
+TEST_F(ControlServerTest, APlacementErrorArrivesWithItsExplanation) {
+  fake_.create_error = NotPlaced();
+  Result<ControlResponse> r = Call("POST", "/v1/roles", kRole);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 409);
+  EXPECT_EQ(r->body["error"]["code"], "infeasible");
+  EXPECT_EQ(r->body["error"]["explain"]["group"], "huge");
+  EXPECT_EQ(r->body["error"]["explain"]["reason_code"], "bundle_too_large");
+  EXPECT_EQ(r->body["error"]["explain"]["nodes"][0]["verdict"], "never_fits");
 }
 
 TEST_F(ControlServerTest, UnknownPathBadJsonAndHugeBodies) {

@@ -55,6 +55,15 @@ Status ApplyOps(PlacementEngine& engine, const std::vector<Op>& ops, std::string
 enum class JsonStyle { kPretty, kCompact };
 std::string RenderState(const PlacementEngine& engine, JsonStyle style = JsonStyle::kPretty);
 
+// A group's explanation as one compact JSON object, the same as its "explain"
+// in RenderState: {"group", "reason_code" (ReasonCodeName), "reason", "hint",
+// "bundle", then "node", "resource", "need", "have" where one resource is
+// short ("node" absent for the whole cluster), "lost" (RESCHEDULING),
+// "budget_exhausted" (only when true), "fits_now", "full_now", "never_fits",
+// "nodes": [{"node", "verdict", and for full_now / never_fits "bundle",
+// "resource", "need", "have"}], "nodes_omitted" (beyond kMaxExplainedNodes)}.
+std::string ExplanationJson(const Explanation& e);
+
 // Explanations list at most this many nodes; the rest are counted in
 // "nodes_omitted", so that the output stays linear in the number of groups.
 inline constexpr size_t kMaxExplainedNodes = 100;

@@ -452,6 +452,10 @@ TEST(RenderStateTest, SmallScenario) {
             "STRICT_SPREAD needs 2 distinct nodes with room now, but only 1 can take one of its "
             "bundles; it is placed when capacity is released or a node is added");
   EXPECT_EQ(groups[1]["explain"], Json::parse(R"({
+      "group": "b", "reason_code": "strict_spread_nodes_busy",
+      "reason": "STRICT_SPREAD needs 2 distinct nodes with room now, but only 1 can take one of its bundles; it is placed when capacity is released or a node is added",
+      "hint": "it is placed when capacity is released or a node is added",
+      "bundle": -1, "resource": "nodes", "need": 2, "have": 1,
       "fits_now": 1, "full_now": 1, "never_fits": 0,
       "nodes": [{"node": "n0", "verdict": "full_now", "bundle": 0, "resource": "GPU",
                  "need": 1, "have": 0},

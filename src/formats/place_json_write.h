@@ -51,6 +51,10 @@ class JsonWriter {
     BeforeValue();
     out_ += q.ToString();
   }
+  void Bool(bool v) {
+    BeforeValue();
+    out_ += v ? "true" : "false";
+  }
   void EmptyObject() {
     BeforeValue();
     out_ += "{}";

@@ -51,11 +51,20 @@ std::vector<int> DemandResources(const BundleDemand& d) {
   return rids;
 }
 
+// The first resource of a demand that no single node offers: how much is
+// needed, the most one node offers, and where.
+struct Short {
+  int rid = -1;
+  Units need = 0;
+  Units most = -1;
+  int where = -1;
+};
+
 // "needs GPU 16, but the most any node has is GPU 8 (n0)" for the first
 // resource of d that no single node offers; empty when each resource is
 // offered somewhere (the bundle is short of a combination).
 std::string ShortResource(const Cluster& c, const std::vector<int>& live, const BundleDemand& d,
-                          Capacity cap, int* rid_out, Units* need_out) {
+                          Capacity cap, Short* out) {
   for (int rid : DemandResources(d)) {
     Units need = Need(d, rid);
     Units most = -1;
@@ -68,8 +77,7 @@ std::string ShortResource(const Cluster& c, const std::vector<int>& live, const 
       }
     }
     if (most < need) {
-      *rid_out = rid;
-      *need_out = need;
+      *out = {rid, need, most, where};
       std::string which = cap == Capacity::kTotal ? "the most any node has is "
                                                   : "the most free on any node now is ";
       std::string s = "needs " + Amount(c, rid, need) + ", but " + which + Amount(c, rid, most) +
@@ -79,6 +87,27 @@ std::string ShortResource(const Cluster& c, const std::vector<int>& live, const 
     }
   }
   return "";
+}
+
+// The reason of one case: its code, what is short, the hint, and the
+// shortfall as data (Explanation's fields of the same names).
+struct Why {
+  ReasonCode code = ReasonCode::kNone;
+  std::string what;
+  std::string hint;
+  int bundle = -1;
+  std::string node;
+  std::string resource;
+  Quantity need;
+  Quantity have;
+};
+
+// Records a Short as the shortfall of `why`.
+void SetShort(const Cluster& c, const Short& s, Why* why) {
+  why->node = s.where >= 0 ? c.nodes()[s.where].name : "";
+  why->resource = c.resources().Name(s.rid);
+  why->need = Quantity::Units(s.need);
+  why->have = Quantity::Units(s.most);
 }
 
 BundleDemand SumOf(const GroupRecord& g, const std::vector<int>& bundles) {
@@ -170,35 +199,47 @@ NodeExplanation ExplainNode(const Cluster& c, int n, const GroupRecord& g,
   return any_total ? full : never;
 }
 
-std::string InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::vector<int>& todo,
-                             const std::vector<int>& live) {
+Why InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::vector<int>& todo,
+                     const std::vector<int>& live) {
   const int count = static_cast<int>(todo.size());
+  Why why;
   for (int b : todo) {
     const BundleDemand& d = g.demands[b];
     bool anywhere = std::any_of(live.begin(), live.end(),
                                 [&](int n) { return c.Fits(n, d, Capacity::kTotal); });
     if (anywhere) continue;
-    int rid = -1;
-    Units need = 0;
-    std::string why = ShortResource(c, live, d, Capacity::kTotal, &rid, &need);
-    if (!why.empty()) {
-      return "bundle " + std::to_string(b) + " " + why + "; lower it, or add a node with " +
-             Amount(c, rid, need) + " or more";
+    Short s;
+    std::string text = ShortResource(c, live, d, Capacity::kTotal, &s);
+    why.bundle = b;
+    if (!text.empty()) {
+      why.code = ReasonCode::kBundleTooLarge;
+      why.what = "bundle " + std::to_string(b) + " " + text;
+      why.hint = "lower it, or add a node with " + Amount(c, s.rid, s.need) + " or more";
+      SetShort(c, s, &why);
+      return why;
     }
-    return "bundle " + std::to_string(b) + " " + g.spec[b].ToString() +
-           " fits no single node: no node has all of it; lower it, or add a node that does";
+    why.code = ReasonCode::kBundleFitsNoNode;
+    why.what = "bundle " + std::to_string(b) + " " + g.spec[b].ToString() +
+               " fits no single node: no node has all of it";
+    why.hint = "lower it, or add a node that does";
+    return why;
   }
   if (g.strategy == Strategy::kStrictPack) {
     BundleDemand sum = SumOf(g, todo);
-    int rid = -1;
-    Units need = 0;
-    std::string why = ShortResource(c, live, sum, Capacity::kTotal, &rid, &need);
+    Short s;
+    std::string text = ShortResource(c, live, sum, Capacity::kTotal, &s);
     std::string head =
         "STRICT_PACK puts all " + Plural(count, "bundle", "bundles") + " on one node and ";
-    if (!why.empty()) {
-      return head + why + "; use PACK, or add a node with " + Amount(c, rid, need) + " or more";
+    why.code = ReasonCode::kStrictPackTooLarge;
+    if (!text.empty()) {
+      why.what = head + text;
+      why.hint = "use PACK, or add a node with " + Amount(c, s.rid, s.need) + " or more";
+      SetShort(c, s, &why);
+      return why;
     }
-    return head + "no node can hold them together; use PACK, or add a larger node";
+    why.what = head + "no node can hold them together";
+    why.hint = "use PACK, or add a larger node";
+    return why;
   }
   if (g.strategy == Strategy::kStrictSpread) {
     std::vector<int> pinned = g.PinnedNodes();
@@ -206,63 +247,89 @@ std::string InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::
     ds.reserve(todo.size());
     for (int b : todo) ds.push_back(g.demands[b]);
     int m = MaxDistinctNodes(c, ds, pinned, Capacity::kTotal);
-    return "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
-           (pinned.empty() ? "" : " besides the " + std::to_string(pinned.size()) + " it holds") +
-           ", but only " + std::to_string(m) + " of the " +
-           Plural(static_cast<int>(live.size()) - static_cast<int>(pinned.size()), "node",
-                  "nodes") +
-           " can ever hold its bundles; use SPREAD, or add nodes";
+    why.code = ReasonCode::kStrictSpreadTooFewNodes;
+    why.what =
+        "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
+        (pinned.empty() ? "" : " besides the " + std::to_string(pinned.size()) + " it holds") +
+        ", but only " + std::to_string(m) + " of the " +
+        Plural(static_cast<int>(live.size()) - static_cast<int>(pinned.size()), "node", "nodes") +
+        " can ever hold its bundles";
+    why.hint = "use SPREAD, or add nodes";
+    why.resource = "nodes";
+    why.need = Quantity::Whole(count);
+    why.have = Quantity::Whole(m);
+    return why;
   }
   BundleDemand sum = SumOf(g, todo);
+  why.hint = "lower them, or add nodes";
   for (int rid : DemandResources(sum)) {
     Units cluster_total = 0;
     for (int n : live) cluster_total += c.Have(n, rid, Capacity::kTotal);
     Units need = rid == kGpuId ? sum.gpu : Need(sum, rid);
     if (need > cluster_total) {
-      return "the " + Plural(count, "bundle", "bundles") + " need " + Amount(c, rid, need) +
-             " together, but the whole cluster has " + Amount(c, rid, cluster_total) +
-             "; lower them, or add nodes";
+      why.code = ReasonCode::kClusterTooSmall;
+      why.what = "the " + Plural(count, "bundle", "bundles") + " need " + Amount(c, rid, need) +
+                 " together, but the whole cluster has " + Amount(c, rid, cluster_total);
+      SetShort(c, {rid, need, cluster_total, -1}, &why);
+      return why;
     }
   }
-  return "the " + Plural(count, "bundle", "bundles") +
-         " cannot be packed onto the nodes together even when they are empty; lower them, or "
-         "add nodes";
+  why.code = ReasonCode::kBundlesDoNotPack;
+  why.what = "the " + Plural(count, "bundle", "bundles") +
+             " cannot be packed onto the nodes together even when they are empty";
+  return why;
 }
 
-std::string WaitingReason(const Cluster& c, const GroupRecord& g, const std::vector<int>& todo,
-                          const std::vector<int>& live, const Explanation& e) {
+Why WaitingReason(const Cluster& c, const GroupRecord& g, const std::vector<int>& todo,
+                  const std::vector<int>& live, const Explanation& e) {
   const int count = static_cast<int>(todo.size());
-  const std::string tail = "; it is placed when capacity is released or a node is added";
+  Why why;
+  why.hint = "it is placed when capacity is released or a node is added";
   for (int b : todo) {
     const BundleDemand& d = g.demands[b];
     bool anywhere =
         std::any_of(live.begin(), live.end(), [&](int n) { return c.Fits(n, d, Capacity::kFree); });
     if (anywhere) continue;
-    int rid = -1;
-    Units need = 0;
-    std::string why = ShortResource(c, live, d, Capacity::kFree, &rid, &need);
-    if (why.empty()) why = g.spec[b].ToString() + " fits no single node now";
-    return "bundle " + std::to_string(b) + " " + why + "; " +
-           Plural(e.full_now, "node is", "nodes are") + " full now, " +
-           Plural(e.never_fits, "node", "nodes") + " can never hold it" + tail;
+    Short s;
+    std::string text = ShortResource(c, live, d, Capacity::kFree, &s);
+    if (text.empty()) {
+      text = g.spec[b].ToString() + " fits no single node now";
+    } else {
+      SetShort(c, s, &why);
+    }
+    why.code = ReasonCode::kNodesBusy;
+    why.bundle = b;
+    why.what = "bundle " + std::to_string(b) + " " + text + "; " +
+               Plural(e.full_now, "node is", "nodes are") + " full now, " +
+               Plural(e.never_fits, "node", "nodes") + " can never hold it";
+    return why;
   }
   if (g.strategy == Strategy::kStrictPack) {
     BundleDemand sum = SumOf(g, todo);
     std::string need = sum.gpu > 0 ? ", " + Amount(c, kGpuId, sum.gpu) + " among them" : "";
-    return "STRICT_PACK needs all " + Plural(count, "bundle", "bundles") + " on one node" + need +
-           "; " + Plural(e.full_now, "node", "nodes") + " could hold them but " +
-           (e.full_now == 1 ? "is" : "are") + " full now" + tail;
+    why.code = ReasonCode::kStrictPackNodesBusy;
+    why.what = "STRICT_PACK needs all " + Plural(count, "bundle", "bundles") + " on one node" +
+               need + "; " + Plural(e.full_now, "node", "nodes") + " could hold them but " +
+               (e.full_now == 1 ? "is" : "are") + " full now";
+    return why;
   }
   if (g.strategy == Strategy::kStrictSpread) {
     std::vector<BundleDemand> ds;
     ds.reserve(todo.size());
     for (int b : todo) ds.push_back(g.demands[b]);
     int m = MaxDistinctNodes(c, ds, g.PinnedNodes(), Capacity::kFree);
-    return "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
-           " with room now, but only " + std::to_string(m) + " can take one of its bundles" + tail;
+    why.code = ReasonCode::kStrictSpreadNodesBusy;
+    why.what = "STRICT_SPREAD needs " + Plural(count, "distinct node", "distinct nodes") +
+               " with room now, but only " + std::to_string(m) + " can take one of its bundles";
+    why.resource = "nodes";
+    why.need = Quantity::Whole(count);
+    why.have = Quantity::Whole(m);
+    return why;
   }
-  return "each bundle fits some node alone, but the " + Plural(count, "bundle", "bundles") +
-         " do not fit the free capacity together" + tail;
+  why.code = ReasonCode::kFreeCapacityFragmented;
+  why.what = "each bundle fits some node alone, but the " + Plural(count, "bundle", "bundles") +
+             " do not fit the free capacity together";
+  return why;
 }
 
 }  // namespace
@@ -287,6 +354,7 @@ std::vector<int> GroupRecord::PinnedNodes() const {
 
 Explanation ExplainGroup(const Cluster& c, const GroupRecord& g) {
   Explanation e;
+  e.group = g.name;
   if (g.state == GroupState::kCreated || g.state == GroupState::kRemoved) return e;
   std::vector<int> todo = g.Unplaced();
   std::vector<int> pinned = g.PinnedNodes();
@@ -312,19 +380,65 @@ Explanation ExplainGroup(const Cluster& c, const GroupRecord& g) {
   }
   std::string prefix;
   if (g.state == GroupState::kRescheduling && !g.lost.empty()) {
+    e.lost = g.lost;
     prefix = (g.lost.size() == 1 ? "bundle " : "bundles ") + JoinInts(g.lost) + " lost with " +
              (g.lost.size() == 1 ? "its node" : "their nodes") + "; ";
   }
+  Why why;
   if (live.empty()) {
-    e.reason = prefix + "the cluster has no nodes; add a node";
+    why.code = ReasonCode::kNoNodes;
+    why.what = "the cluster has no nodes";
+    why.hint = "add a node";
   } else if (!g.fits_totals) {
-    e.reason = prefix + InfeasibleReason(c, g, todo, live);
-    if (g.totals_budget_exhausted)
-      e.reason += " (search budget exhausted; the answer may be wrong)";
+    why = InfeasibleReason(c, g, todo, live);
+    e.budget_exhausted = g.totals_budget_exhausted;
   } else {
-    e.reason = prefix + WaitingReason(c, g, todo, live, e);
+    why = WaitingReason(c, g, todo, live, e);
   }
+  e.reason_code = why.code;
+  e.hint = why.hint;
+  e.reason = prefix + why.what + "; " + why.hint;
+  if (e.budget_exhausted) e.reason += " (search budget exhausted; the answer may be wrong)";
+  e.bundle = why.bundle;
+  e.node = std::move(why.node);
+  e.resource = std::move(why.resource);
+  e.need = why.need;
+  e.have = why.have;
   return e;
 }
 
 }  // namespace berth::placement
+
+namespace berth {
+
+const char* ReasonCodeName(ReasonCode code) {
+  switch (code) {
+    case ReasonCode::kNone:
+      return "none";
+    case ReasonCode::kNoNodes:
+      return "no_nodes";
+    case ReasonCode::kBundleTooLarge:
+      return "bundle_too_large";
+    case ReasonCode::kBundleFitsNoNode:
+      return "bundle_fits_no_node";
+    case ReasonCode::kStrictPackTooLarge:
+      return "strict_pack_too_large";
+    case ReasonCode::kStrictSpreadTooFewNodes:
+      return "strict_spread_too_few_nodes";
+    case ReasonCode::kClusterTooSmall:
+      return "cluster_too_small";
+    case ReasonCode::kBundlesDoNotPack:
+      return "bundles_do_not_pack";
+    case ReasonCode::kNodesBusy:
+      return "nodes_busy";
+    case ReasonCode::kStrictPackNodesBusy:
+      return "strict_pack_nodes_busy";
+    case ReasonCode::kStrictSpreadNodesBusy:
+      return "strict_spread_nodes_busy";
+    case ReasonCode::kFreeCapacityFragmented:
+      return "free_capacity_fragmented";
+  }
+  return "none";
+}
+
+}  // namespace berth

@@ -12,8 +12,9 @@ std::string HumanAmount(const std::string& resource, Quantity q) {
   return buf;
 }
 
-std::string ExplanationText(const Explanation& e) {
-  std::string out = "  nodes: " + std::to_string(e.fits_now) + " fit now, " +
+std::string ExplanationText(const Explanation& e, std::string_view indent) {
+  const std::string pad(indent);
+  std::string out = pad + "  nodes: " + std::to_string(e.fits_now) + " fit now, " +
                     std::to_string(e.full_now) + " full now, " + std::to_string(e.never_fits) +
                     " never fit\n";
   size_t width = 0;
@@ -21,7 +22,7 @@ std::string ExplanationText(const Explanation& e) {
   for (size_t i = 0; i < shown; ++i) width = std::max(width, e.nodes[i].node.size());
   for (size_t i = 0; i < shown; ++i) {
     const NodeExplanation& n = e.nodes[i];
-    std::string line = "    " + n.node + std::string(width - n.node.size(), ' ') + "  " +
+    std::string line = pad + "    " + n.node + std::string(width - n.node.size(), ' ') + "  " +
                        NodeVerdictName(n.verdict);
     if (n.verdict == NodeVerdict::kFullNow || n.verdict == NodeVerdict::kNeverFits) {
       // Verdicts are at most 10 characters ("never_fits"): align what follows.
@@ -34,7 +35,17 @@ std::string ExplanationText(const Explanation& e) {
     out += line + "\n";
   }
   if (e.nodes.size() > shown) {
-    out += "    ... and " + std::to_string(e.nodes.size() - shown) + " more nodes\n";
+    out += pad + "    ... and " + std::to_string(e.nodes.size() - shown) + " more nodes\n";
+  }
+  return out;
+}
+
+std::string ErrorText(const Status& error) {
+  std::string out = error.message();
+  if (const Explanation* e = error.explanation()) {
+    out += '\n';
+    out += ExplanationText(*e);
+    out.pop_back();  // the last '\n'
   }
   return out;
 }

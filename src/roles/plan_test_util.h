@@ -9,6 +9,7 @@
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
+#include "placement/explain_text.h"
 #include "roles/ports.h"
 
 namespace berth::roles::testutil {
@@ -55,7 +56,8 @@ inline std::string PlanError(const std::string& yaml, const std::vector<NodeSpec
     ADD_FAILURE() << "planned, but an error was expected";
     return "";
   }
-  return p.error().message();
+  // What a person reads: the message and the engine's per-node lines.
+  return placement::ErrorText(p.error());
 }
 
 inline const WorkerPlan& Worker(const Plan& plan, const std::string& id) {

@@ -245,11 +245,32 @@ roles:
                             GpuNodes(2, 2));
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().code(), ErrorCode::kInfeasible);
+  // The message is one line: the role, the group, its state, the reason.
   const std::string& m = p.error().message();
-  EXPECT_TRUE(Contains(m, "roles[0] (big): group \"big\" is not placed (INFEASIBLE): ")) << m;
-  EXPECT_TRUE(Contains(m, "nodes: 0 fit now, 0 full now, 2 never fit")) << m;
-  EXPECT_TRUE(Contains(m, "n0  never_fits")) << m;
-  EXPECT_TRUE(Contains(m, "GPU needs 4, has 2")) << m;
+  EXPECT_EQ(m,
+            "roles[0] (big): group \"big\" is not placed (INFEASIBLE): bundle 0 needs GPU 4, but "
+            "the most any node has is GPU 2 (n0); lower it, or add a node with GPU 4 or more");
+  // The engine's explanation travels with it as data, unchanged.
+  const Explanation* e = p.error().explanation();
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->group, "big");
+  EXPECT_EQ(e->reason_code, ReasonCode::kBundleTooLarge);
+  EXPECT_EQ(e->hint, "lower it, or add a node with GPU 4 or more");
+  EXPECT_EQ(e->bundle, 0);
+  EXPECT_EQ(e->node, "n0");
+  EXPECT_EQ(e->resource, "GPU");
+  EXPECT_EQ(e->need, Quantity::Whole(4));
+  EXPECT_EQ(e->have, Quantity::Whole(2));
+  EXPECT_EQ(e->never_fits, 2);
+  ASSERT_EQ(e->nodes.size(), 2u);
+  EXPECT_EQ(e->nodes[1].node, "n1");
+  EXPECT_EQ(e->nodes[1].verdict, NodeVerdict::kNeverFits);
+  // The text people read renders it below the message.
+  const std::string text = placement::ErrorText(p.error());
+  EXPECT_EQ(text.rfind(m + "\n", 0), 0u) << text;
+  EXPECT_TRUE(Contains(text, "nodes: 0 fit now, 0 full now, 2 never fit")) << text;
+  EXPECT_TRUE(Contains(text, "n0  never_fits")) << text;
+  EXPECT_TRUE(Contains(text, "GPU needs 4, has 2")) << text;
 }
 
 TEST(DoesNotFitTest, TakenByAnEarlierRoleIsPending) {
@@ -263,8 +284,20 @@ roles:
   ASSERT_FALSE(p.has_value());
   EXPECT_EQ(p.error().code(), ErrorCode::kUnavailable);
   EXPECT_TRUE(Contains(p.error().message(), "(PENDING)")) << p.error().message();
-  EXPECT_TRUE(Contains(p.error().message(), "n0  full_now")) << p.error().message();
-  EXPECT_TRUE(Contains(p.error().message(), "has free 2")) << p.error().message();
+  ASSERT_NE(p.error().explanation(), nullptr);
+  EXPECT_EQ(p.error().explanation()->group, "b/0");
+  EXPECT_EQ(p.error().explanation()->reason_code, ReasonCode::kNodesBusy);
+  const std::string text = placement::ErrorText(p.error());
+  EXPECT_TRUE(Contains(text, "n0  full_now")) << text;
+  EXPECT_TRUE(Contains(text, "has free 2")) << text;
+}
+
+TEST(DoesNotFitTest, OtherErrorsCarryNoExplanation) {
+  Result<Plan> p = PlanYaml("name: t\nroles: [{name: a, replicas: 0, scheduling_spec: {cmd: [x]}}]",
+                            GpuNodes(1, 8));
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().explanation(), nullptr);
+  EXPECT_EQ(placement::ErrorText(p.error()), p.error().message());
 }
 
 TEST(DoesNotFitTest, MemoryIsShownInGib) {

@@ -7,12 +7,12 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/text.h"
-#include "placement/explain_text.h"
 #include "roles/tasks.h"
 #include "roles/worker_env.h"
 
@@ -51,7 +51,7 @@ Result<std::vector<ResourceSet>> DeferredBundles(const SchedulingSpec& t, int64_
   const int64_t mem_gib = SplitUnits(t.mem_gib, &mem_scale);
   Result<std::vector<SplitBundle>> split =
       SplitInstance(gpus_per_node, cpu, t.gpu.WholePart(), mem_gib);
-  if (!split) return Status(split.error().code(), path + ": " + split.error().message());
+  if (!split) return split.error().WithPrefix(path + ": ");
   std::vector<ResourceSet> out;
   for (const SplitBundle& b : *split) {
     BERTH_ASSIGN_OR_RETURN(Quantity bytes,
@@ -99,16 +99,19 @@ std::string GroupName(const RoleEntry& rp, size_t worker) {
   return rp.spec.name + "/" + std::to_string(worker);
 }
 
+// The error of a group the engine did not place: one line (which role,
+// which group, its state and the engine's reason), with the engine's
+// Explanation attached as data (ErrorText renders its per-node lines).
 Status NotPlaced(const PlacementEngine& engine, const RoleEntry& rp, const std::string& group,
                  GroupState state) {
   std::optional<Explanation> why = engine.Explain(group);
   std::string msg =
       rp.Label() + ": group " + Quote(group) + " is not placed (" + GroupStateName(state) + ")";
-  if (why) {
-    msg += ": " + why->reason + "\n" + placement::ExplanationText(*why);
-    if (!msg.empty() && msg.back() == '\n') msg.pop_back();
-  }
-  return {state == GroupState::kPending ? ErrorCode::kUnavailable : ErrorCode::kInfeasible, msg};
+  if (why) msg += ": " + why->reason;
+  Status st(state == GroupState::kPending ? ErrorCode::kUnavailable : ErrorCode::kInfeasible,
+            std::move(msg));
+  if (!why) return st;
+  return st.WithExplanation(std::make_shared<const Explanation>(std::move(*why)));
 }
 
 // Scaled tasks, the effective mode and the bundles of a role that owns its
@@ -189,7 +192,7 @@ Status Place(PlacementEngine& engine, RoleEntry& rp) {
   for (size_t k = 0; k < groups.size(); ++k) {
     const GroupSpec& g = groups[k];
     Result<GroupState> st = engine.CreateGroup(g);
-    if (!st) return {st.error().code(), rp.Label() + ": " + st.error().message()};
+    if (!st) return st.error().WithPrefix(rp.Label() + ": ");
     rp.groups.push_back(g.name);
     if (*st != GroupState::kCreated) return NotPlaced(engine, rp, g.name, *st);
     std::optional<GroupView> view = engine.Group(g.name);
@@ -240,7 +243,7 @@ Result<RolePlanner> RolePlanner::Create(const std::vector<NodeSpec>& nodes) {
   auto s = std::make_unique<State>();
   for (const NodeSpec& n : nodes) {
     Status st = s->engine.AddNode(n);
-    if (!st.ok()) return Status(st.code(), "cluster: " + st.message());
+    if (!st.ok()) return st.WithPrefix("cluster: ");
     auto label = n.labels.find("address");
     s->addresses[n.name] = label != n.labels.end() ? label->second : n.name;
     s->gpus_per_node = std::max(s->gpus_per_node, n.resources.Get(kGpu).WholePart());

@@ -24,6 +24,7 @@
 #include "berth/scheduler.h"
 #include "common/read_file.h"
 #include "formats/run_state.h"
+#include "placement/explain_text.h"
 #include "roles/ports.h"
 #include "run/run.h"
 #include "runtime/local/local_node.h"
@@ -146,7 +147,7 @@ Status Run::PlanAndAdmit() {
       }
     }
   }
-  if (!plan) return {plan.error().code(), path + ": " + plan.error().message()};
+  if (!plan) return plan.error().WithPrefix(path + ": ");
   for (const std::string& w : plan->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
   if (slurm_) BERTH_RETURN_IF_ERROR(Allocate(*plan));
@@ -379,7 +380,7 @@ bool Run::StartRoles() {
             rec->exit = f->description;
           }
         }
-        Fail(ExitCodeFor(ids.error(), *scheduler_), ids.error().message());
+        Fail(ExitCodeFor(ids.error(), *scheduler_), placement::ErrorText(ids.error()));
       }
       return false;
     }
@@ -402,7 +403,8 @@ bool Run::Replace() {
   if (st.ok()) st = scheduler_->ReplaceCluster(nodes_);
   if (!st.ok()) {
     Fail(st.code() == ErrorCode::kInfeasible || st.code() == ErrorCode::kUnavailable ? 3 : 1,
-         "after the node failure the experiment could not be placed again: " + st.message());
+         "after the node failure the experiment could not be placed again: " +
+             placement::ErrorText(st));
     return false;
   }
   Save();
@@ -413,7 +415,7 @@ int Run::Main() {
   Status loaded = Load();
   if (!loaded.ok()) {
     StopControl("berth stopped: " + loaded.message());
-    std::fprintf(stderr, "%s\n", loaded.message().c_str());
+    std::fprintf(stderr, "%s\n", placement::ErrorText(loaded).c_str());
     switch (loaded.code()) {
       case ErrorCode::kInfeasible:
       case ErrorCode::kUnavailable:

@@ -99,7 +99,7 @@ Result<std::vector<std::string>> Scheduler::CreateWorkers(const RoleSpec& job) {
   std::vector<std::string> names = s.RoleNames();
   names.push_back(job.name);
   Status valid = ValidateExperiment(known);
-  if (!valid.ok()) return Status(valid.code(), call + RenamePaths(valid.message(), names));
+  if (!valid.ok()) return valid.WithMessage(call + RenamePaths(valid.message(), names));
 
   std::vector<roles::ForkRole> forks;
   for (const RoleSpec& r : s.opt.expected_roles) {
@@ -110,7 +110,7 @@ Result<std::vector<std::string>> Scheduler::CreateWorkers(const RoleSpec& job) {
   for (int attempt = 1;; ++attempt) {
     Result<roles::PlacedRole> placed = s.planner.Add(job, index, forks, s.opt.ports);
     if (!placed) {
-      return Status(placed.error().code(), call + RenamePaths(placed.error().message(), names));
+      return placed.error().WithMessage(call + RenamePaths(placed.error().message(), names));
     }
     if (attempt == 1) {
       for (std::string& w : placed->warnings) s.warnings.push_back(call + RenamePaths(w, names));
@@ -132,7 +132,7 @@ Result<std::vector<std::string>> Scheduler::CreateWorkers(const RoleSpec& job) {
     // Roll back this attempt: processes first, then the groups.
     (void)s.Stop(job.name, /*forget=*/true);
     (void)s.planner.Remove(job.name);
-    if (conflict.empty()) return Status(st.code(), call + st.message());
+    if (conflict.empty()) return st.WithPrefix(call);
     s.Emit(SchedulerEvent::Kind::kPortConflict, job.name, conflict);
   }
 }
@@ -169,7 +169,7 @@ Result<std::vector<Worker>> Scheduler::GetWorkers(const std::string& role,
   if (r == nullptr) return NotFound(call + "no role " + Quote(role) + " has workers");
   const std::string& owner = r->alias_of.empty() ? role : r->alias_of;
   Status st = s.AwaitReady(owner, s.clock.Now() + timeout, nullptr);
-  if (!st.ok()) return Status(st.code(), call + st.message());
+  if (!st.ok()) return st.WithPrefix(call);
   std::vector<Worker> out;
   for (const Impl::Slot& slot : s.slots) {
     if (slot.worker.plan.role == owner) out.push_back(slot.worker);

@@ -1,5 +1,10 @@
 #include "scheduler/worker_json.h"
 
+#include <utility>
+
+#include "formats/place_json.h"
+#include "placement/explain_text.h"
+
 namespace berth::scheduler {
 
 nlohmann::ordered_json WorkerJson(const Worker& w) {
@@ -69,7 +74,16 @@ const char* ErrorCodeSlug(ErrorCode code) {
 nlohmann::ordered_json ErrorJson(const Status& error, const std::optional<WorkerFailure>& failure) {
   nlohmann::ordered_json j;
   j["code"] = ErrorCodeSlug(error.code());
-  j["message"] = error.message();
+  // The text a person reads: the message and, for a placement, the
+  // engine's per-node breakdown, rendered where all error text is.
+  j["message"] = placement::ErrorText(error);
+  if (const Explanation* e = error.explanation()) {
+    // The same object as a group's "explain" in `berth place --json`, from
+    // the same writer (its output always parses; a failure would leave it out).
+    nlohmann::ordered_json x =
+        nlohmann::ordered_json::parse(formats::ExplanationJson(*e), nullptr, false);
+    if (!x.is_discarded()) j["explain"] = std::move(x);
+  }
   const bool about_a_worker =
       error.code() == ErrorCode::kWorkerFailed || error.code() == ErrorCode::kTimeout;
   if (about_a_worker && failure) {

@@ -24,8 +24,12 @@ nlohmann::ordered_json WorkerJson(const Worker& w);
 // "worker_failed", "timeout", "internal" ("ok" for kOk).
 const char* ErrorCodeSlug(ErrorCode code);
 
-// {"code": slug, "message"} and, for worker_failed and timeout, the failure:
-// "worker", "exit_code", "description", "log_tail".
+// {"code": slug, "message"}, "message" being the error's text for people
+// (placement::ErrorText: for a placement, the engine's per-node lines too);
+// "explain" when the error carries the engine's Explanation (formats'
+// ExplanationJson: the same object as in `berth place --json`); and, for
+// worker_failed and timeout, the failure: "worker", "exit_code",
+// "description", "log_tail".
 nlohmann::ordered_json ErrorJson(const Status& error, const std::optional<WorkerFailure>& failure);
 
 }  // namespace berth::scheduler
