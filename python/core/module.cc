@@ -1,5 +1,5 @@
 // berth._core: the C++ Scheduler for Python (pybind11). A thin layer: data
-// crosses as JSON text in the shapes of src/scheduler/worker_json.h and of
+// crosses as JSON text in the shapes of include/berth/scheduler_json.h and of
 // the experiment file's role maps, so that this module, the control API and
 // the YAML file describe a role and a worker the same way. The Python
 // package (python/berth) builds AReaL's classes on top.
@@ -18,19 +18,18 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "berth/experiment.h"
+#include "berth/json.h"
+#include "berth/local.h"
 #include "berth/plan.h"
+#include "berth/ports.h"
 #include "berth/process.h"
 #include "berth/scheduler.h"
-#include "formats/experiment_yaml.h"
-#include "formats/place_json.h"
-#include "formats/plan_render.h"
-#include "roles/ports.h"
-#include "runtime/local/local_node.h"
-#include "scheduler/worker_json.h"
+#include "berth/scheduler_json.h"
 
 namespace py = pybind11;
 
@@ -41,7 +40,7 @@ PyObject* g_error = nullptr;  // berth._core.Error
 
 // Raises berth._core.Error with the error as JSON. REQUIRES: the GIL.
 [[noreturn]] void Raise(const Status& error, const std::optional<WorkerFailure>& failure = {}) {
-  PyErr_SetString(g_error, scheduler::ErrorJson(error, failure).dump().c_str());
+  PyErr_SetString(g_error, ErrorToJson(error, failure).c_str());
   throw py::error_already_set();
 }
 
@@ -63,22 +62,20 @@ Result<std::optional<Quantity>> Declared(double value, const char* field) {
 Result<std::vector<NodeSpec>> ClusterNodes(const std::string& cluster_json, int gpus, double cpu,
                                            double mem, bool to_run) {
   if (cluster_json.empty()) {
-    runtime::local::LocalOverrides overrides;
+    LocalResources overrides;
     if (gpus >= 0) overrides.gpus = gpus;
     BERTH_ASSIGN_OR_RETURN(overrides.cpu, Declared(cpu, "cpu"));
     BERTH_ASSIGN_OR_RETURN(overrides.mem_gib, Declared(mem, "mem"));
-    BERTH_ASSIGN_OR_RETURN(NodeSpec node,
-                           runtime::local::LocalNode(runtime::local::DetectMachine(), overrides));
+    BERTH_ASSIGN_OR_RETURN(NodeSpec node, LocalMachineNode(overrides));
     return std::vector<NodeSpec>{std::move(node)};
   }
   if (gpus >= 0 || cpu >= 0 || mem >= 0) {
     return InvalidSpec("cluster: give either a cluster or gpus/cpu/mem for this machine, not both");
   }
-  BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes,
-                         formats::ParseCluster(cluster_json, "cluster"));
+  BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes, ParseClusterJson(cluster_json, "cluster"));
   if (!to_run) return nodes;
   for (NodeSpec& n : nodes) n.labels.emplace("address", "127.0.0.1");
-  if (!roles::AllOnLoopback(nodes)) {
+  if (!AllOnLoopback(nodes)) {
     return InvalidSpec(
         "cluster: every node must be this machine (address label 127.0.0.1 or none) to run "
         "workers: this module starts local processes, so a cluster here is a set of nodes "
@@ -100,7 +97,7 @@ class PyScheduler {
 
   std::vector<std::string> CreateWorkers(const std::string& role_json) {
     return Ids([&](Scheduler& s) -> Result<std::vector<std::string>> {
-      BERTH_ASSIGN_OR_RETURN(RoleSpec role, formats::ParseRoleYaml(role_json, "job"));
+      BERTH_ASSIGN_OR_RETURN(RoleSpec role, ParseRoleJson(role_json, "job"));
       return s.CreateWorkers(role);
     });
   }
@@ -186,8 +183,7 @@ class PyScheduler {
     }
     for (size_t i = 0; i < expected.size(); ++i) {
       BERTH_ASSIGN_OR_RETURN(
-          RoleSpec r,
-          formats::ParseRoleYaml(expected[i].dump(), "expected[" + std::to_string(i) + "]"));
+          RoleSpec r, ParseRoleJson(expected[i].dump(), "expected[" + std::to_string(i) + "]"));
       so.expected_roles.push_back(std::move(r));
     }
     so.log_dir = log_dir;
@@ -221,10 +217,11 @@ class PyScheduler {
     return std::move(r).value();
   }
 
+  // Fails only out of memory; pybind11 turns the exception into a Python one.
   static std::string WorkersJson(const std::vector<Worker>& workers) {
-    nlohmann::ordered_json a = nlohmann::ordered_json::array();
-    for (const Worker& w : workers) a.push_back(scheduler::WorkerJson(w));
-    return a.dump();
+    Result<std::string> json = WorkersToJson(workers);
+    if (!json) throw std::runtime_error(json.error().ToString());
+    return std::move(json).value();
   }
 
   std::mutex mu_;
@@ -245,10 +242,9 @@ std::string Plan(const std::string& experiment_json, const std::string& cluster_
     } else {
       BERTH_ASSIGN_OR_RETURN(nodes, ClusterNodes(cluster_json, -1, -1, -1, false));
     }
-    BERTH_ASSIGN_OR_RETURN(
-        berth::Plan plan,
-        MakePlan(e, nodes, local ? roles::LocalFreePorts() : roles::CountingPorts()));
-    return formats::PlanJson(e.name, plan);
+    BERTH_ASSIGN_OR_RETURN(berth::Plan plan,
+                           MakePlan(e, nodes, local ? LocalFreePorts() : CountingPorts()));
+    return PlanToJson(e.name, plan);
   }();
   if (!out) Raise(out.error());
   return std::move(out).value();

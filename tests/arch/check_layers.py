@@ -50,10 +50,15 @@ PUBLIC = {
     "berth/clock.h": "common",
     "berth/resources.h": "common",
     "berth/placement.h": "placement",
+    "berth/explanation.h": "placement",
     "berth/experiment.h": "roles",
     "berth/plan.h": "roles",
+    "berth/ports.h": "roles",
+    "berth/json.h": "formats",
+    "berth/local.h": "runtime/local",
     "berth/process.h": "runtime/local",
     "berth/scheduler.h": "scheduler",
+    "berth/scheduler_json.h": "scheduler",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
