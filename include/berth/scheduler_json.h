@@ -26,8 +26,11 @@ Result<std::string> WorkersToJson(const std::vector<Worker>& workers);
 // {"code": "invalid_spec" | "infeasible" | "unavailable" | "not_found" |
 // "backend" | "worker_failed" | "timeout" | "internal", "message"} and, for
 // worker_failed and timeout with a `failure`, "worker", "exit_code",
-// "description", "log_tail". Compact (one line). Never fails: out of
-// memory, it gives the code and a fixed message.
+// "description", "log_tail"; for an error that carries an Explanation (a
+// placement group not placed), "explain": the group, "reason_code", "hint",
+// the shortfall and the per-node verdicts (berth/explanation.h). Compact
+// (one line). Never fails: out of memory, it gives the code and a fixed
+// message.
 std::string ErrorToJson(const Status& error, const std::optional<WorkerFailure>& failure = {});
 
 }  // namespace berth
