@@ -16,7 +16,7 @@
 // step limit; an answer with complete == false proves nothing.
 //
 // Not globbed by CMake (only *_test.cc are): brute_force.cc is compiled by
-// being included from placement_property_test.cc.
+// being included from brute_force_test.cc.
 
 #include <cstdint>
 #include <map>
