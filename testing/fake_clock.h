@@ -25,8 +25,19 @@ class FakeClock final : public Clock {
   // How long since the fake clock was made.
   Duration Elapsed() const { return now_ - TimePoint(); }
   const std::vector<Duration>& sleeps() const { return sleeps_; }
-  // Called at each sleep, before the time moves.
+  // Called at each sleep, before the time moves. Replaces an earlier one.
   void OnSleep(std::function<void(Duration)> f) { on_sleep_ = std::move(f); }
+  // Runs `f` once, in the first sleep that reaches `at` (time since the fake
+  // clock was made): how a test scripts "at 3 s, worker 1 exits". Replaces
+  // an earlier OnSleep.
+  void At(Duration at, std::function<void()> f) {
+    OnSleep([this, at, f = std::move(f), done = false](Duration d) mutable {
+      if (!done && Elapsed() + d >= at) {
+        done = true;
+        f();
+      }
+    });
+  }
 
  private:
   TimePoint now_{};

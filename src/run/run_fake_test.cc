@@ -77,15 +77,6 @@ class RunFakeTest : public ::testing::Test {
                                                         .probe = &probe_});
     return run_->Main();
   }
-  // Runs `f` once, in the first sleep that reaches `at`.
-  void At(Clock::Duration at, std::function<void()> f) {
-    clock_.OnSleep([this, at, f = std::move(f), done = false](Clock::Duration d) mutable {
-      if (!done && clock_.Elapsed() + d >= at) {
-        done = true;
-        f();
-      }
-    });
-  }
   formats::RunState State() {
     Result<formats::RunState> s = formats::ReadState((dir_ / "run").string());
     EXPECT_TRUE(s.has_value()) << s.error().ToString();
@@ -106,7 +97,7 @@ class RunFakeTest : public ::testing::Test {
 };
 
 TEST_F(RunFakeTest, AStopRequestEndsTheRunWithZeroAndTearsDownInOrder) {
-  At(seconds(10), [&] { stop_->RequestDown(); });
+  clock_.At(seconds(10), [&] { stop_->RequestDown(); });
   EXPECT_EQ(Main(), 0);
   // Targets first, forks after; forks stopped first, rank 0 of each last.
   EXPECT_EQ(Launched(), (std::vector<std::string>{"actor/0", "actor/1", "ref/0", "ref/1"}));
@@ -128,7 +119,7 @@ TEST_F(RunFakeTest, AStopRequestEndsTheRunWithZeroAndTearsDownInOrder) {
 }
 
 TEST_F(RunFakeTest, AFailingWorkerEndsTheRunWithItsCode) {
-  At(seconds(3), [&] { ASSERT_TRUE(launcher_->Exit("actor/1", 7)); });
+  clock_.At(seconds(3), [&] { ASSERT_TRUE(launcher_->Exit("actor/1", 7)); });
   EXPECT_EQ(Main(), 7);
   const formats::RunState state = State();
   EXPECT_EQ(state.phase, "failed");
@@ -142,7 +133,7 @@ TEST_F(RunFakeTest, AFailingWorkerEndsTheRunWithItsCode) {
 }
 
 TEST_F(RunFakeTest, EveryWorkerDoneEndsTheRunWithZero) {
-  At(seconds(2), [&] {
+  clock_.At(seconds(2), [&] {
     for (const std::string& id : launcher_->Running()) ASSERT_TRUE(launcher_->Exit(id, 0));
   });
   EXPECT_EQ(Main(), 0);

@@ -97,15 +97,6 @@ class SchedulerFakeTest : public ::testing::Test {
     scheduler_ = std::move(s).value();
     return *scheduler_;
   }
-  // Runs `f` once, in the first sleep that reaches `at` (since the clock began).
-  void At(Clock::Duration at, std::function<void()> f) {
-    clock_.OnSleep([this, at, f = std::move(f), done = false](Clock::Duration d) mutable {
-      if (!done && clock_.Elapsed() + d >= at) {
-        done = true;
-        f();
-      }
-    });
-  }
   int CountEvents(SchedulerEvent::Kind kind) const {
     return static_cast<int>(std::count_if(events_.begin(), events_.end(),
                                           [&](const SchedulerEvent& e) { return e.kind == kind; }));
@@ -182,7 +173,7 @@ TEST_F(SchedulerFakeTest, StartupTimeoutIsATimeoutAndLeavesNothingBehind) {
 TEST_F(SchedulerFakeTest, ExitDuringStartupFailsWithItsCodeAndLogTail) {
   Scheduler& s = Start();
   probe_.ready = [](const ReadinessTarget&) { return false; };
-  At(seconds(2), [&] {
+  clock_.At(seconds(2), [&] {
     std::ofstream(log_dir_ / "actor.1.log") << "loading\nCUDA error: out of memory\n";
     ASSERT_TRUE(launcher_->Exit("actor/1", 3));
   });
@@ -210,7 +201,7 @@ TEST_F(SchedulerFakeTest, ExitDuringStartupFailsWithItsCodeAndLogTail) {
 TEST_F(SchedulerFakeTest, APortTakenMeanwhileIsRetriedWithNewPortsUnderANewLaunchId) {
   Scheduler& s = Start();
   probe_.ready = [&](const ReadinessTarget&) { return launcher_->launched().size() > 1; };
-  At(seconds(1), [&] {
+  clock_.At(seconds(1), [&] {
     // Someone took actor/0's port; it exits at start-up (address in use).
     probe_.taken.insert(HttpPort(*scheduler_->FindWorker("actor/0")));
     ASSERT_TRUE(launcher_->Exit("actor/0", 1));
@@ -271,7 +262,7 @@ TEST_F(SchedulerFakeTest, BeforeStopWaitsAtMostGraceThenTerminates) {
     o.before_stop = [&](const std::vector<WorkerPlan>& plans) {
       for (const WorkerPlan& p : plans) asked.push_back(p.id);
       // Rank 1 honours the request after 1 s; rank 0 ignores it.
-      At(clock_.Elapsed() + seconds(1), [&] { (void)launcher_->Exit("actor/1", 0); });
+      clock_.At(clock_.Elapsed() + seconds(1), [&] { (void)launcher_->Exit("actor/1", 0); });
     };
   });
   ASSERT_TRUE(s.CreateWorkers(Role("actor", 2)).has_value());
@@ -296,7 +287,7 @@ TEST_F(SchedulerFakeTest, WaitExitsReportsEachExitOnceAndWaitsOnTheClock) {
   EXPECT_TRUE(none->empty());
   EXPECT_EQ(clock_.Now() - before, seconds(5));
 
-  At(clock_.Elapsed() + seconds(2), [&] { (void)launcher_->Kill("actor/1", SIGSEGV); });
+  clock_.At(clock_.Elapsed() + seconds(2), [&] { (void)launcher_->Kill("actor/1", SIGSEGV); });
   Result<std::vector<Worker>> one = s.WaitExits(seconds(10));
   ASSERT_TRUE(one.has_value());
   ASSERT_EQ(one->size(), 1U);
