@@ -16,13 +16,17 @@ namespace berth {
 using common::Quote;
 namespace {
 
-// "roles[2]" -> role "ref": the API has no experiment file to point into.
+// "roles[2] (ref)" and "roles[2]" -> role "ref": the API has no experiment
+// file to point into.
 std::string RenamePaths(std::string msg, const std::vector<std::string>& names) {
   for (size_t i = 0; i < names.size(); ++i) {
-    const std::string from = "roles[" + std::to_string(i) + "]";
+    const std::string path = "roles[" + std::to_string(i) + "]";
     const std::string to = "role " + Quote(names[i]);
-    for (size_t at = msg.find(from); at != std::string::npos; at = msg.find(from, at + to.size())) {
-      msg.replace(at, from.size(), to);
+    for (const std::string& from : {path + " (" + names[i] + ")", path}) {
+      for (size_t at = msg.find(from); at != std::string::npos;
+           at = msg.find(from, at + to.size())) {
+        msg.replace(at, from.size(), to);
+      }
     }
   }
   return msg;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "berth/explanation.h"
 #include "berth/scheduler.h"
 #include "roles/ports.h"
 #include "testing/fake_clock.h"
@@ -335,6 +336,25 @@ TEST_F(SchedulerFakeTest, ASpawnFailureReleasesTheGroupsAndTheNameStaysUsable) {
   // The Scheduler never reuses a launch id, not even one that did not start.
   ASSERT_TRUE(s.CreateWorkers(Role("actor", 2)).has_value());
   EXPECT_EQ(launcher_->launched()[0].id, "actor/0@2");
+}
+
+TEST_F(SchedulerFakeTest, APlacementErrorNamesTheRoleOnceAndCarriesTheExplanation) {
+  Scheduler& s = Start();
+  ASSERT_TRUE(s.CreateWorkers(Role("actor", 1)).has_value());
+  Result<std::vector<std::string>> ids = s.CreateWorkers(Role("big", 1, /*gpu=*/16));
+  ASSERT_FALSE(ids.has_value());
+  EXPECT_EQ(ids.error().code(), ErrorCode::kInfeasible);
+  EXPECT_EQ(ids.error().message().rfind("create_workers(\"big\"): role \"big\": group \"big\" is "
+                                        "not placed (INFEASIBLE): ",
+                                        0),
+            0U)
+      << ids.error().message();
+  const Explanation* why = ids.error().explanation();
+  ASSERT_NE(why, nullptr);
+  EXPECT_EQ(why->group, "big");
+  EXPECT_EQ(why->reason_code, ReasonCode::kBundleTooLarge);
+  EXPECT_EQ(why->resource, "GPU");
+  EXPECT_TRUE(launcher_->launched().size() == 1U);  // only the actor
 }
 
 TEST_F(SchedulerFakeTest, StartNeedsALauncher) {
