@@ -63,8 +63,9 @@ std::optional<ProcInfo> ReadProc(pid_t pid) {
   // "pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt
   //  cmajflt utime stime cutime cstime priority nice threads itrealvalue
   //  starttime ...": comm may hold spaces and ')', so parse after the last ')'.
+  size_t open = text->find('(');
   size_t close = text->rfind(')');
-  if (close == std::string::npos) return std::nullopt;
+  if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
   std::string_view rest = std::string_view{*text}.substr(close + 1);
   std::vector<std::string_view> f;  // f[0] = state, field 3 of stat(5)
   while (!rest.empty() && f.size() < 20) {
@@ -79,6 +80,7 @@ std::optional<ProcInfo> ReadProc(pid_t pid) {
   ProcInfo p;
   p.pid = pid;
   p.state = f[0][0];
+  p.comm = text->substr(open + 1, close - open - 1);
   if (!ParseNum(f[1], &p.ppid) || !ParseNum(f[2], &p.pgid) || !ParseNum(f[3], &p.sid) ||
       !ParseNum(f[19], &p.starttime)) {
     return std::nullopt;

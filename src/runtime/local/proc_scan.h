@@ -18,6 +18,7 @@ struct ProcInfo {
   pid_t pgid = 0;
   pid_t sid = 0;
   char state = '?';        // R, S, D, Z, T, ...
+  std::string comm;        // the program's name (changes at exec), at most 15 bytes
   uint64_t starttime = 0;  // clock ticks after boot: (pid, starttime) names one process
   bool zombie() const { return state == 'Z' || state == 'X'; }
 };

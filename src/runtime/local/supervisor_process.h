@@ -53,9 +53,10 @@ struct Teardown {
   bool rollback = false;
   Status rollback_error;
   std::vector<std::string> ids;
-  Escalation escalation;                        // when to rescan, SIGKILL, give up
-  std::set<std::pair<pid_t, uint64_t>> termed;  // already sent SIGTERM
-  std::set<pid_t> termed_workers;               // worker main processes sent SIGTERM
+  Escalation escalation;  // when to rescan, SIGKILL, give up
+  // Already sent SIGTERM, with the program's name then (see ScanAndSignal).
+  std::map<std::pair<pid_t, uint64_t>, std::string> termed;
+  std::set<pid_t> termed_workers;  // worker main processes sent SIGTERM
   // Targets seen alive at the last scan that are not worker main processes
   // (those are followed by reaping them).
   std::vector<ProcInfo> known;

@@ -102,8 +102,13 @@ std::vector<ProcInfo> Supervisor::ScanAndSignal(Teardown& td, bool full) {
     td.known.push_back(p);
     if (td.escalation.killing()) {
       SignalProcess(p, SIGKILL);
-    } else if (td.termed.insert({p.pid, p.starttime}).second) {
-      // SIGCONT so that a stopped process gets to act on SIGTERM.
+    } else if (auto [it, first] = td.termed.try_emplace({p.pid, p.starttime}, p.comm);
+               first || it->second != p.comm) {
+      // Again when it has exec'd since: signalled between fork and exec, a
+      // shell's child runs the shell's trap for SIGTERM instead of dying, and
+      // then becomes the program. SIGCONT so that a stopped process gets to
+      // act on SIGTERM.
+      it->second = p.comm;
       if (SignalProcess(p, SIGTERM)) SignalProcess(p, SIGCONT);
     }
   }

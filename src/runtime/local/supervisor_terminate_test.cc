@@ -153,5 +153,21 @@ TEST_F(SupervisorTest, NewcomersDuringTerminationAreSignalledToo) {
   EXPECT_TRUE(Marked("late").empty());
 }
 
+TEST_F(SupervisorTest, AProcessThatExecsAfterItsSigtermGetsAnother) {
+  // The child traps SIGTERM (as a shell's child forked but not yet exec'd
+  // does), then becomes another program: that one gets SIGTERM too, long
+  // before the grace ends.
+  MustSpawn(Sh("exec",
+               "(trap 'echo trapped' TERM; echo ready; sleep 1000 & wait; "
+               "exec sleep 1001) & wait"));
+  ASSERT_TRUE(LogHas("exec", "ready", milliseconds(5000)));
+  auto start = Clock::now();
+  Status s = sup_->Terminate("exec", milliseconds(5000));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_LT(ElapsedMs(start), 4000);  // no SIGKILL needed
+  EXPECT_TRUE(LogHas("exec", "trapped", milliseconds(1000)));
+  EXPECT_TRUE(Marked("exec").empty());
+}
+
 }  // namespace
 }  // namespace berth::runtime::local::supervisor_test
