@@ -43,8 +43,9 @@ TEST(ProcScanTest, ANameWithSpacesAndParenthesesIsReadWhole) {
   close(ready[1]);
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->comm, "a) b (c");
+  // The fields after the name are read right too.
   EXPECT_EQ(p->ppid, getpid());
-  EXPECT_EQ(p->state, 'S');
+  EXPECT_EQ(p->pgid, getpgrp());
 }
 
 TEST(ProcScanTest, AGoneProcessIsNothing) {
