@@ -3,8 +3,12 @@
 // register here the same way.
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string>
 
 #include "cli/place_command.h"
 #include "cli/plan_command.h"
@@ -15,6 +19,27 @@ namespace {
 using berth::cli::kExitBadInput;
 using berth::cli::kExitInternal;
 using berth::cli::kExitOk;
+
+// A number of seconds from `lo` to `hi`. CLI::Range lets nan through (every
+// comparison with it is false), and nan seconds would mean an instant
+// SIGKILL or no wait at all.
+CLI::Validator Seconds(double lo, double hi) {
+  char range[64];
+  std::snprintf(range, sizeof range, "%g to %g", lo, hi);
+  const std::string allowed = range;
+  return {[lo, hi, allowed](const std::string& text) -> std::string {
+            char* end = nullptr;
+            errno = 0;
+            const double v = std::strtod(text.c_str(), &end);
+            if (text.empty() || end == text.c_str() || *end != '\0' || errno == ERANGE ||
+                !std::isfinite(v) || v < lo || v > hi) {
+              return "\"" + text + "\" is not a number of seconds from " + allowed +
+                     "; give one in that range";
+            }
+            return {};
+          },
+          "SECONDS " + allowed};
+}
 
 CLI::App* AddPlace(CLI::App& app, berth::cli::PlaceOptions& options) {
   CLI::App* cmd =
@@ -70,7 +95,7 @@ int Main(int argc, char** argv) {
                   "experiment's backend");
   run->add_option("--grace", run_options.grace_s,
                   "Seconds between SIGTERM and SIGKILL at teardown (default 5)")
-      ->check(CLI::Range(0.0, 600.0));
+      ->check(Seconds(0, 600));
   std::string status_dir;
   CLI::App* status = app.add_subcommand(
       "status",
@@ -81,7 +106,7 @@ int Main(int argc, char** argv) {
   CLI::App* down = app.add_subcommand("down", "Stop a run and wait until its workers are gone.");
   down->add_option("run_dir", down_dir, "The run dir that `berth run` printed")->required();
   down->add_option("--timeout", down_timeout, "Seconds to wait (default 60)")
-      ->check(CLI::Range(0.0, 3600.0));
+      ->check(Seconds(0, 3600));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

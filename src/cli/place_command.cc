@@ -18,8 +18,12 @@ namespace {
 Result<std::string> Place(const PlaceOptions& options) {
   // Read and check both files before running anything, so that a typo in
   // the ops file is reported without waiting for the placement.
-  BERTH_ASSIGN_OR_RETURN(std::string cluster_text, common::ReadFile(options.cluster_path));
-  BERTH_ASSIGN_OR_RETURN(std::string ops_text, common::ReadFile(options.ops_path));
+  BERTH_ASSIGN_OR_RETURN(
+      std::string cluster_text,
+      common::ReadFile(options.cluster_path, common::kMaxJsonInputBytes, "a cluster file"));
+  BERTH_ASSIGN_OR_RETURN(
+      std::string ops_text,
+      common::ReadFile(options.ops_path, common::kMaxJsonInputBytes, "an ops file"));
   BERTH_ASSIGN_OR_RETURN(std::vector<NodeSpec> nodes,
                          formats::ParseCluster(cluster_text, options.cluster_path));
   BERTH_ASSIGN_OR_RETURN(std::vector<formats::Op> ops,

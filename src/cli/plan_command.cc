@@ -26,7 +26,8 @@ struct Cluster {
 };
 
 Result<Cluster> LoadCluster(const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text,
+                         common::ReadFile(path, common::kMaxJsonInputBytes, "a cluster file"));
   Cluster c;
   BERTH_ASSIGN_OR_RETURN(c.nodes, formats::ParseCluster(text, path));
   c.description = std::to_string(c.nodes.size()) + " nodes of " + path;
@@ -41,7 +42,8 @@ struct Output {
 // On an error, `note` may get one more line for people (after the error).
 Result<Output> Plan(const PlanOptions& options, std::string* note) {
   const std::string& path = options.experiment_path;
-  BERTH_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text,
+                         common::ReadFile(path, common::kMaxExperimentBytes, "an experiment file"));
   BERTH_ASSIGN_OR_RETURN(ExperimentSpec experiment, ParseExperiment(text, path));
 
   Output out;

@@ -71,7 +71,8 @@ int ExitCodeFor(const Status& s, const Scheduler& scheduler) {
 
 Status Run::Load() {
   const std::string& path = options_.experiment_path;
-  BERTH_ASSIGN_OR_RETURN(std::string text, common::ReadFile(path));
+  BERTH_ASSIGN_OR_RETURN(std::string text,
+                         common::ReadFile(path, common::kMaxExperimentBytes, "an experiment file"));
   BERTH_ASSIGN_OR_RETURN(experiment_, ParseExperiment(text, path));
   if (!options_.backend.empty() && options_.backend != "local" && options_.backend != "slurm") {
     return InvalidSpec("--backend: \"" + options_.backend +

@@ -225,6 +225,26 @@ roles:
 expect_error "pending" 3 'group "b" is not placed (PENDING)' \
   plan "$tmp/fit.yaml" --cluster examples/cluster4x8.json
 
+# Input files are bounded: refused with their size and the limit, before they fill the memory.
+expect_error "endless input" 2 "/dev/zero: more than 4 MiB, over the limit of 4 MiB for an experiment file" \
+  plan /dev/zero
+truncate -s 5M "$tmp/big.yaml"
+expect_error "large experiment" 2 "big.yaml: 5242880 bytes, over the limit of 4 MiB for an experiment file" \
+  plan "$tmp/big.yaml"
+expect_error "endless cluster" 2 "/dev/zero: more than 64 MiB, over the limit of 64 MiB for a cluster file" \
+  plan examples/demo.yaml --cluster /dev/zero
+# Durations: nan, inf and negatives are refused, naming the flag (CLI::Range let nan through).
+for bad in nan inf -1 1e9 5s; do
+  run run examples/demo.yaml --grace "$bad"
+  [ "$rc" -eq 2 ] || fail "--grace $bad: exit $rc, want 2"
+  grep -qF -- "--grace: \"$bad\" is not a number of seconds from 0 to 600" "$tmp/err" ||
+    fail "--grace $bad: $(cat "$tmp/err")"
+  run down "$tmp" --timeout "$bad"
+  [ "$rc" -eq 2 ] || fail "--timeout $bad: exit $rc, want 2"
+  grep -qF -- "--timeout: \"$bad\" is not a number of seconds from 0 to 3600" "$tmp/err" ||
+    fail "--timeout $bad: $(cat "$tmp/err")"
+done
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed" >&2
   exit 1
