@@ -8,6 +8,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <string_view>
 
 namespace berth::common {
 
@@ -59,16 +60,41 @@ std::string BesideFile(const std::string& referrer, const std::string& file) {
 }
 
 std::string LogTail(const std::string& path, size_t lines) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return "    (cannot read " + path + ")\n";
-  std::deque<std::string> last;
-  std::string line;
-  while (std::getline(in, line)) {
-    last.push_back(line);
-    if (last.size() > lines) last.pop_front();
+  const std::streamoff size = in.tellg();
+  const auto window = static_cast<std::streamoff>(lines * (kMaxTailLineBytes + 1));
+  const std::streamoff start = size > window ? size - window : 0;
+  in.seekg(start);
+  std::string text(static_cast<size_t>(size - start), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  // Lines, the last one without its '\n'; the first is cut when the window
+  // starts inside it.
+  std::deque<std::string_view> last;
+  std::string_view rest = text;
+  if (!rest.empty() && rest.back() == '\n') rest.remove_suffix(1);
+  bool first_cut = start > 0;
+  while (!text.empty()) {
+    const size_t nl = rest.rfind('\n');
+    last.push_front(nl == std::string_view::npos ? rest : rest.substr(nl + 1));
+    if (nl == std::string_view::npos) break;
+    rest = rest.substr(0, nl);
+    if (last.size() == lines) {
+      first_cut = false;  // the lines kept are whole
+      break;
+    }
   }
   std::string out;
-  for (const std::string& l : last) out += "    | " + l + "\n";
+  for (size_t i = 0; i < last.size(); ++i) {
+    std::string_view line = last[i];
+    const bool cut = line.size() > kMaxTailLineBytes || (i == 0 && first_cut);
+    if (line.size() > kMaxTailLineBytes) line = line.substr(line.size() - kMaxTailLineBytes);
+    out += "    | ";
+    if (cut) out += "[cut] ";
+    out.append(line);
+    out += '\n';
+  }
   return out.empty() ? "    (the log is empty)\n" : out;
 }
 

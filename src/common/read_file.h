@@ -26,7 +26,12 @@ Result<std::string> ReadFile(const std::string& path, size_t limit, std::string_
 std::string BesideFile(const std::string& referrer, const std::string& file);
 
 // The last `lines` lines of a log, each indented as "    | line\n"; a
-// note when the file is empty or cannot be read. For error messages.
+// note when the file is empty or cannot be read. For error messages, which
+// go to stderr, state.json and the control API: bounded whatever the worker
+// wrote. Only the end of the file is read (lines * (kMaxTailLineBytes + 1)
+// bytes at most), and a line longer than kMaxTailLineBytes keeps its last
+// kMaxTailLineBytes bytes after a "[cut] " mark.
+inline constexpr size_t kMaxTailLineBytes = 4096;
 std::string LogTail(const std::string& path, size_t lines);
 
 }  // namespace berth::common

@@ -56,5 +56,39 @@ TEST_F(ReadFileTest, AMissingFileSaysWhy) {
   EXPECT_EQ(text.error().message(), path_ + ".none: cannot read: No such file or directory");
 }
 
+TEST_F(ReadFileTest, LogTailKeepsTheLastLinesWhole) {
+  {
+    std::ofstream out(path_);
+    for (int i = 0; i < 100; ++i) out << "line " << i << "\n";
+  }
+  const std::string tail = LogTail(path_, 3);
+  EXPECT_EQ(tail, "    | line 97\n    | line 98\n    | line 99\n");
+}
+
+TEST_F(ReadFileTest, LogTailOfAHugeLineIsBoundedAndMarkedCut) {
+  {
+    std::ofstream out(path_, std::ios::binary);
+    out << "started\n"
+        << std::string(size_t{20} << 20, 'x') << "y\n"
+        << "last words";
+  }
+  const std::string tail = LogTail(path_, 50);
+  EXPECT_EQ(tail,
+            "    | [cut] " + std::string(kMaxTailLineBytes - 1, 'x') + "y\n    | last words\n");
+  // Also when the window starts in the middle of the huge line.
+  {
+    std::ofstream out(path_, std::ios::binary);
+    out << std::string(size_t{1} << 20, 'z') << "\nend\n";
+  }
+  EXPECT_EQ(LogTail(path_, 2),
+            "    | [cut] " + std::string(kMaxTailLineBytes, 'z') + "\n    | end\n");
+}
+
+TEST_F(ReadFileTest, LogTailOfAnEmptyOrMissingLogSaysSo) {
+  Write(0);
+  EXPECT_EQ(LogTail(path_, 50), "    (the log is empty)\n");
+  EXPECT_EQ(LogTail(path_ + ".none", 50), "    (cannot read " + path_ + ".none)\n");
+}
+
 }  // namespace
 }  // namespace berth::common

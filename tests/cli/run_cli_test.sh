@@ -86,6 +86,27 @@ grep -q "boom-at-start" "$T/crash.err" && grep -q "exited with code 7" "$T/crash
 # Rollback: the role that did start is gone too.
 if wait_unmarked 30; then ok "partial start rolled back"; else fail "rollback left: $(marked)"; fi
 
+# 3b. A worker that prints a 20 MB line and fails: the error, state.json and berth's output stay
+# small (the log tail is 50 lines of at most 4 KiB, the long one marked as cut).
+cat > "$T/huge.yaml" <<YAML
+name: huge
+cluster: {gpus: 0, cpu: 2, mem: 1}
+roles:
+  - name: loud
+    readiness: {tcp: http}
+    scheduling_spec: {cpu: 1, ports: [http], cmd: [/bin/sh, -c, "head -c 20000000 /dev/zero | tr -c x x; echo; echo last-words; exit 3"]}
+YAML
+berth run "$T/huge.yaml" --run-dir "$T/huge" > "$T/huge.out" 2> "$T/huge.err"
+rc=$?
+err_bytes=$(wc -c < "$T/huge.err")
+state_bytes=$(wc -c < "$T/huge/state.json")
+if [ $rc -eq 3 ] && grep -q "last-words" "$T/huge.err" && grep -q "\[cut\] xxxx" "$T/huge.err" &&
+  [ "$err_bytes" -lt 65536 ] && [ "$state_bytes" -lt 65536 ]; then
+  ok "a 20 MB line: stderr $err_bytes bytes, state.json $state_bytes bytes"
+else
+  fail "a 20 MB line: rc=$rc, stderr $err_bytes bytes, state.json $state_bytes bytes"
+fi
+
 # 4. A crash later: noticed within a second or two, exit code passed on.
 cat > "$T/later.yaml" <<YAML
 name: later
