@@ -50,6 +50,23 @@ std::string DefaultRunDir(const std::string& name) {
   return "berth-runs/" + name + "-" + stamp + "-" + std::to_string(getpid());
 }
 
+// The run directory and its logs/, private to the user whatever the umask
+// (the logs hold the workers' output, the directory the control token). A
+// directory that exists already keeps its mode.
+Status MakeRunDir(const std::string& dir) {
+  for (const std::string& d : {dir, dir + "/logs"}) {
+    std::error_code ec;
+    const bool existed = std::filesystem::is_directory(d, ec);
+    if (!existed) std::filesystem::create_directories(d, ec);
+    if (!ec && !existed) {
+      std::filesystem::permissions(d, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::replace, ec);
+    }
+    if (ec) return BackendError(d + ": cannot create: " + ec.message());
+  }
+  return Status::Ok();
+}
+
 // Exit code of `berth run` for an error of the Scheduler.
 int ExitCodeFor(const Status& s, const Scheduler& scheduler) {
   switch (s.code()) {
@@ -86,14 +103,15 @@ Status Run::Load() {
     }
   }
   state_.experiment = experiment_.name;
-  state_.run_dir = !options_.run_dir.empty()      ? options_.run_dir
-                   : !experiment_.run_dir.empty() ? experiment_.run_dir
-                                                  : DefaultRunDir(experiment_.name);
+  // The experiment's run_dir is where the file says: relative to the file's
+  // folder, not to wherever berth was started.
+  state_.run_dir = !options_.run_dir.empty() ? options_.run_dir
+                   : !experiment_.run_dir.empty()
+                       ? common::BesideFile(options_.experiment_path, experiment_.run_dir)
+                       : DefaultRunDir(experiment_.name);
   state_.berth_pid = getpid();
   state_.phase = "starting";
-  std::error_code ec;
-  std::filesystem::create_directories(state_.run_dir + "/logs", ec);
-  if (ec) return BackendError(state_.run_dir + ": cannot create: " + ec.message());
+  BERTH_RETURN_IF_ERROR(MakeRunDir(state_.run_dir));
   StartControl();
   BERTH_RETURN_IF_ERROR(PlanAndAdmit());
   return StartScheduler();

@@ -107,6 +107,27 @@ else
   fail "a 20 MB line: rc=$rc, stderr $err_bytes bytes, state.json $state_bytes bytes"
 fi
 
+# 3c. The experiment's run_dir is relative to the experiment file, and private whatever the umask.
+mkdir -p "$T/sub"
+cat > "$T/sub/rel.yaml" <<YAML
+name: rel
+run_dir: rel-run
+cluster: {gpus: 0, cpu: 2, mem: 1}
+roles:
+  - name: once
+    scheduling_spec: {cpu: 1, cmd: [/bin/true]}
+    readiness: none
+YAML
+(cd / && umask 000 && berth run "$T/sub/rel.yaml" > "$T/rel.out" 2>&1)
+rc=$?
+mode=$(stat -c %a "$T/sub/rel-run" 2>/dev/null)
+logs_mode=$(stat -c %a "$T/sub/rel-run/logs" 2>/dev/null)
+if [ $rc -eq 0 ] && [ "$mode" = 700 ] && [ "$logs_mode" = 700 ] && [ ! -e /rel-run ]; then
+  ok "run_dir beside the experiment file, mode 700 under umask 000"
+else
+  fail "relative run_dir: rc=$rc mode=$mode logs=$logs_mode; $(cat "$T/rel.out")"
+fi
+
 # 4. A crash later: noticed within a second or two, exit code passed on.
 cat > "$T/later.yaml" <<YAML
 name: later
