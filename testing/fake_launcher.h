@@ -35,6 +35,8 @@ class FakeLauncher final : public ProcessLauncher {
   void FailSpawnOf(const std::string& id, Status error) { spawn_errors_[id] = std::move(error); }
   // The worker does not honour SIGTERM: a termination SIGKILLs it at grace.
   void IgnoreSigterm(const std::string& id) { ignores_sigterm_.insert(id); }
+  // `id` exits with `code` as soon as it is spawned (a one-shot program).
+  void ExitAtSpawn(const std::string& id, int code) { exit_at_spawn_[id] = code; }
   // The running worker exits with `code`; false if it is not running.
   bool Exit(const std::string& id, int code) {
     return End(id, code, 0, "exited with code " + std::to_string(code));
@@ -80,6 +82,10 @@ class FakeLauncher final : public ProcessLauncher {
       running_.insert(s.id);
       pids_[s.id] = next_pid_;
       pids.push_back(next_pid_++);
+    }
+    for (const LaunchSpec& s : specs) {
+      auto it = exit_at_spawn_.find(s.id);
+      if (it != exit_at_spawn_.end()) Exit(s.id, it->second);
     }
     return pids;
   }
@@ -150,6 +156,7 @@ class FakeLauncher final : public ProcessLauncher {
   std::vector<std::vector<std::string>> terminations_;
   std::map<std::string, Status> spawn_errors_;
   std::set<std::string> ignores_sigterm_;
+  std::map<std::string, int> exit_at_spawn_;
 };
 
 }  // namespace berth::testing

@@ -48,6 +48,33 @@ struct Colocation {
   bool fork = true;  // true: a new worker in each target worker's bundle; false: an alias
 };
 
+// What happens when one of a role's workers exits (or its node is lost)
+// while the run goes on. The unit that restarts or is dropped follows the
+// placement: a shared role (training) as one gang, a separate or deferred
+// role one instance (all its processes); a forked role follows its target
+// and has no policy of its own.
+struct FailurePolicy {
+  enum class Action {
+    kFail,     // the run ends (the default)
+    kRestart,  // the unit restarts, within the budget below
+    kDrop,     // the unit is stopped and the run goes on without it
+  };
+  Action action = Action::kFail;
+  // More than max_restarts restarts of one unit within window_s make it
+  // failed for good: then it is dropped when min_replicas is given, else the
+  // run ends.
+  int max_restarts = 3;
+  double window_s = 3600;
+  // The wait before a restart: backoff_initial_s, doubled for each restart
+  // of the unit within the window, at most backoff_max_s.
+  double backoff_initial_s = 1;
+  double backoff_max_s = 60;
+  // Instances that must stay alive once units are dropped; below it the run
+  // ends. Unset: 1 with kDrop; with kRestart a unit out of restarts ends the run.
+  std::optional<int> min_replicas;
+};
+const char* FailureActionName(FailurePolicy::Action a);  // "fail", "restart", "drop"
+
 struct RoleSpec {
   std::string name;  // 1-64 of [A-Za-z0-9_.-], starting with a letter or digit
   int replicas = 1;
@@ -64,6 +91,7 @@ struct RoleSpec {
   std::optional<Colocation> colocation;
   Readiness readiness;
   double startup_timeout_s = 30.0;
+  FailurePolicy on_failure;
 };
 
 // Where the workers run. kLocal: processes on this machine. kSlurm: steps of

@@ -22,17 +22,24 @@
 // RLIMIT_NOFILE (the supervisor raises its own soft limit to its hard limit,
 // to hold the log descriptors of many workers).
 //
-// Residual gaps, which only cgroups could close:
+// Residual gaps:
 //  - A descendant that drops the marker from its environment AND loses its
 //    ancestry to the worker (its parent exits, so it is re-parented to the
 //    supervisor) is killed by TerminateAll/Shutdown/berth's exit, but not by
 //    Terminate(id).
 //  - If the supervisor itself is SIGKILLed, its workers die with it
-//    (PDEATHSIG) and berth kills everything that carries the marker when it
-//    next calls the ProcessSupervisor. If berth and the supervisor are
-//    SIGKILLed at the same time (`pkill -9 -f berth` matches both: the
-//    supervisor is a fork of berth or the berth-supervisor program), the
-//    workers' descendants survive.
+//    (PDEATHSIG) and berth kills everything that carries the marker (and
+//    everything in the supervisor's cgroup, with own_cgroup) when it next
+//    calls the ProcessSupervisor. If berth and the supervisor are SIGKILLed
+//    at the same time (`pkill -9 -f berth` matches both: the supervisor is a
+//    fork of berth or the berth-supervisor program), the workers'
+//    descendants survive them: nothing is left alive to kill them. With
+//    SupervisorOptions::own_cgroup they are all still in the supervisor's
+//    cgroup (cgroup()), so whoever recorded its path can kill them later
+//    with one write to its cgroup.kill: `berth run` records it in the run
+//    dir's state.json, and `berth down` or the next `berth run` on the
+//    directory kills it. A process running as root can still move itself
+//    out of the cgroup.
 
 #include <chrono>
 #include <memory>
@@ -64,7 +71,10 @@ struct LaunchSpec {
   // at Spawn() time. A relative path is taken relative to it.
   std::string cwd = {};
   // stdout and stderr of the child are appended here; parent directories are
-  // created. Empty: discarded. Relative: to berth's working directory.
+  // created. Empty: discarded. Relative: to berth's working directory. The
+  // file's own name is never followed: a symbolic link there is refused
+  // (kInvalidSpec, naming it), as is a FIFO, a directory or a file with other
+  // hard links; nothing is written through them.
   std::string log_path = {};
   // Optional: every line the worker writes is also appended here as
   // "[<id>] <line>\n", one write per batch of whole lines, so lines of
@@ -72,6 +82,14 @@ struct LaunchSpec {
   // cut into several; a last line without '\n' gets one. Several workers may
   // share the file.
   std::string merged_log_path = {};
+  // Optional: the folder the logs are kept in (a run directory). Its own
+  // path is the caller's and may go through links; of log_path and
+  // merged_log_path, each one that lies beneath it (its path starts with
+  // log_root's) is opened without following anything below log_root: a
+  // symbolic link planted there, at the file or at a folder on the way, is
+  // refused (kInvalidSpec, naming it) and nothing is written through it.
+  // log_root and the folders below it are created 0700 when missing.
+  std::string log_root = {};
 
   Status Validate() const;
   bool operator==(const LaunchSpec&) const = default;
@@ -107,6 +125,17 @@ struct SupervisorOptions {
   // fork execs this program at once, so the caller may have threads (a
   // Python interpreter, say).
   std::string exec_path;
+  // Whether the supervisor, and so every worker and everything they start
+  // (setsid or double fork included), runs in a cgroup v2 of its own:
+  // <cgroup2 mount><the caller's v2 cgroup>/berth-<caller's pid>-<random>,
+  // made by Start, the supervisor moved into it before it starts anything,
+  // removed once the supervisor exited (whatever is still in it is killed
+  // first, with a line on stderr). It needs write access to the caller's
+  // cgroup (root, or a delegated subtree); where there is none, Start goes
+  // on without a cgroup and cgroup_unavailable() says why. Default: off
+  // (the Python module's default); `berth run` turns it on unless
+  // BERTH_CGROUP=off.
+  bool own_cgroup = false;
 
   Status Validate() const;
 };
@@ -225,6 +254,13 @@ class ProcessSupervisor final : public ProcessLauncher {
   int supervisor_pid() const;
   // The random per-supervisor token in the workers' BERTH_SUPERVISOR_TOKEN.
   const std::string& token() const;
+  // The supervisor's cgroup directory (options.own_cgroup), "" when it runs
+  // without one.
+  const std::string& cgroup() const;
+  // Why there is no cgroup although options.own_cgroup asked for one
+  // ("/sys/fs/cgroup/berth-12-0123456789abcdef: Permission denied
+  // (EACCES)"); "" otherwise.
+  const std::string& cgroup_unavailable() const;
 
  private:
   struct Impl;

@@ -102,6 +102,13 @@ struct SchedulerOptions {
   std::string log_dir;
   // Every worker's lines prefixed with its id. Empty: <log_dir>/merged.log.
   std::string merged_log;
+  // The folder the logs are kept in: nothing below it is followed when a log
+  // is opened (a symbolic link planted at a log, or at a folder on the way,
+  // fails the launch naming it, and nothing is written through it); its own
+  // path may go through links. Empty: log_dir. `berth run` gives its run
+  // directory, which holds logs/ and merged.log. A merged_log outside it
+  // only has its own name checked (LaunchSpec::log_root).
+  std::string log_root;
   // The environment workers start from (the plan's variables are set over
   // it). Default: berth's own environment.
   std::optional<std::vector<std::pair<std::string, std::string>>> base_env;
@@ -167,6 +174,27 @@ class Scheduler {
   // SIGTERM to each worker's process tree, `grace`, then SIGKILL. An unknown
   // role is kNotFound.
   Status DeleteWorkers(const std::optional<std::string>& role = std::nullopt);
+
+  // The workers that restart or stop together with `worker` (its unit): all
+  // of a shared role (one gang), or the processes of one separate or
+  // deferred instance; then the forked workers standing on them. A forked
+  // worker's unit is its target's. Empty for an unknown worker.
+  std::vector<std::string> UnitOf(const std::string& worker) const;
+
+  // Stops the unit of `worker` (forks first, then the unit, its rank 0 or
+  // head last) and starts it again on the same nodes and devices with new
+  // ports, targets before their forks, each launch counted in
+  // Worker::restarts; waits until it is ready. Returns the unit's ids. On
+  // error (as CreateWorkers': an exit during start-up, a timeout) the unit
+  // is left stopped, on record, for another RestartUnit or a DropUnit.
+  Result<std::vector<std::string>> RestartUnit(const std::string& worker);
+
+  // Stops the unit of `worker` for good; the rest of its role runs on. Its
+  // bundles stay reserved until the role is deleted.
+  Status DropUnit(const std::string& worker);
+
+  // The spec a role was created with, or nullptr.
+  const RoleSpec* FindRoleSpec(const std::string& role) const;
 
   // Plans on these nodes from now on (after a node failure, say). Errors:
   // kInvalidSpec while any role has workers (delete them first).

@@ -152,6 +152,14 @@ class Job:
                            shape ({"tcp": "http"} or {"http": {"port": "http", "path": "/h"}})
       startup_timeout=30.0 seconds create_workers waits for readiness (and get_workers'
                            default timeout)
+      on_failure="fail"    what a worker failing later does (docs/experiment.md): "fail"
+                           (get_workers raises WorkerFailedError), "restart" (its unit is
+                           started again on the same GPUs with new ports; get_workers waits for
+                           a restart due within its timeout and returns the new workers) or
+                           "drop" (the unit is stopped; the role goes on with fewer)
+      restart=None         with "restart": {"max_restarts": 3, "window_s": 3600,
+                           "backoff_s": [1, 60]} (any of them); used up, WorkerFailedError
+      min_replicas=None    with "restart" or "drop": instances that must stay alive
     """
 
     role: str
@@ -161,6 +169,9 @@ class Job:
     instance: Optional[Tuple[int, int]] = None
     readiness: Union[None, str, Dict[str, Any]] = None
     startup_timeout: float = 30.0
+    on_failure: str = "fail"
+    restart: Optional[Dict[str, Any]] = None
+    min_replicas: Optional[int] = None
 
     @property
     def is_alias(self) -> bool:
@@ -183,7 +194,7 @@ class Worker:
       device), ports ({name: port}), env (berth's variables and the spec's env_vars, in
       berth's order), argv, fork_of (the target worker, for forks), pid, phase ("starting",
       "ready", "exited", "failed", "stopped"), exit ("exited with code 3"), exit_status
-      (-1 while it runs), restarts (relaunches after a port conflict), log_path
+      (-1 while it runs), restarts (relaunches: after a port conflict, or on_failure: restart), log_path
     """
 
     id: str
@@ -348,6 +359,16 @@ def role_map(job: Job) -> Dict[str, Any]:
     if readiness is not None:
         m["readiness"] = readiness
     m["startup_timeout"] = _number(job.startup_timeout, "startup_timeout", role)
+    # Checked by berth (allowed actions, the budget's keys and ranges).
+    if job.on_failure != "fail":
+        m["on_failure"] = job.on_failure
+    if job.restart is not None:
+        if not isinstance(job.restart, Mapping):
+            raise WorkerCreationError(role, f"restart must be a dict like {{'max_restarts': 5}}, "
+                                      f"got {job.restart!r}")
+        m["restart"] = dict(job.restart)
+    if job.min_replicas is not None:
+        m["min_replicas"] = job.min_replicas
     return m
 
 

@@ -14,6 +14,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -28,6 +30,7 @@
 #include "berth/plan.h"
 #include "berth/ports.h"
 #include "berth/process.h"
+#include "berth/recovery.h"
 #include "berth/scheduler.h"
 #include "berth/scheduler_json.h"
 
@@ -93,6 +96,9 @@ class PyScheduler {
         Make(log_dir, cluster_json, gpus, cpu, mem, grace, expected_roles_json, supervisor);
     if (!s) Raise(s.error());
     s_ = std::move(s).value();
+    // Roles' on_failure, applied when the caller looks (get_workers): this
+    // module has no loop of its own. Its events are not kept.
+    recovery_ = std::make_unique<Recovery>(*s_, Clock::System(), nullptr);
   }
 
   std::vector<std::string> CreateWorkers(const std::string& role_json) {
@@ -120,7 +126,18 @@ class PyScheduler {
       if (s_ == nullptr) {
         r = Closed();
       } else {
-        r = s_->GetWorkers(role, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+        // A failed unit with a restart due within the timeout is restarted
+        // first; then the workers as get_workers has always given them.
+        const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+        const Clock::TimePoint deadline = Clock::System().Now() + timeout;
+        Status tended = recovery_->Tend(deadline);
+        if (!tended.ok()) {
+          r = tended;
+        } else {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              deadline - Clock::System().Now());
+          r = s_->GetWorkers(role, std::max(left, std::chrono::milliseconds(0)));
+        }
         failure = s_->last_failure();
       }
     }
@@ -161,6 +178,7 @@ class PyScheduler {
   void Close() {
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
+    recovery_.reset();
     s_.reset();
   }
 
@@ -226,6 +244,7 @@ class PyScheduler {
 
   std::mutex mu_;
   std::unique_ptr<Scheduler> s_;
+  std::unique_ptr<Recovery> recovery_;  // on s_; reset before it
 };
 
 // The dry run: the document of `berth plan --json`.

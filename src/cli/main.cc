@@ -101,6 +101,15 @@ int Main(int argc, char** argv) {
       "status",
       "Show a run's workers: live from its berth run (control API), else from state.json.");
   status->add_option("run_dir", status_dir, "The run dir that `berth run` printed")->required();
+  std::string events_dir;
+  bool events_follow = false;
+  bool events_json = false;
+  CLI::App* events = app.add_subcommand(
+      "events", "Show what happened to a run's workers: failures, restarts, drops (events.jsonl).");
+  events->add_option("run_dir", events_dir, "The run dir that `berth run` printed")->required();
+  events->add_flag("-f,--follow", events_follow,
+                   "Then show new events until the run's berth exits");
+  events->add_flag("--json", events_json, "One JSON object a line, as written");
   std::string down_dir;
   double down_timeout = 60;
   CLI::App* down = app.add_subcommand("down", "Stop a run and wait until its workers are gone.");
@@ -119,6 +128,7 @@ int Main(int argc, char** argv) {
   if (run->parsed()) return berth::run::RunExperiment(run_options);
   if (status->parsed()) return berth::run::ShowStatus(status_dir);
   if (down->parsed()) return berth::run::Down(down_dir, down_timeout);
+  if (events->parsed()) return berth::run::ShowEvents(events_dir, events_follow, events_json);
   return kExitBadInput;  // unreachable: require_subcommand(1)
 }
 

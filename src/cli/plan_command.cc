@@ -15,6 +15,7 @@
 #include "roles/ports.h"
 #include "runtime/local/local_node.h"
 #include "runtime/slurm/allocation.h"
+#include "runtime/slurm/slurm_fit.h"
 
 namespace berth::cli {
 namespace {
@@ -38,6 +39,21 @@ struct Output {
   std::string text;
   std::vector<std::string> warnings;
 };
+
+// The experiment fits the Slurm nodes as configured, not what they have free
+// now: `berth run` would submit it and it would wait in the queue.
+Status Pending(const std::string& path, const ExperimentSpec& experiment,
+               const runtime::slurm::SlurmFit& fit) {
+  std::string busy;
+  for (const std::string& b : fit.busy) busy += "\n    " + b;
+  char timeout[32];
+  std::snprintf(timeout, sizeof timeout, "%g", experiment.slurm.queue_timeout_s);
+  return Unavailable(path +
+                     ": PENDING: the experiment fits the Slurm nodes as configured but not what "
+                     "they have free now; berth run would submit it and wait in the queue (up "
+                     "to slurm.queue_timeout, " +
+                     std::string(timeout) + " s) until other jobs release:" + busy);
+}
 
 // On an error, `note` may get one more line for people (after the error).
 Result<Output> Plan(const PlanOptions& options, std::string* note) {
@@ -97,7 +113,16 @@ Result<Output> Plan(const PlanOptions& options, std::string* note) {
                             : " in partition " + experiment.slurm.partition) +
                        " (see the warnings)");
   }
-  Result<berth::Plan> plan = MakePlan(experiment, cluster.nodes, ports);
+  Result<berth::Plan> plan = Internal("not planned");
+  if (slurm) {
+    // Busy nodes make the job wait in the queue; they are not "never fits".
+    Result<runtime::slurm::SlurmFit> fit =
+        runtime::slurm::PlanOnSlurm(experiment, cluster.nodes, ports);
+    if (fit && fit->pending) return Pending(path, experiment, *fit);
+    plan = fit ? Result<berth::Plan>(std::move(fit->plan)) : Result<berth::Plan>(fit.error());
+  } else {
+    plan = MakePlan(experiment, cluster.nodes, ports);
+  }
   if (!plan) {
     // The usual first stumble: planning a GPU experiment on a laptop.
     if (cluster.local && plan.error().code() == ErrorCode::kInfeasible && !experiment.gpus &&

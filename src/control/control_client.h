@@ -33,8 +33,11 @@ struct ControlResponse {
   std::string error_message() const;
 };
 
-// One request to 127.0.0.1:`port`. `body` empty: none. Errors: kUnavailable
-// when nothing answers (refused, timed out), with what happened.
+// One request to 127.0.0.1:`port`. `body` empty: none. `timeout` bounds all
+// of it (connecting, writing, reading), and a reply over 64 MiB is refused.
+// Errors: kUnavailable when nothing answers (refused, timed out, a reply cut
+// short or malformed), with what happened; kInvalidSpec for a method, path
+// or token with a line break or NUL (they would forge the request).
 Result<ControlResponse> ControlCall(int port, const std::string& token, const std::string& method,
                                     const std::string& path, const std::string& body,
                                     std::chrono::milliseconds timeout);

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "control/control_http.h"
 #include "control/control_server.h"
 #include "formats/experiment_yaml.h"
 #include "scheduler/worker_json.h"
@@ -21,7 +22,12 @@ namespace berth::control {
 
 const char* const kControlEndpoints =
     "GET /v1/status, GET /v1/roles, GET /v1/roles/<role>/workers?timeout=SECONDS, "
-    "POST /v1/roles, POST /v1/roles/<role>/fork, DELETE /v1/roles/<role>, POST /v1/down";
+    "POST /v1/roles, POST /v1/roles/<role>/fork, DELETE /v1/roles/<role>, POST /v1/down, "
+    "GET /v1/events?after=N&timeout=SECONDS";
+
+ControlReply ControlHandlers::GetEvents(int64_t /*after*/, double /*timeout_s*/) {
+  return ErrorReply(NotFound("this server keeps no events"));
+}
 
 int HttpStatusFor(ErrorCode code) {
   switch (code) {
@@ -89,10 +95,19 @@ std::string JsonTypeName(const nlohmann::json& j) {
 }
 
 // The body as a JSON object, or the 400 that says what is wrong with it.
+// Checked as UTF-8 first: JSON is UTF-8 text, and the parser's message would
+// quote the bad bytes (which no JSON reply can carry).
 Result<nlohmann::json> JsonObjectBody(const std::string& body, const std::string& example) {
   size_t first = body.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) {
     return InvalidSpec("request body is empty; send a JSON object, e.g. " + example);
+  }
+  if (std::optional<size_t> bad = FirstInvalidUtf8(body)) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned char>(body[*bad]));
+    return InvalidSpec("request body is not UTF-8: byte " + std::string(byte) + " at offset " +
+                       std::to_string(*bad) + " is not part of a UTF-8 character; send JSON " +
+                       "text encoded as UTF-8");
   }
   nlohmann::json j;
   try {
@@ -143,6 +158,40 @@ ControlReply Workers(ControlHandlers& h, const std::string& role,
     timeout = t;
   }
   return h.GetWorkers(role, timeout);
+}
+
+// A query number in [lo, hi], or the 400 naming it.
+std::optional<ControlReply> QueryNumber(const std::string& name, const std::string& value,
+                                        double lo, double hi, bool whole, const std::string& hint,
+                                        double* out) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = value.empty() ? NAN : std::strtod(value.c_str(), &end);
+  if (std::isnan(v) || end == nullptr || *end != '\0' || errno != 0 || v < lo || v > hi ||
+      (whole && v != std::floor(v))) {
+    char range[64];
+    std::snprintf(range, sizeof range, "%s from %g to %g", whole ? "a whole number" : "a number",
+                  lo, hi);
+    return BadRequest(name + ": \"" + value + "\" is not " + range + " (" + hint + ")");
+  }
+  *out = v;
+  return std::nullopt;
+}
+
+ControlReply Events(ControlHandlers& h,
+                    const std::vector<std::pair<std::string, std::string>>& params) {
+  if (auto bad = CheckParams(params, {"after", "timeout"}, "GET /v1/events")) return *bad;
+  double after = 0;
+  double timeout = 0;
+  for (const auto& [name, value] : params) {
+    std::optional<ControlReply> bad =
+        name == "after" ? QueryNumber(name, value, 0, 9e15, true,
+                                      "the last seq seen; default 0: from the first", &after)
+                        : QueryNumber(name, value, 0, kMaxWorkersTimeout, false,
+                                      "seconds to wait for one; default 0", &timeout);
+    if (bad) return *bad;
+  }
+  return h.GetEvents(static_cast<int64_t>(after), timeout);
 }
 
 ControlReply Create(ControlHandlers& h, const std::string& body) {
@@ -210,6 +259,7 @@ ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
     if (auto bad = CheckParams(params, {}, "GET /v1/status")) return *bad;
     return h.GetStatus();
   }
+  if (v1 && n == 2 && p[1] == "events" && method == "GET") return Events(h, params);
   if (v1 && n == 2 && p[1] == "roles" && method == "GET") {
     if (auto bad = CheckParams(params, {}, "GET /v1/roles")) return *bad;
     return h.ListRoles();
@@ -259,9 +309,12 @@ std::optional<ControlReply> CheckAuthorization(const std::optional<std::string>&
         "no Authorization header; send \"Authorization: Bearer <token>\" with the token from "
         "RUN_DIR/control.token");
   }
-  const std::string& a = *authorization;
-  const std::string scheme = "bearer ";
-  bool bearer = a.size() > scheme.size();
+  // The header's bytes as sent: nothing decoded, trimmed or cut at a NUL.
+  // Only the scheme's case is free (RFC 7235); the token is every byte
+  // after the spaces that follow it.
+  const std::string_view a(*authorization);
+  const std::string_view scheme = "bearer";
+  bool bearer = a.size() > scheme.size() && a[scheme.size()] == ' ';
   for (size_t i = 0; bearer && i < scheme.size(); ++i) {
     bearer = std::tolower(static_cast<unsigned char>(a[i])) == scheme[i];
   }
@@ -270,10 +323,8 @@ std::optional<ControlReply> CheckAuthorization(const std::optional<std::string>&
         "the Authorization header is not \"Bearer <token>\"; send the token from "
         "RUN_DIR/control.token as a bearer token");
   }
-  std::string_view given(a);
-  given.remove_prefix(scheme.size());
+  std::string_view given = a.substr(scheme.size());
   while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
-  while (!given.empty() && given.back() == ' ') given.remove_suffix(1);
   if (token.empty() || !ConstantTimeEquals(given, token)) {
     return UnauthorizedReply(
         "wrong token; use the one in RUN_DIR/control.token of this run (it changes every time "

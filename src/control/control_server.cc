@@ -1,21 +1,16 @@
-// The control API's transport: the token and address files, the httplib server and its thread.
+// The control API's server: the token and address files, and the HTTP server's callbacks.
 
 #include "control/control_server.h"
 
 #include <fcntl.h>
-#include <httplib.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <csignal>
 #include <cstring>
 #include <optional>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
 #include "common/fd_io.h"
@@ -67,14 +62,12 @@ Status WriteControlToken(const std::string& path, const std::string& token) {
 // --- ControlServer ---
 
 struct ControlServer::Impl {
-  httplib::Server svr;
-  std::thread thread;
+  std::unique_ptr<HttpServer> http;
   std::string token;
   std::string token_path;
   std::string address_path;
   int port = -1;
   bool running = false;
-  std::atomic<bool> loop_ended{false};
 };
 
 ControlServer::ControlServer() : impl_(std::make_unique<Impl>()) {}
@@ -82,32 +75,54 @@ ControlServer::~ControlServer() { Stop(); }
 
 int ControlServer::port() const { return impl_->port; }
 const std::string& ControlServer::token() const { return impl_->token; }
+HttpServerStats ControlServer::stats() const {
+  return impl_->http ? impl_->http->stats() : HttpServerStats{};
+}
+
+std::string ReplyText(const ControlReply& reply) {
+  return reply.body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
 
 namespace {
 
-void Send(httplib::Response& res, const ControlReply& r) {
-  res.status = r.status;
-  res.set_content(r.body.dump() + "\n", "application/json");
+HttpReply ToHttp(const ControlReply& r) { return HttpReply{r.status, ReplyText(r), {}}; }
+
+// Runs on the poll thread once the headers are in: only the token check,
+// which is quick; a refused request's body is never kept.
+std::optional<HttpReply> Screen(const HttpRequest& req, const std::string& token) {
+  const std::vector<std::string_view> auth = req.HeaderValues("Authorization");
+  std::optional<ControlReply> denied;
+  if (auth.size() > 1) {
+    denied = UnauthorizedReply(
+        "more than one Authorization header; send one, \"Authorization: Bearer <token>\"");
+  } else {
+    denied = CheckAuthorization(
+        auth.empty() ? std::nullopt : std::optional<std::string>(std::string(auth[0])), token);
+  }
+  if (!denied) return std::nullopt;
+  HttpReply r = ToHttp(*denied);
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
 }
 
-std::string HttpReason(int status) {
-  switch (status) {
-    case 400:
-      return "bad HTTP request";
-    case 404:
-      return "not found";
-    case 413:
-      return "request body over 1 MiB";
-    case 414:
-      return "request URI too long";
-    default:
-      return "HTTP error " + std::to_string(status);
+HttpReply Handle(ControlHandlers& handlers, const HttpRequest& req) {
+  ControlReply r;
+  try {
+    r = RouteControlRequest(handlers, req.method, req.path, req.params, req.body);
+  } catch (const std::exception& e) {
+    r = ErrorReply(Internal(std::string("internal error: ") + e.what()));
   }
+  return ToHttp(r);
+}
+
+HttpReply Refuse(int http_status, const Status& why) {
+  return ToHttp(ErrorReply(why, std::nullopt, http_status));
 }
 
 }  // namespace
 
-Status ControlServer::Start(const std::string& run_dir, ControlHandlers* handlers) {
+Status ControlServer::Start(const std::string& run_dir, ControlHandlers* handlers,
+                            const HttpServerLimits& limits) {
   Impl& m = *impl_;
   if (m.running) return Internal("ControlServer::Start: already started");
   BERTH_ASSIGN_OR_RETURN(m.token, NewControlToken());
@@ -121,84 +136,18 @@ Status ControlServer::Start(const std::string& run_dir, ControlHandlers* handler
   ::unlink(m.address_path.c_str());
   BERTH_RETURN_IF_ERROR(WriteControlToken(m.token_path, m.token));
 
-  httplib::Server& svr = m.svr;
-  svr.set_payload_max_length(kMaxControlBody);
-  svr.set_read_timeout(5, 0);
-  svr.set_write_timeout(5, 0);
-  // One request per connection: no idle keep-alive connection holds Stop().
-  svr.set_keep_alive_max_count(1);
   const std::string token = m.token;
-  auto route = [handlers](const httplib::Request& req, httplib::Response& res) {
-    std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());
-    ControlReply r;
-    try {
-      r = RouteControlRequest(*handlers, req.method, req.path, params, req.body);
-    } catch (const std::exception& e) {
-      r = ErrorReply(Internal(std::string("internal error: ") + e.what()));
-    }
-    Send(res, r);
-  };
-  // Runs before httplib reads a body: the token is checked before anything
-  // else, and a request that declares no body (`curl -X POST .../v1/down`
-  // sends no Content-Length) is routed here, because httplib would wait for
-  // the client to close the connection as the end of a POST's body.
-  svr.set_pre_routing_handler([token, route](const httplib::Request& req, httplib::Response& res) {
-    std::optional<std::string> auth;
-    if (req.has_header("Authorization")) auth = req.get_header_value("Authorization");
-    if (std::optional<ControlReply> denied = CheckAuthorization(auth, token)) {
-      Send(res, *denied);
-      res.set_header("WWW-Authenticate", "Bearer");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-      route(req, res);
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  svr.Get(".*", route);
-  svr.Post(".*", route);
-  svr.Delete(".*", route);
-  svr.Put(".*", route);
-  svr.Patch(".*", route);
-  svr.Options(".*", route);
-  // httplib's own errors (a malformed request, a body too large): JSON too.
-  svr.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        const Status why = res.status == 404 ? NotFound(HttpReason(res.status))
-                                             : InvalidSpec(HttpReason(res.status));
-        ControlReply r = ErrorReply(why, std::nullopt, res.status);
-        res.set_content(r.body.dump() + "\n", "application/json");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-
-  m.port = svr.bind_to_any_port("127.0.0.1");
-  if (m.port <= 0) {
-    const int err = errno;
+  m.http = std::make_unique<HttpServer>(
+      limits, [token](const HttpRequest& req) { return Screen(req, token); },
+      [handlers](const HttpRequest& req) { return Handle(*handlers, req); }, Refuse);
+  Result<int> port = m.http->Start();
+  if (!port) {
     ::unlink(m.token_path.c_str());
-    return BackendError("control API: cannot listen on 127.0.0.1: " +
-                        std::string(err != 0 ? std::strerror(err) : "bind failed"));
+    m.http.reset();
+    return port.error().WithPrefix("control API: ");
   }
-  // The server's threads (the listener and its pool, which it creates)
-  // inherit this mask: SIGPIPE from a client gone mid-reply stays pending
-  // there instead of killing berth, and stop signals go to berth's main thread.
-  sigset_t block;
-  sigset_t old;
-  sigemptyset(&block);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) sigaddset(&block, sig);
-  ::pthread_sigmask(SIG_BLOCK, &block, &old);
-  m.thread = std::thread([&m] {
-    m.svr.listen_after_bind();
-    m.loop_ended.store(true);
-  });
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  m.port = *port;
   m.running = true;
-  // httplib's stop() does nothing until the loop runs; the socket already
-  // listens (connections queue), so this wait costs no client anything.
-  for (int i = 0; i < 2000 && !svr.is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
 
   // The address, atomically, once the socket listens.
   nlohmann::ordered_json addr;
@@ -228,12 +177,7 @@ void ControlServer::Stop() {
   m.running = false;
   // Clients stop finding it first; the token goes last, once nothing serves.
   ::unlink(m.address_path.c_str());
-  // Until the loop runs, stop() would do nothing (see Start).
-  while (!m.svr.is_running() && !m.loop_ended.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  m.svr.stop();
-  if (m.thread.joinable()) m.thread.join();
+  m.http->Stop();
   ::unlink(m.token_path.c_str());
 }
 

@@ -12,8 +12,10 @@
 //
 // The server authenticates, routes and parses; what each endpoint does is a
 // ControlHandlers (berth run's, or a test's fake). Handlers run on the
-// server's threads: the Scheduler is not thread-safe, so berth run hands the
-// calls that touch it to its main thread through a ControlMailbox.
+// server's threads, one per request: the Scheduler is not thread-safe, so
+// berth run hands the calls that touch it to its main thread through a
+// ControlMailbox. The transport and its limits (deadlines, the connection
+// cap) are control_http_server.h's.
 
 #include <chrono>
 #include <deque>
@@ -29,6 +31,7 @@
 #include "berth/experiment.h"
 #include "berth/scheduler.h"
 #include "berth/status.h"
+#include "control/control_http_server.h"
 #include "formats/run_state.h"
 
 namespace berth::control {
@@ -62,6 +65,9 @@ class ControlHandlers {
                                 const std::vector<std::string>& command) = 0;
   virtual ControlReply DeleteRole(const std::string& role) = 0;  // DELETE
   virtual ControlReply Down() = 0;                               // POST /v1/down
+  // GET /v1/events?after=N&timeout=SECONDS: the events numbered above N,
+  // waiting up to the timeout for one. Default: 404, none kept.
+  virtual ControlReply GetEvents(int64_t after, double timeout_s);
 };
 
 // The endpoints, as the 404 for an unknown one lists them.
@@ -78,10 +84,16 @@ ControlReply RouteControlRequest(ControlHandlers& handlers, const std::string& m
                                  const std::vector<std::pair<std::string, std::string>>& params,
                                  const std::string& body);
 
-// Authentication: `authorization` is the request's Authorization header
-// (nullopt: none). Nullopt when it is `Bearer <token>`; else the 401 reply.
+// Authentication: `authorization` is the request's Authorization header as
+// sent, less the spaces around it (nullopt: none). Nullopt when it is the
+// scheme `Bearer` (any case, RFC 7235), one or more spaces, and then exactly
+// the token's bytes, compared in constant time; else the 401 reply.
 std::optional<ControlReply> CheckAuthorization(const std::optional<std::string>& authorization,
                                                const std::string& token);
+
+// The reply's bytes: its JSON and a newline. Never throws: bytes that are not
+// UTF-8 (from a %-decoded path, say) become U+FFFD.
+std::string ReplyText(const ControlReply& reply);
 
 // Equal bytes, in a time that depends only on the lengths.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
@@ -134,15 +146,22 @@ class ControlServer {
 
   // Writes the token (a stale one removed first), listens on 127.0.0.1 on
   // an ephemeral port, then writes control.json. `handlers` must outlive
-  // Stop(). Its threads block SIGPIPE (a client gone mid-reply is an error
-  // there, not a signal to berth) and berth's stop signals.
-  Status Start(const std::string& run_dir, ControlHandlers* handlers);
-  // Removes control.json, stops listening, waits for the requests in
-  // progress (close the mailbox first, or they wait for their jobs), and
-  // removes control.token. Idempotent.
+  // every call of theirs (see Stop). Its threads block SIGPIPE (a client
+  // gone mid-reply is an error there, not a signal to berth) and berth's
+  // stop signals. `limits`: tests shorten them.
+  Status Start(const std::string& run_dir, ControlHandlers* handlers,
+               const HttpServerLimits& limits = {});
+  // Removes control.json, stops listening, drops connections still sending,
+  // gives the requests in handlers up to limits.stop_grace (1 s) to be
+  // answered (close the mailbox first: its waiting calls then answer 503 at
+  // once), closes every connection and removes control.token. Returns within
+  // that grace whatever clients and handlers do: a handler still running is
+  // abandoned (its reply dropped), so ControlHandlers must outlive it.
+  // Idempotent.
   void Stop();
   int port() const;
   const std::string& token() const;
+  HttpServerStats stats() const;
 
  private:
   struct Impl;

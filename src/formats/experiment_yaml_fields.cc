@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "common/text.h"
 #include "formats/experiment_yaml_reader.h"
 #include "roles/limits.h"
 
@@ -165,12 +166,76 @@ Result<Colocation> Reader::ReadStrategy(const Node& n, const std::string& path, 
   return c;
 }
 
+Status Reader::ReadFailurePolicy(const Entries& m, const std::string& path, RoleSpec& role) {
+  FailurePolicy& f = role.on_failure;
+  std::optional<Node> action = Get(m, "on_failure");
+  std::optional<Node> restart = Get(m, "restart");
+  std::optional<Node> min = Get(m, "min_replicas");
+  if (role.colocation) {
+    for (const auto& [key, v] :
+         {std::pair{"on_failure", action}, {"restart", restart}, {"min_replicas", min}}) {
+      if (v) {
+        return Err(*v, path + "." + key,
+                   "a colocated role is restarted and dropped with its target; give the policy "
+                   "to role " +
+                       common::Quote(role.colocation->target) + " and remove it here");
+      }
+    }
+  }
+  if (action) {
+    BERTH_ASSIGN_OR_RETURN(std::string a,
+                           String(*action, path + ".on_failure", "fail, restart or drop"));
+    if (a == "restart") {
+      f.action = FailurePolicy::Action::kRestart;
+    } else if (a == "drop") {
+      f.action = FailurePolicy::Action::kDrop;
+    } else if (a != "fail") {
+      return Err(*action, path + ".on_failure",
+                 "unknown action " + Preview(*action) + "; allowed: fail, restart, drop");
+    }
+  }
+  if (restart) {
+    const std::string p = path + ".restart";
+    if (f.action != FailurePolicy::Action::kRestart) {
+      return Err(*restart, p,
+                 "only applies to on_failure: restart; remove it, or set on_failure: restart");
+    }
+    BERTH_ASSIGN_OR_RETURN(Entries r,
+                           Map(*restart, p, {"max_restarts", "window_s", "backoff_s"},
+                               "a map like {max_restarts: 5, window_s: 3600, backoff_s: [1, 60]}"));
+    if (auto v = Get(r, "max_restarts")) {
+      BERTH_ASSIGN_OR_RETURN(int64_t n, Integer(*v, p + ".max_restarts", 0, roles::kMaxRestarts));
+      f.max_restarts = static_cast<int>(n);
+    }
+    if (auto v = Get(r, "window_s")) {
+      BERTH_ASSIGN_OR_RETURN(f.window_s, Seconds(*v, p + ".window_s"));
+    }
+    if (auto v = Get(r, "backoff_s")) {
+      const std::string b = p + ".backoff_s";
+      BERTH_RETURN_IF_ERROR(Tick(*v, b));
+      if (!v->IsSequence() || v->size() != 2) {
+        return TypeErr(*v, b,
+                       "[first, most]: the first wait in seconds and the longest, like [1, 60]");
+      }
+      BERTH_ASSIGN_OR_RETURN(f.backoff_initial_s, Seconds((*v)[0], b + "[0]"));
+      BERTH_ASSIGN_OR_RETURN(f.backoff_max_s, Seconds((*v)[1], b + "[1]"));
+    }
+  }
+  if (min) {
+    BERTH_ASSIGN_OR_RETURN(int64_t n,
+                           Integer(*min, path + ".min_replicas", 1, roles::kMaxReplicas));
+    f.min_replicas = static_cast<int>(n);
+  }
+  return Status::Ok();
+}
+
 Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(Entries m,
-                         Map(n, path,
-                             {"name", "replicas", "placement", "instance", "scheduling_spec",
-                              "scheduling_strategy", "readiness", "startup_timeout"},
-                             "a role map with name, replicas, scheduling_spec, ..."));
+  BERTH_ASSIGN_OR_RETURN(
+      Entries m,
+      Map(n, path,
+          {"name", "replicas", "placement", "instance", "scheduling_spec", "scheduling_strategy",
+           "readiness", "startup_timeout", "on_failure", "restart", "min_replicas"},
+          "a role map with name, replicas, scheduling_spec, ..."));
   RoleSpec role;
   std::optional<Node> name = Get(m, "name");
   if (!name) return Err(n, path + ".name", "required key is missing; give the role a name");
@@ -251,6 +316,7 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
     }
     BERTH_ASSIGN_OR_RETURN(role.startup_timeout_s, Seconds(*v, path + ".startup_timeout"));
   }
+  BERTH_RETURN_IF_ERROR(ReadFailurePolicy(m, path, role));
   return role;
 }
 

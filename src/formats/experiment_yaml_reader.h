@@ -91,6 +91,8 @@ class Reader {
   Result<SchedulingSpec> ReadSpec(const Node& n, const std::string& path);
   Result<Readiness> ReadReadiness(const Node& n, const std::string& path);
   Result<Colocation> ReadStrategy(const Node& n, const std::string& path, bool* colocated);
+  // on_failure, restart and min_replicas of the role map `m` (at `path`).
+  Status ReadFailurePolicy(const Entries& m, const std::string& path, RoleSpec& role);
 
   std::string_view file_;
   size_t values_ = 0;

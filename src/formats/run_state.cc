@@ -8,8 +8,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "common/fd_io.h"
+#include "common/safe_open.h"
 
 namespace berth::formats {
 
@@ -78,6 +82,8 @@ nlohmann::ordered_json RunStateToJson(const RunState& state, PortShape shape) {
   j["berth_pid"] = state.berth_pid;
   j["phase"] = state.phase;
   j["message"] = state.message;
+  if (!state.cgroup.empty()) j["cgroup"] = state.cgroup;
+  if (!state.slurm_job.empty()) j["slurm_job"] = state.slurm_job;
   j["workers"] = workers;
   return j;
 }
@@ -91,6 +97,8 @@ Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& wh
     s.berth_pid = j.at("berth_pid").get<int>();
     s.phase = j.at("phase").get<std::string>();
     s.message = j.value("message", "");
+    s.cgroup = j.value("cgroup", "");
+    s.slurm_job = j.value("slurm_job", "");
     for (const auto& w : j.at("workers")) {
       WorkerRecord r;
       r.id = w.at("id").get<std::string>();
@@ -123,33 +131,25 @@ Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& wh
 
 std::string StatePath(const std::string& run_dir) { return run_dir + "/state.json"; }
 
-Status WriteState(const RunState& state) {
-  const std::string path = StatePath(state.run_dir);
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+Status WriteState(const RunState& state, int run_dir_fd) {
+  common::UniqueFd opened;
+  if (run_dir_fd < 0) {
+    BERTH_ASSIGN_OR_RETURN(opened, common::OpenDirectory(state.run_dir, false, 0));
+    run_dir_fd = opened.get();
+  }
+  const std::string name = "state.json";
+  const std::string tmp = name + ".tmp." + std::to_string(getpid());
   const std::string text = RunStateToJson(state, PortShape::kList).dump(2) + "\n";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return BackendError(tmp + ": cannot write: " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return BackendError(tmp + ": write failed: " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
+  BERTH_ASSIGN_OR_RETURN(
+      common::UniqueFd fd,
+      common::OpenFileBeneath(run_dir_fd, tmp, common::WriteMode::kTruncate, 0644, state.run_dir));
+  Status written = common::WriteAll(fd.get(), text, state.run_dir + "/" + tmp);
   // The rename is atomic; fsync first so a crash never leaves an empty file.
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return BackendError(path + ": rename failed: " + std::strerror(err));
-  }
-  return Status::Ok();
+  if (written.ok()) ::fsync(fd.get());
+  fd = common::UniqueFd();
+  if (written.ok()) written = common::RenameBeneath(run_dir_fd, tmp, name, state.run_dir);
+  if (!written.ok()) ::unlinkat(run_dir_fd, tmp.c_str(), 0);
+  return written;
 }
 
 Result<RunState> ReadState(const std::string& run_dir) {
@@ -195,6 +195,40 @@ std::string RenderTable(const RunState& state) {
     out += line + "\n";
   }
   return out;
+}
+
+std::string RenderRoleHealth(const RunState& state) {
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const WorkerRecord*>> by_role;
+  for (const WorkerRecord& w : state.workers) {
+    if (!by_role.contains(w.role)) order.push_back(w.role);
+    by_role[w.role].push_back(&w);
+  }
+  std::string out;
+  for (const std::string& role : order) {
+    int ready = 0;
+    int done = 0;
+    int failed = 0;
+    int restarts = 0;
+    const auto& ws = by_role[role];
+    for (const WorkerRecord* w : ws) {
+      ready += w->state == WorkerState::kReady;
+      done += w->state == WorkerState::kExited;
+      failed += w->state == WorkerState::kFailed;
+      restarts += w->restarts;
+    }
+    const int n = static_cast<int>(ws.size());
+    const char* health = ready == n                 ? "ok"
+                         : done == n                ? "done"
+                         : ready == 0 && failed > 0 ? "failed"
+                         : ready + done > 0         ? "degraded"
+                                                    : "starting";
+    out += "  " + role + ": " + health + " (" + std::to_string(ready) + " of " + std::to_string(n) +
+           " ready";
+    if (restarts > 0) out += ", " + std::to_string(restarts) + " restart(s)";
+    out += ")\n";
+  }
+  return out.empty() ? out : "roles:\n" + out;
 }
 
 }  // namespace berth::formats

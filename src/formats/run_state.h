@@ -37,6 +37,12 @@ struct RunState {
   int berth_pid = -1;
   std::string phase;    // "starting", "running", "stopping", "stopped", "failed"
   std::string message;  // why it failed, when it did
+  // What outlives a berth killed with SIGKILL, for the next `berth down` or
+  // `berth run` on the directory to end: the run's cgroup v2 directory
+  // ("" when workers run without one) and the Slurm job holding its
+  // allocation ("" when local).
+  std::string cgroup;
+  std::string slurm_job;
   std::vector<WorkerRecord> workers;
   bool operator==(const RunState&) const = default;
 };
@@ -51,10 +57,21 @@ Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& wh
 
 // <run_dir>/state.json
 std::string StatePath(const std::string& run_dir);
-Status WriteState(const RunState& state);  // to StatePath(state.run_dir), atomically
+// To StatePath(state.run_dir), atomically: through state.json.tmp.<pid>,
+// renamed over it. Nothing in the run dir is followed: a symbolic link at
+// either name is refused (kInvalidSpec, naming it) and nothing is written
+// through it. `run_dir_fd`: the run dir already open (berth run holds it
+// locked); -1 opens state.run_dir.
+Status WriteState(const RunState& state, int run_dir_fd = -1);
 Result<RunState> ReadState(const std::string& run_dir);
 
 // A fixed-width table: ROLE ID NODE GPUS PID PORTS STATE RESTARTS.
 std::string RenderTable(const RunState& state);
+
+// Each role's health, a line each under "roles:": ok (every worker
+// ready), degraded (some, after a failure, a restart or a drop), failed
+// (none ready, one failed), done (every worker exited 0) or starting; with
+// how many are ready and the restarts. "" without workers.
+std::string RenderRoleHealth(const RunState& state);
 
 }  // namespace berth::formats

@@ -5,7 +5,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace berth::formats {
 namespace {
@@ -37,6 +40,38 @@ TEST(RunStateTest, WritesAtomicallyAndReadsBack) {
   std::filesystem::remove_all(dir);
 }
 
+// A link planted at state.json or at the temporary file (its name has this
+// process's pid, known here) is refused by name; its target stays as it was.
+TEST(RunStateTest, APlantedLinkIsRefusedAndNothingIsWrittenThroughIt) {
+  const std::string base = ::testing::TempDir() + "run_state_link_" + std::to_string(getpid());
+  const std::string dir = base + "/run";
+  const std::string target = base + "/precious";
+  for (const std::string& name :
+       {"state.json.tmp." + std::to_string(getpid()), std::string("state.json")}) {
+    SCOPED_TRACE(name);
+    std::filesystem::remove_all(base);
+    std::filesystem::create_directories(dir);
+    { std::ofstream(target) << "precious\n"; }
+    std::filesystem::create_symlink(target, dir + "/" + name);
+    RunState s{.experiment = "demo", .run_dir = dir, .berth_pid = 42, .phase = "running"};
+    Status st = WriteState(s);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.code(), ErrorCode::kInvalidSpec);
+    EXPECT_EQ(
+        st.message().rfind(dir + "/" + name + ": is a symbolic link (to '" + target + "')", 0), 0U)
+        << st.message();
+    std::ifstream in(target);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(content, "precious\n");
+    // The link stays for the user to see; no temporary file of ours is left.
+    EXPECT_TRUE(std::filesystem::is_symlink(dir + "/" + name));
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir),
+                            std::filesystem::directory_iterator()),
+              1);
+  }
+  std::filesystem::remove_all(base);
+}
+
 TEST(RunStateTest, MissingOrForeignFileIsAClearError) {
   auto missing = ReadState("/nonexistent/run");
   ASSERT_FALSE(missing.has_value());
@@ -65,6 +100,28 @@ TEST(RunStateTest, TableHasOneRowPerWorker) {
       "actor  actor/0  local  0     7    http=31000,master=31001  ready                        0\n"
       "ref    ref/0    local  -     -    -                        failed (exited with code 3)  "
       "0\n");
+  EXPECT_EQ(RenderRoleHealth(s),
+            "roles:\n  actor: ok (1 of 1 ready)\n  ref: failed (0 of 1 ready)\n");
+}
+
+TEST(RunStateTest, RoleHealthAfterRestartsAndDrops) {
+  RunState s{.experiment = "demo", .run_dir = "/r", .phase = "running"};
+  auto add = [&](const std::string& id, WorkerState st, int restarts) {
+    WorkerRecord w;
+    w.id = id;
+    w.role = id.substr(0, id.find('/'));
+    w.state = st;
+    w.restarts = restarts;
+    s.workers.push_back(w);
+  };
+  add("rollout/0", WorkerState::kReady, 0);
+  add("rollout/1", WorkerState::kStarting, 2);
+  add("eval/0", WorkerState::kExited, 0);
+  add("train/0", WorkerState::kStarting, 0);
+  EXPECT_EQ(RenderRoleHealth(s),
+            "roles:\n  rollout: degraded (1 of 2 ready, 2 restart(s))\n  eval: done (0 of 1 "
+            "ready)\n  train: starting (0 of 1 ready)\n");
+  EXPECT_EQ(RenderRoleHealth(RunState{}), "");
 }
 
 TEST(RunStateTest, JsonRoundTripsAsTheControlApiServesIt) {
@@ -73,6 +130,8 @@ TEST(RunStateTest, JsonRoundTripsAsTheControlApiServesIt) {
   s.run_dir = "/tmp/x";
   s.berth_pid = 42;
   s.phase = "running";
+  s.cgroup = "/sys/fs/cgroup/berth/run-42";
+  s.slurm_job = "17";
   WorkerRecord w;
   w.id = "actor/0";
   w.role = "actor";
@@ -89,6 +148,10 @@ TEST(RunStateTest, JsonRoundTripsAsTheControlApiServesIt) {
   Result<RunState> back = RunStateFromJson(nlohmann::json::parse(j.dump()), "status");
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(*back, s);
+  // A local run without a cgroup writes neither field.
+  s.cgroup.clear();
+  s.slurm_job.clear();
+  EXPECT_FALSE(RunStateToJson(s, PortShape::kList).contains("cgroup"));
   EXPECT_FALSE(RunStateFromJson(nlohmann::json::parse("{\"experiment\": 1}"), "status"));
 }
 

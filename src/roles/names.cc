@@ -19,6 +19,18 @@ const char* PlacementModeName(PlacementMode m) {
   return "unknown";
 }
 
+const char* FailureActionName(FailurePolicy::Action a) {
+  switch (a) {
+    case FailurePolicy::Action::kFail:
+      return "fail";
+    case FailurePolicy::Action::kRestart:
+      return "restart";
+    case FailurePolicy::Action::kDrop:
+      return "drop";
+  }
+  return "unknown";
+}
+
 namespace roles {
 namespace {
 

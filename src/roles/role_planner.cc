@@ -287,6 +287,20 @@ Result<PlacedRole> RolePlanner::Add(const RoleSpec& role, size_t role_index,
     }
   }
 
+  Result<std::vector<WorkerPlan>> workers = BuildRole(rp, target, ports);
+  if (!workers) {
+    for (const std::string& g : rp.groups) (void)s_->engine.RemoveGroup(g);
+    s_->engine.PurgeRemoved();
+    return workers.error();
+  }
+  out.workers = std::move(workers).value();
+  out.groups = rp.groups;
+  s_->roles.emplace(role.name, std::move(rp));
+  return out;
+}
+
+Result<std::vector<WorkerPlan>> RolePlanner::BuildRole(const RoleEntry& rp, const RoleEntry* target,
+                                                       const PortSource& ports) const {
   EnvContext ctx{ports, s_->addresses};
   RoleWorkers in;
   in.role = &rp.spec;
@@ -301,16 +315,39 @@ Result<PlacedRole> RolePlanner::Add(const RoleSpec& role, size_t role_index,
     in.training = rp.mode == PlacementMode::kShared;
     in.deferred = rp.mode == PlacementMode::kDeferred;
   }
-  Result<std::vector<WorkerPlan>> workers = BuildWorkers(in, ctx);
-  if (!workers) {
-    for (const std::string& g : rp.groups) (void)s_->engine.RemoveGroup(g);
-    s_->engine.PurgeRemoved();
-    return workers.error();
+  return BuildWorkers(in, ctx);
+}
+
+Result<std::vector<WorkerPlan>> RolePlanner::Rebuild(const std::string& role,
+                                                     const std::vector<int>& indices,
+                                                     const PortSource& ports) const {
+  auto it = s_->roles.find(role);
+  if (it == s_->roles.end()) return NotFound("role " + Quote(role) + " is not placed");
+  const RoleEntry& rp = it->second;
+  const RoleEntry* target = nullptr;
+  if (rp.spec.colocation) {
+    if (!rp.spec.colocation->fork) {
+      return InvalidSpec("role " + Quote(role) + " is an alias: it has no workers to build");
+    }
+    target = &s_->roles.at(rp.spec.colocation->target);
   }
-  out.workers = std::move(workers).value();
-  out.groups = rp.groups;
-  s_->roles.emplace(role.name, std::move(rp));
+  // Every worker is built again (ports are handed out in worker order), and
+  // only those asked for are kept: the others keep running on their ports.
+  BERTH_ASSIGN_OR_RETURN(std::vector<WorkerPlan> all, BuildRole(rp, target, ports));
+  std::vector<WorkerPlan> out;
+  for (WorkerPlan& w : all) {
+    if (std::find(indices.begin(), indices.end(), w.index) != indices.end()) {
+      out.push_back(std::move(w));
+    }
+  }
   return out;
+}
+
+std::optional<PlacementMode> RolePlanner::ModeOf(const std::string& role) const {
+  auto it = s_->roles.find(role);
+  if (it == s_->roles.end()) return std::nullopt;
+  if (it->second.spec.colocation) return ModeOf(it->second.spec.colocation->target);
+  return it->second.mode;
 }
 
 Status RolePlanner::Remove(const std::string& role) {

@@ -11,6 +11,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,8 @@ struct PlacedRole {
   std::string alias_of;             // colocation with fork: false: the target
   std::vector<std::string> warnings;
 };
+
+struct RoleEntry;  // role_planner.cc
 
 class RolePlanner {
  public:
@@ -54,11 +57,25 @@ class RolePlanner {
   // REQUIRES: no role still added is colocated on it.
   Status Remove(const std::string& role);
 
+  // The workers of the instances `indices` (WorkerPlan::index) of an added
+  // role, built again on the bundles they hold, with new ports: the same
+  // nodes and devices for a restart. A forked role's stand on its target's
+  // bundles. Errors: kNotFound, kInvalidSpec for an alias, a port source
+  // failure.
+  Result<std::vector<WorkerPlan>> Rebuild(const std::string& role, const std::vector<int>& indices,
+                                          const PortSource& ports) const;
+
+  // How an added role is placed, after the rollout and auto-deferral rules
+  // (a colocated role: its target's); nullopt when it is not added.
+  std::optional<PlacementMode> ModeOf(const std::string& role) const;
+
   bool Has(const std::string& role) const;
   const PlacementEngine& engine() const;
 
  private:
   struct State;
+  Result<std::vector<WorkerPlan>> BuildRole(const RoleEntry& rp, const RoleEntry* target,
+                                            const PortSource& ports) const;
   explicit RolePlanner(std::unique_ptr<State> state);
   std::unique_ptr<State> s_;
 };

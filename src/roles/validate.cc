@@ -4,6 +4,7 @@
 // experiments alike.
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -115,6 +116,71 @@ Status CheckReadiness(const RoleSpec& role, size_t r) {
   return Status::Ok();
 }
 
+std::string SecondsText(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", s);
+  return text;
+}
+
+// Seconds in (0, most], or an error at `path`.
+Status CheckSeconds(double s, double most, const std::string& path) {
+  if (std::isfinite(s) && s > 0 && s <= most) return Status::Ok();
+  return At(path, SecondsText(s) + " is outside (0, " + SecondsText(most) + "] seconds");
+}
+
+Status CheckFailurePolicy(const RoleSpec& role, size_t r) {
+  const FailurePolicy& f = role.on_failure;
+  const std::string path = RolePath(r);
+  if (role.colocation) {
+    if (f.action != FailurePolicy::Action::kFail || f.min_replicas) {
+      return At(path + ".on_failure",
+                "a colocated role is restarted and dropped with its target; give the policy to "
+                "role " +
+                    Quote(role.colocation->target));
+    }
+    return Status::Ok();
+  }
+  if (f.max_restarts < 0 || f.max_restarts > roles::kMaxRestarts) {
+    return At(path + ".restart.max_restarts", std::to_string(f.max_restarts) + " is outside 0.." +
+                                                  std::to_string(roles::kMaxRestarts));
+  }
+  BERTH_RETURN_IF_ERROR(
+      CheckSeconds(f.window_s, roles::kMaxRestartWindowS, path + ".restart.window_s"));
+  BERTH_RETURN_IF_ERROR(
+      CheckSeconds(f.backoff_initial_s, roles::kMaxBackoffS, path + ".restart.backoff_s[0]"));
+  BERTH_RETURN_IF_ERROR(
+      CheckSeconds(f.backoff_max_s, roles::kMaxBackoffS, path + ".restart.backoff_s[1]"));
+  if (f.backoff_max_s < f.backoff_initial_s) {
+    return At(path + ".restart.backoff_s",
+              "the longest wait (" + SecondsText(f.backoff_max_s) + ") is below the first (" +
+                  SecondsText(f.backoff_initial_s) + "); give [first, longest]");
+  }
+  // One gang: the ranks of a shared role (training) live and die together.
+  const bool gang = role.placement == PlacementMode::kShared && !role.instance;
+  if (gang && f.action == FailurePolicy::Action::kDrop) {
+    return At(path + ".on_failure",
+              "drop would leave a shared role (one gang, like training ranks) running with a "
+              "rank missing; use restart or fail, or placement: separate for independent "
+              "instances");
+  }
+  if (f.min_replicas) {
+    if (f.action == FailurePolicy::Action::kFail) {
+      return At(path + ".min_replicas", "only applies to on_failure: restart or drop; remove it");
+    }
+    if (gang) {
+      return At(path + ".min_replicas",
+                "a shared role restarts as one gang and has no instance to lose; remove it, or "
+                "use placement: separate");
+    }
+    if (*f.min_replicas < 1 || *f.min_replicas > role.replicas) {
+      return At(path + ".min_replicas", std::to_string(*f.min_replicas) +
+                                            " is outside 1..replicas (" +
+                                            std::to_string(role.replicas) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckRole(const RoleSpec& role, size_t r) {
   const std::string path = RolePath(r);
   if (!roles::IsValidRoleName(role.name)) {
@@ -144,6 +210,7 @@ Status CheckRole(const RoleSpec& role, size_t r) {
               std::to_string(role.startup_timeout_s) + " is outside (0, " +
                   std::to_string(static_cast<int>(roles::kMaxStartupTimeoutS)) + "] seconds");
   }
+  BERTH_RETURN_IF_ERROR(CheckFailurePolicy(role, r));
   const bool alias = role.colocation && !role.colocation->fork;
   if (alias) {
     if (!role.tasks.empty()) {

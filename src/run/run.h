@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,12 +22,17 @@
 #include "berth/experiment.h"
 #include "berth/plan.h"
 #include "berth/process.h"
+#include "berth/recovery.h"
 #include "berth/scheduler.h"
 #include "control/control_server.h"
 #include "formats/run_state.h"
+#include "run/event_feed.h"
+#include "run/events_log.h"
+#include "run/run_dir.h"
 #include "run/runner.h"
 #include "run/stop_request.h"
 #include "runtime/slurm/allocation.h"
+#include "runtime/slurm/node_watch.h"
 
 namespace berth::run {
 
@@ -43,6 +49,10 @@ struct RunSeams {
   Clock* clock = nullptr;
   WorkerProbe* probe = nullptr;
   runtime::slurm::CommandRunner* slurm_commands = nullptr;
+  // The cgroup the launcher's workers run in ("" for none), for state.json,
+  // and why there is none (said at start; "" to say nothing).
+  std::string cgroup;
+  std::string no_cgroup;
 };
 
 // The control API's endpoints are Run's: status and roles from a snapshot
@@ -57,10 +67,13 @@ class Run : private control::ControlHandlers {
         slurm_commands_(seams.slurm_commands != nullptr ? *seams.slurm_commands
                                                         : runtime::slurm::CommandRunner::System()),
         launcher_(std::move(seams.launcher)),
-        stop_(std::move(seams.stop)) {}
+        stop_(std::move(seams.stop)),
+        cgroup_(std::move(seams.cgroup)),
+        no_cgroup_(std::move(seams.no_cgroup)) {}
   // The mailbox first: the server's threads may be waiting on it.
   ~Run() override {
     mailbox_.Close("berth is stopping");
+    feed_.Close();
     control_.Stop();
   }
 
@@ -76,6 +89,7 @@ class Run : private control::ControlHandlers {
                                  const std::vector<std::string>& command) override;
   control::ControlReply DeleteRole(const std::string& role) override;
   control::ControlReply Down() override;
+  control::ControlReply GetEvents(int64_t after, double timeout_s) override;
   // Why a queued request waits, for its 503.
   std::string BusyReason();
   // On the main thread: the end of a create or fork call.
@@ -97,12 +111,34 @@ class Run : private control::ControlHandlers {
   // nodes left, a new job, the roles started again. False when it could not.
   bool Replace();
   Status Allocate(const Plan& plan);
+  // On Slurm: the plan on the partition's nodes (those lost in this run left
+  // out), which become nodes_; on nodes as configured when busy nodes stand
+  // in the way (the job waits in the queue).
+  Result<Plan> PlanSlurm();
   // On Slurm: workers start as steps of the job and are signalled through
   // Slurm before they are stopped.
   void UseSlurmSteps(SchedulerOptions& so);
   std::string Devices(const WorkerPlan& w) const;
-  std::string SlurmFailure();
+  // Empty while the Slurm job runs and `w`'s node answers; else the cause
+  // of `w`'s end, to begin the message (run_slurm.cc).
+  std::string SlurmFailure(const Worker& w);
+  std::string MarkLost(const std::string& node);
+  bool NodeWentSilent(const std::string& node);
+  std::string NodeLoss(const std::vector<std::pair<std::string, milliseconds>>& silent);
+  void CancelLostJob();
+  // The holder job's own last word (it ends itself without berth's
+  // heartbeat), to begin a message; "" when it said nothing.
+  std::string HolderLogNote() const;
+  // Nodes of the job that stopped answering (runtime/slurm/node_watch.h):
+  // nullopt to go on, else berth run's exit code (the run failed, naming the
+  // node and the workers lost with it).
+  std::optional<int> CheckSlurmNodes();
+  // The node watch stopped, the job cancelled and waited for.
+  void EndSlurmJob();
   void OnEvent(const SchedulerEvent& e);
+  // A step of a role's on_failure: printed, appended to events.jsonl, and
+  // noted on the worker's record.
+  void OnRecovery(const RecoveryEvent& e);
   int Watch();
   void Fail(int code, const std::string& message);
   void Save();
@@ -117,13 +153,26 @@ class Run : private control::ControlHandlers {
   runtime::slurm::CommandRunner& slurm_commands_;
   std::unique_ptr<ProcessLauncher> launcher_;  // until the Scheduler takes it
   std::unique_ptr<StopRequest> stop_;
+  std::string cgroup_;     // RunSeams::cgroup
+  std::string no_cgroup_;  // RunSeams::no_cgroup
+  // Held (locked) from Load to the end; released after the members below it,
+  // which write in it.
+  std::optional<RunDirectory> run_dir_;
   std::unique_ptr<Scheduler> scheduler_;
+  // Each role's on_failure, once the scheduler runs; its steps go to the
+  // screen and to events.jsonl.
+  std::unique_ptr<Recovery> recovery_;
+  std::optional<EventsLog> events_;
+  EventFeed feed_;  // the same events for GET /v1/events
   ExperimentSpec experiment_;
   std::vector<NodeSpec> nodes_;
   bool slurm_ = false;
   bool node_failed_ = false;  // the last failure was the Slurm job's NODE_FAIL
   Clock::TimePoint last_save_;
-  std::unique_ptr<runtime::slurm::Allocation> alloc_;  // backend slurm, once submitted
+  std::unique_ptr<runtime::slurm::Allocation> alloc_;      // backend slurm, once submitted
+  std::unique_ptr<runtime::slurm::NodeWatch> node_watch_;  // while the job runs
+  Clock::TimePoint next_node_check_;
+  std::set<std::string> lost_nodes_;  // found silent by node_watch_: never planned on again
   std::vector<const RoleSpec*> launch_order_;
   formats::RunState state_;
   int exit_code_ = 0;

@@ -44,6 +44,7 @@ void Run::StartControl() {
 
 void Run::StopControl(const std::string& why) {
   mailbox_.Close(why);
+  feed_.Close();
   control_.Stop();
 }
 
@@ -69,6 +70,16 @@ std::string Run::BusyReason() {
            "a time)";
   }
   return "berth is " + (phase.empty() ? std::string("busy") : phase);
+}
+
+control::ControlReply Run::GetEvents(int64_t after, double timeout_s) {
+  // Straight from the feed: no Scheduler call, so not through the mailbox.
+  EventFeed::Page page = feed_.After(after, Seconds(timeout_s));
+  nlohmann::ordered_json body;
+  body["events"] = std::move(page.events);
+  body["next"] = page.next;
+  body["first"] = page.first;
+  return control::ControlReply{200, std::move(body)};
 }
 
 control::ControlReply Run::GetStatus() {

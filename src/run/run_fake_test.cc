@@ -74,7 +74,10 @@ class RunFakeTest : public ::testing::Test {
     run_ = std::make_unique<run::Run>(options, RunSeams{.launcher = std::move(launcher),
                                                         .stop = std::move(stop),
                                                         .clock = &clock_,
-                                                        .probe = &probe_});
+                                                        .probe = &probe_,
+                                                        .slurm_commands = nullptr,
+                                                        .cgroup = "",
+                                                        .no_cgroup = ""});
     return run_->Main();
   }
   formats::RunState State() {

@@ -7,23 +7,63 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
+#include "common/read_file.h"
 #include "roles/ports.h"
 #include "run/run.h"
 #include "runtime/slurm/allocation.h"
+#include "runtime/slurm/holder.h"
+#include "runtime/slurm/slurm_fit.h"
 
 namespace berth::run {
 namespace {
 
 std::string DeviceList(const std::vector<GpuShare>& gpus) {
   std::string s;
-  for (const GpuShare& g : gpus) s += (s.empty() ? "" : ",") + std::to_string(g.device);
+  for (const GpuShare& g : gpus) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(g.device);
+  }
   return s;
 }
 
 }  // namespace
+
+Result<Plan> Run::PlanSlurm() {
+  std::vector<std::string> skipped;
+  BERTH_ASSIGN_OR_RETURN(
+      std::vector<NodeSpec> free,
+      runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped, true, slurm_commands_));
+  for (const std::string& s : skipped)
+    std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
+  // Slurm may still call a lost node usable: it notices later than berth.
+  std::erase_if(free, [this](const NodeSpec& n) {
+    if (!lost_nodes_.contains(n.name)) return false;
+    std::fprintf(stderr, "warning: slurm node left out: %s: lost earlier in this run\n",
+                 n.name.c_str());
+    return true;
+  });
+  if (free.empty()) return Unavailable("Slurm has no usable node");
+  BERTH_ASSIGN_OR_RETURN(runtime::slurm::SlurmFit fit,
+                         runtime::slurm::PlanOnSlurm(experiment_, std::move(free),
+                                                     roles::CountingPorts(), slurm_commands_));
+  if (fit.pending) {
+    // Not on what is free now, but on the nodes when their jobs end: the job
+    // waits in the queue (its reason shown, bounded by slurm.queue_timeout).
+    std::printf(
+        "the experiment does not fit what Slurm has free now; it fits the nodes when other "
+        "jobs end, so berth submits it to wait in the queue; busy now:\n");
+    for (const std::string& b : fit.busy) std::printf("    %s\n", b.c_str());
+    std::fflush(stdout);
+  }
+  nodes_ = std::move(fit.nodes);
+  return std::move(fit.plan);
+}
 
 // Submits the job that holds the whole experiment and waits until it runs.
 Status Run::Allocate(const Plan& plan) {
@@ -36,6 +76,9 @@ Status Run::Allocate(const Plan& plan) {
                                          std::move(nodes), state_.run_dir, slurm_commands_, clock_);
   if (!alloc) return alloc.error();
   alloc_ = std::make_unique<runtime::slurm::Allocation>(std::move(alloc).value());
+  // Recorded at once: a berth killed from here on leaves `berth down` the id
+  // to cancel (slurm_leftover.h).
+  state_.slurm_job = alloc_->job_id();
   state_.message = "Slurm job " + alloc_->job_id();
   Save();
   Status running = alloc_->WaitRunning(
@@ -49,40 +92,181 @@ Status Run::Allocate(const Plan& plan) {
   if (!running.ok()) {
     Status c = alloc_->Cancel();
     if (!c.ok()) std::fprintf(stderr, "berth: %s\n", c.message().c_str());
-    return running;
+    return running.code() == ErrorCode::kBackend ? running.WithPrefix(HolderLogNote()) : running;
   }
   std::printf("  Slurm job %s runs\n", alloc_->job_id().c_str());
+  Result<std::unique_ptr<runtime::slurm::NodeWatch>> watch = alloc_->WatchNodes();
+  if (watch) {
+    node_watch_ = std::move(watch).value();
+  } else {
+    std::fprintf(stderr,
+                 "berth: warning: %s; a lost node is noticed only once Slurm marks it down\n",
+                 watch.error().message().c_str());
+  }
+  next_node_check_ = clock_.Now() + runtime::slurm::kNodeSilence;
   return Status::Ok();
 }
 
-// Empty while the Slurm job runs; else what Slurm did to it, and which
-// workers stood on the nodes that failed (the job is one allocation: Slurm
-// ends all of it, and berth reports every gang on a failed node as failed).
-std::string Run::SlurmFailure() {
+// What the holder job said when it ended itself (its line in holder.log,
+// which Slurm's own lines may follow), as the start of a message; "" when
+// it said nothing.
+std::string Run::HolderLogNote() const {
+  const std::string tail =
+      common::LogTail(state_.run_dir + "/" + runtime::slurm::kHolderLogFile, 5);
+  const size_t at = tail.find("berth holder:");
+  if (at == std::string::npos) return {};
+  return tail.substr(at, tail.find('\n', at) - at) +
+         " (the job ends itself when berth's heartbeat stops changing: berth could not write "
+         "it, or the job's first node does not see the run dir; docs/slurm.md); ";
+}
+
+// Empty while the Slurm job runs and `w`'s node answers; else the cause of
+// `w`'s end, first in the message: what Slurm did to the job (on NODE_FAIL
+// the failed nodes and every worker that stood on them: the job is one
+// allocation, and Slurm ends all of it), or the node that went silent as the
+// worker failed. Sets the exit text of the workers it names.
+std::string Run::SlurmFailure(const Worker& w) {
   Result<runtime::slurm::SlurmJob> job = alloc_->Query();
   // A cancelled job is COMPLETING for a moment before Slurm says why it ended.
   for (int i = 0; i < 40 && job && job->state == runtime::slurm::JobState::kCompleting; ++i) {
     clock_.SleepFor(milliseconds(50));
     job = alloc_->Query();
   }
-  if (!job) return " (Slurm job " + alloc_->job_id() + ": " + job.error().message() + ")";
-  if (job->state == runtime::slurm::JobState::kRunning) return {};
-  std::string out = " (Slurm job " + alloc_->job_id() + " is " + job->state_text +
-                    (job->reason.empty() ? "" : ", " + job->reason);
+  formats::WorkerRecord* rec = Record(w.plan.id);
+  if (job && job->state == runtime::slurm::JobState::kRunning) {
+    // A node that dies kills its tasks first, often before its slurmd and
+    // slurmstepd: srun then reports a killed task while the job runs on.
+    if (w.exit_status == 0 || !NodeWentSilent(w.plan.node)) return {};
+    std::string lost = NodeLoss(node_watch_->Silent());
+    CancelLostJob();
+    return lost;
+  }
+  const std::string id = alloc_->job_id();
+  if (!job) {
+    if (rec != nullptr) rec->exit = "ended with Slurm job " + id;
+    return "Slurm job " + id + " is gone: " + job.error().message();
+  }
+  if (rec != nullptr) rec->exit = "ended with Slurm job " + id + " (" + job->state_text + ")";
+  std::string out = HolderLogNote() + "Slurm job " + id + " is " + job->state_text +
+                    (job->reason.empty() ? "" : " (" + job->reason + ")");
   if (job->state == runtime::slurm::JobState::kNodeFail) {
     node_failed_ = true;
     std::vector<std::string> skipped;
     (void)runtime::slurm::ReadCluster("", &skipped, true, slurm_commands_);
-    for (const std::string& line : skipped) {
-      const std::string node = line.substr(0, line.find(':'));
-      std::string on_it;
-      for (const formats::WorkerRecord& w : state_.workers) {
-        if (w.node == node) on_it += (on_it.empty() ? "" : ", ") + w.id;
+    std::string lost;
+    for (const std::string& line : skipped) {  // "node2: down: Not responding"
+      const size_t colon = line.find(": ");
+      const std::string node = line.substr(0, colon);
+      const std::string on_it = MarkLost(node);
+      if (!on_it.empty()) {
+        lost += "; node " + node +
+                (colon == std::string::npos ? "" : " (" + line.substr(colon + 2) + ")") +
+                ": workers lost with it: " + on_it;
+        lost_nodes_.insert(node);
       }
-      if (!on_it.empty()) out += "; node " + line + "; failed with it: " + on_it;
+    }
+    out = "a node of the experiment failed: " + out + lost;
+  }
+  return out + "; worker " + w.plan.id + "'s step ended with the job";
+}
+
+// The workers on `node`, marked failed ("lost with node N") when running.
+std::string Run::MarkLost(const std::string& node) {
+  std::string on_it;
+  for (formats::WorkerRecord& w : state_.workers) {
+    if (w.node != node) continue;
+    on_it += (on_it.empty() ? "" : ", ") + w.id;
+    w.exit = "lost with node " + node;
+    if (w.state == formats::WorkerState::kStarting || w.state == formats::WorkerState::kReady) {
+      w.state = formats::WorkerState::kFailed;
     }
   }
-  return out + ")";
+  return on_it;
+}
+
+// Whether `node` goes silent (node_watch.h) rather than being heard from
+// again: the watch prints every second, so a live node answers within about
+// that; a lost one is judged after kNodeSilence.
+bool Run::NodeWentSilent(const std::string& node) {
+  if (!node_watch_) return false;
+  const auto since = std::chrono::steady_clock::now();
+  const auto give_up = since + runtime::slurm::kNodeSilence + std::chrono::seconds(1);
+  while (std::chrono::steady_clock::now() < give_up) {
+    if (!node_watch_->ended().empty() || node_watch_->HeardAfter(node, since)) return false;
+    for (const auto& silent : node_watch_->Silent()) {
+      if (silent.first == node) return true;
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
+// The message for nodes found silent; they and their workers are marked lost.
+std::string Run::NodeLoss(const std::vector<std::pair<std::string, milliseconds>>& silent) {
+  // What Slurm says of the nodes meanwhile (it notices later).
+  std::vector<std::string> skipped;
+  Result<std::vector<NodeSpec>> cluster =
+      runtime::slurm::ReadCluster("", &skipped, false, slurm_commands_);
+  std::string message;
+  for (const auto& [node, quiet] : silent) {
+    lost_nodes_.insert(node);
+    std::string slurm_says = "usable";
+    if (cluster) {
+      for (const NodeSpec& n : *cluster) {
+        auto state = n.labels.find("state");
+        if (n.name == node && state != n.labels.end()) slurm_says = state->second;
+      }
+    }
+    for (const std::string& s : skipped) {
+      const size_t colon = s.find(": ");
+      if (colon != std::string::npos && s.substr(0, colon) == node)
+        slurm_says = s.substr(colon + 2);
+    }
+    message += std::string(message.empty() ? "" : "; ") +
+               runtime::slurm::LostNodeText(node, quiet, node_watch_->SlurmdGone(node), slurm_says,
+                                            MarkLost(node));
+  }
+  node_failed_ = true;
+  return message + " (berth cancels Slurm job " + alloc_->job_id() + ")";
+}
+
+// The job is lost with its node (Slurm would end all of it NODE_FAIL, only
+// later): cancelled now, which stops the steps on the nodes that answer
+// (SIGTERM, then SIGKILL after KillWait) and ends their sruns, the one of
+// the step on the lost node too.
+void Run::CancelLostJob() {
+  node_watch_.reset();
+  Status c = alloc_->Cancel(/*node_lost=*/true);
+  if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
+}
+
+std::optional<int> Run::CheckSlurmNodes() {
+  if (!node_watch_ || clock_.Now() < next_node_check_) return std::nullopt;
+  next_node_check_ = clock_.Now() + milliseconds(250);
+  if (std::string why = node_watch_->ended(); !why.empty()) {
+    // The job's end ends it too: then the workers' exits say why.
+    Result<runtime::slurm::SlurmJob> job = alloc_->Query();
+    if (job && job->state == runtime::slurm::JobState::kRunning) {
+      std::fprintf(stderr,
+                   "berth: warning: the node watch step ended (%s); a lost node is noticed only "
+                   "once Slurm marks it down\n",
+                   why.c_str());
+    }
+    node_watch_.reset();
+    return std::nullopt;
+  }
+  const std::vector<std::pair<std::string, milliseconds>> silent = node_watch_->Silent();
+  if (silent.empty()) return std::nullopt;
+  Fail(1, NodeLoss(silent));
+  CancelLostJob();
+  return exit_code_;
+}
+
+void Run::EndSlurmJob() {
+  node_watch_.reset();
+  if (!alloc_) return;
+  Status c = alloc_->Cancel(node_failed_);
+  if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
 }
 
 // The devices a worker sees, as CUDA_VISIBLE_DEVICES lists them: the plan's,
@@ -94,8 +278,9 @@ std::string Run::Devices(const WorkerPlan& w) const {
   const std::vector<int>& granted = alloc_->granted_gpus(w.node);
   std::string s;
   for (int p : runtime::slurm::Positions(devices, alloc_->planned_gpus(w.node))) {
-    if (p < static_cast<int>(granted.size()))
-      s += (s.empty() ? "" : ",") + std::to_string(granted[p]);
+    if (p >= static_cast<int>(granted.size())) continue;
+    if (!s.empty()) s += ',';
+    s += std::to_string(granted[p]);
   }
   return s;
 }
@@ -110,6 +295,10 @@ void Run::UseSlurmSteps(SchedulerOptions& so) {
     return spec;
   };
   so.before_stop = [this](const std::vector<WorkerPlan>& stage) {
+    // A job that lost a node is lost (Slurm ends all of it): and while the
+    // node is not yet marked down, each of Slurm's signal calls waits its
+    // MessageTimeout (10 s) for it. The steps' sruns are stopped directly.
+    if (node_failed_) return;
     std::vector<std::string> names;
     names.reserve(stage.size());
     for (const WorkerPlan& w : stage) names.push_back(w.id);

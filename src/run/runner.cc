@@ -13,10 +13,12 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <string_view>
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
@@ -26,7 +28,9 @@
 #include "formats/run_state.h"
 #include "placement/explain_text.h"
 #include "roles/ports.h"
+#include "run/leftovers.h"
 #include "run/run.h"
+#include "run/slurm_leftover.h"
 #include "runtime/local/local_node.h"
 #include "runtime/slurm/allocation.h"
 
@@ -48,23 +52,6 @@ std::string DefaultRunDir(const std::string& name) {
   std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
   return "berth-runs/" + name + "-" + stamp + "-" + std::to_string(getpid());
-}
-
-// The run directory and its logs/, private to the user whatever the umask
-// (the logs hold the workers' output, the directory the control token). A
-// directory that exists already keeps its mode.
-Status MakeRunDir(const std::string& dir) {
-  for (const std::string& d : {dir, dir + "/logs"}) {
-    std::error_code ec;
-    const bool existed = std::filesystem::is_directory(d, ec);
-    if (!existed) std::filesystem::create_directories(d, ec);
-    if (!ec && !existed) {
-      std::filesystem::permissions(d, std::filesystem::perms::owner_all,
-                                   std::filesystem::perm_options::replace, ec);
-    }
-    if (ec) return BackendError(d + ": cannot create: " + ec.message());
-  }
-  return Status::Ok();
 }
 
 // Exit code of `berth run` for an error of the Scheduler.
@@ -97,6 +84,12 @@ Status Run::Load() {
   }
   slurm_ = options_.backend.empty() ? experiment_.backend == Backend::kSlurm
                                     : options_.backend == "slurm";
+  if (!slurm_ && !no_cgroup_.empty()) {  // on Slurm, Slurm holds the workers
+    std::fprintf(stderr,
+                 "berth: workers run without a cgroup (%s): if berth and its supervisor are both "
+                 "killed with SIGKILL, a worker's detached children can outlive them\n",
+                 no_cgroup_.c_str());
+  }
   for (int pass = 0; pass < 2; ++pass) {
     for (const RoleSpec& r : experiment_.roles) {
       if (r.colocation.has_value() == (pass == 1)) launch_order_.push_back(&r);
@@ -111,7 +104,16 @@ Status Run::Load() {
                        : DefaultRunDir(experiment_.name);
   state_.berth_pid = getpid();
   state_.phase = "starting";
-  BERTH_RETURN_IF_ERROR(MakeRunDir(state_.run_dir));
+  state_.cgroup = cgroup_;
+  // Created 0700, locked (a second berth run there is refused) and checked
+  // for planted links before anything in it is read or written (run_dir.h).
+  BERTH_ASSIGN_OR_RETURN(run_dir_, RunDirectory::Take(state_.run_dir));
+  // What a berth killed with its supervisor left in this directory's last
+  // run (its state.json is overwritten below).
+  if (Result<formats::RunState> last = formats::ReadState(state_.run_dir)) {
+    (void)EndLeftoverCgroup(*last, "berth run");
+    (void)EndLeftoverSlurmJob(*last, state_.run_dir, "berth run", false);
+  }
   StartControl();
   BERTH_RETURN_IF_ERROR(PlanAndAdmit());
   return StartScheduler();
@@ -124,15 +126,9 @@ Status Run::Load() {
 Status Run::PlanAndAdmit() {
   const std::string& path = options_.experiment_path;
   nodes_.clear();
+  Result<Plan> plan = Internal("not planned");
   if (slurm_) {
-    std::vector<std::string> skipped;
-    Result<std::vector<NodeSpec>> nodes =
-        runtime::slurm::ReadCluster(experiment_.slurm.partition, &skipped, true, slurm_commands_);
-    if (!nodes) return {nodes.error().code(), path + ": " + nodes.error().message()};
-    for (const std::string& s : skipped)
-      std::fprintf(stderr, "warning: slurm node left out: %s\n", s.c_str());
-    nodes_ = std::move(nodes).value();
-    if (nodes_.empty()) return Unavailable(path + ": Slurm has no usable node");
+    plan = PlanSlurm();  // and nodes_ (run_slurm.cc)
   } else {
     if (experiment_.cluster_file) {
       // A cluster file is for planning; running needs the nodes to be here.
@@ -145,26 +141,7 @@ Status Run::PlanAndAdmit() {
     Result<NodeSpec> node = runtime::local::LocalNode(runtime::local::DetectMachine(), overrides);
     if (!node) return InvalidSpec(path + ": " + node.error().message());
     nodes_.push_back(std::move(node).value());
-  }
-  Result<Plan> plan = MakePlan(experiment_, nodes_, roles::CountingPorts());
-  if (!plan && slurm_ &&
-      (plan.error().code() == ErrorCode::kInfeasible ||
-       plan.error().code() == ErrorCode::kUnavailable)) {
-    // Not on what is free now: if it fits the nodes as they are when empty,
-    // ask Slurm for it and let the job wait in the queue (its reason shown,
-    // bounded by slurm.queue_timeout) until other jobs release those nodes.
-    Result<std::vector<NodeSpec>> whole = runtime::slurm::ReadCluster(
-        experiment_.slurm.partition, nullptr, /*free_only=*/false, slurm_commands_);
-    if (whole) {
-      Result<Plan> later = MakePlan(experiment_, *whole, roles::CountingPorts());
-      if (later) {
-        std::printf(
-            "the experiment does not fit what Slurm has free now; it fits the nodes "
-            "when other jobs end, so berth submits it to wait in the queue\n");
-        nodes_ = std::move(whole).value();
-        plan = std::move(later);
-      }
-    }
+    plan = MakePlan(experiment_, nodes_, roles::CountingPorts());
   }
   if (!plan) return plan.error().WithPrefix(path + ": ");
   for (const std::string& w : plan->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
@@ -192,6 +169,7 @@ Status Run::StartScheduler() {
   so.expected_roles = experiment_.roles;
   so.log_dir = state_.run_dir + "/logs";
   so.merged_log = state_.run_dir + "/merged.log";
+  so.log_root = state_.run_dir;  // nothing in it is followed when a log is opened
   so.grace = milliseconds(static_cast<int64_t>(options_.grace_s * 1000));
   so.on_event = [this](const SchedulerEvent& e) { OnEvent(e); };
   so.interrupted = [this] { return Stopping(); };
@@ -199,7 +177,44 @@ Status Run::StartScheduler() {
   so.probe = probe_;
   if (slurm_) UseSlurmSteps(so);
   BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(launcher_)));
+  recovery_ = std::make_unique<Recovery>(*scheduler_, clock_,
+                                         [this](const RecoveryEvent& e) { OnRecovery(e); });
+  BERTH_ASSIGN_OR_RETURN(events_, EventsLog::Open(run_dir_->fd(), state_.run_dir));
   return Status::Ok();
+}
+
+void Run::OnRecovery(const RecoveryEvent& e) {
+  const nlohmann::ordered_json event = EventJson(e, UtcNow());
+  if (events_) {
+    Status st = events_->Append(event);
+    if (!st.ok()) std::fprintf(stderr, "berth: %s\n", st.message().c_str());
+  }
+  feed_.Append(event);
+  formats::WorkerRecord* rec = Record(e.worker);
+  switch (e.kind) {
+    case RecoveryEvent::Kind::kFailed:
+      std::printf("worker %s failed: %s\n", e.worker.c_str(), e.cause.c_str());
+      break;
+    case RecoveryEvent::Kind::kRestartIn:
+      std::printf("  restarting the unit of %s in %g s (restart %d)\n", e.worker.c_str(), e.wait_s,
+                  e.restarts);
+      break;
+    case RecoveryEvent::Kind::kRestarted:
+      std::printf("  the unit of %s is ready again (restart %d)\n", e.worker.c_str(), e.restarts);
+      break;
+    case RecoveryEvent::Kind::kRestartFailed:
+      std::printf("  the restart of %s failed: %s\n", e.worker.c_str(), e.cause.c_str());
+      break;
+    case RecoveryEvent::Kind::kDropped:
+      std::printf("  dropped the unit of %s: %s\n", e.worker.c_str(), e.cause.c_str());
+      if (rec != nullptr) rec->exit += rec->exit.empty() ? "dropped" : "; dropped";
+      break;
+    case RecoveryEvent::Kind::kGivenUp:
+      break;  // the run's failure says it
+  }
+  std::fflush(stdout);
+  table_lines_ = 0;  // the table is no longer right above the cursor
+  Save();
 }
 
 formats::WorkerRecord* Run::Record(const std::string& id) {
@@ -265,7 +280,7 @@ void Run::OnEvent(const SchedulerEvent& e) {
 
 void Run::Save() {
   last_save_ = clock_.Now();
-  Status s = formats::WriteState(state_);
+  Status s = formats::WriteState(state_, run_dir_ ? run_dir_->fd() : -1);
   if (!s.ok()) std::fprintf(stderr, "berth: %s\n", s.message().c_str());
   Publish();
 }
@@ -310,6 +325,12 @@ int Run::Watch() {
       return exit_code_;
     }
     if (std::optional<int> code = HandleExits(*exits)) return *code;
+    if (Status st = recovery_->RunDue(); !st.ok()) {
+      const std::optional<WorkerFailure>& f = scheduler_->last_failure();
+      Fail(f ? f->exit_code : 1, st.message());
+      return exit_code_;
+    }
+    if (std::optional<int> code = CheckSlurmNodes()) return *code;
     // Control API calls, one at a time, between two waits.
     if (mailbox_.Drain() > 0) {
       if (std::optional<int> code = HandleExits(EndedUnhandled())) return *code;
@@ -338,7 +359,7 @@ std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
     rec->exit = w.exit;
     // On Slurm a step also ends when Slurm ends the job (a node failed,
     // scancel, the time limit): srun then often exits 0.
-    const std::string slurm_failure = alloc_ ? SlurmFailure() : std::string();
+    const std::string slurm_failure = alloc_ ? SlurmFailure(w) : std::string();
     if (w.exit_status == 0 && slurm_failure.empty()) {
       rec->state = formats::WorkerState::kExited;
       std::printf("worker %s %s\n", w.plan.id.c_str(), w.exit.c_str());
@@ -348,16 +369,26 @@ std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
       continue;
     }
     rec->state = formats::WorkerState::kFailed;
+    if (!slurm_failure.empty()) {
+      // The step ended with the job or its node: that is the cause, not the
+      // exit code of srun (0 after a node failure). The record's exit is set.
+      Fail(w.exit_status != 0 ? w.exit_status : 1, slurm_failure + "; last lines of " + w.log_path +
+                                                       ":\n" + common::LogTail(w.log_path, 50));
+      return exit_code_;
+    }
+    // The role's on_failure: a restart after its backoff, or a drop.
+    Result<bool> handled = recovery_->OnExit(w);
+    if (handled && *handled) continue;
     const std::string slurm_note =
-        !slurm_failure.empty() ? slurm_failure
-        : alloc_               ? " (its step; Slurm job " + alloc_->job_id() + " still runs)"
-                               : std::string();
-    Fail(w.exit_status != 0 ? w.exit_status : 1, "worker " + w.plan.id + " " + w.exit + slurm_note +
-                                                     "; last lines of " + w.log_path + ":\n" +
-                                                     common::LogTail(w.log_path, 50));
+        alloc_ ? " (its step; Slurm job " + alloc_->job_id() + " still runs)" : std::string();
+    const std::string what =
+        handled ? "worker " + w.plan.id + " " + w.exit + slurm_note : handled.error().message();
+    Fail(w.exit_status != 0 ? w.exit_status : 1,
+         what + "; last lines of " + w.log_path + ":\n" + common::LogTail(w.log_path, 50));
     return exit_code_;
   }
-  if (clean_exit) {
+  // A unit waiting for its restart is not done.
+  if (clean_exit && !recovery_->NextDue()) {
     for (const Worker& w : scheduler_->Workers()) {
       if (w.phase == WorkerPhase::kStarting || w.phase == WorkerPhase::kReady) return std::nullopt;
     }
@@ -411,10 +442,7 @@ bool Run::StartRoles() {
 bool Run::Replace() {
   Status s = scheduler_->DeleteWorkers();
   if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
-  if (alloc_) {
-    Status c = alloc_->Cancel();
-    if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
-  }
+  EndSlurmJob();
   state_.phase = "starting";
   state_.message.clear();
   exit_code_ = 0;
@@ -473,10 +501,7 @@ int Run::Main() {
   mailbox_.Close("berth is stopping (phase " + state_.phase + ")");
   Status s = scheduler_->DeleteWorkers();
   if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
-  if (alloc_) {
-    Status c = alloc_->Cancel();
-    if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
-  }
+  EndSlurmJob();
   if (state_.phase != "failed") state_.phase = "stopped";
   Save();
   StopControl("berth stopped");
@@ -493,12 +518,17 @@ int RunExperiment(const RunOptions& options) {
   // YAML and Slurm code mapped. Without one, a fork of berth does the same.
   SupervisorOptions supervisor;
   supervisor.exec_path = SupervisorBesideBerth();
+  const char* cgroup_env = std::getenv("BERTH_CGROUP");
+  const bool cgroup_off = cgroup_env != nullptr && std::string_view(cgroup_env) == "off";
+  supervisor.own_cgroup = !cgroup_off;
   Result<std::unique_ptr<ProcessSupervisor>> sup = ProcessSupervisor::Start(supervisor);
   if (!sup) {
     std::fprintf(stderr, "berth run: cannot start the process supervisor: %s\n",
                  sup.error().message().c_str());
     return 1;
   }
+  const std::string cgroup = (*sup)->cgroup();
+  const std::string no_cgroup = cgroup_off ? "BERTH_CGROUP=off" : (*sup)->cgroup_unavailable();
   // After the supervisor started (it must not inherit the blocked signals),
   // before any thread does.
   auto stop = std::make_unique<StopRequest>();
@@ -506,7 +536,10 @@ int RunExperiment(const RunOptions& options) {
     std::fprintf(stderr, "berth run: %s\n", listening.message().c_str());
     return 1;
   }
-  Run run(options, RunSeams{.launcher = std::move(sup).value(), .stop = std::move(stop)});
+  Run run(options, RunSeams{.launcher = std::move(sup).value(),
+                            .stop = std::move(stop),
+                            .cgroup = cgroup,
+                            .no_cgroup = no_cgroup});
   return run.Main();
 }
 

@@ -25,6 +25,11 @@ int RunExperiment(const RunOptions& options);
 // Prints the run's status table from RUN_DIR/state.json.
 int ShowStatus(const std::string& run_dir);
 
+// Prints RUN_DIR/events.jsonl (docs/experiment.md), one event a line, or
+// the lines as written with `json`; with `follow`, then what is appended
+// until the run's berth exits.
+int ShowEvents(const std::string& run_dir, bool follow, bool json);
+
 // Asks the `berth run` of RUN_DIR to tear down (SIGTERM) and waits up to
 // `timeout_s` for it and its workers to be gone.
 int Down(const std::string& run_dir, double timeout_s);

@@ -14,7 +14,9 @@
 #include "control/control_client.h"
 #include "control/control_server.h"
 #include "formats/run_state.h"
+#include "run/leftovers.h"
 #include "run/runner.h"
+#include "run/slurm_leftover.h"
 
 namespace berth::run {
 namespace {
@@ -28,6 +30,7 @@ void PrintStatus(const formats::RunState& s, bool berth_alive) {
               s.experiment.c_str(), s.run_dir.c_str(), s.berth_pid,
               berth_alive ? "running" : "not running", s.phase.c_str(),
               s.message.empty() ? "" : ": ", s.message.c_str(), formats::RenderTable(s).c_str());
+  std::printf("%s", formats::RenderRoleHealth(s).c_str());
 }
 
 constexpr milliseconds kControlTimeout{10000};
@@ -120,6 +123,16 @@ int Down(const std::string& run_dir, double timeout_s) {
     return 1;
   }
   for (int pid : left) ::kill(pid, SIGKILL);
+  // What the workers started, found through the run's cgroup even when
+  // berth and its supervisor were killed together.
+  const bool cgroup_ended = EndLeftoverCgroup(*s, "berth down");
+  // The Slurm job holding the run's nodes, when berth did not end it (the
+  // latest state: a run placed again after a node failure has a new job).
+  if (Result<formats::RunState> latest = formats::ReadState(run_dir);
+      !EndLeftoverSlurmJob(latest ? *latest : *s, run_dir, "berth down", true)) {
+    return 1;
+  }
+  if (!cgroup_ended) return 1;
   std::printf("stopped %s%s\n", s->experiment.c_str(),
               left.empty() ? "" : " (killed workers that outlived berth)");
   return 0;

@@ -16,6 +16,7 @@
 #include "berth/explanation.h"
 #include "berth/scheduler.h"
 #include "roles/ports.h"
+#include "scheduler/scheduler_test_util.h"
 #include "testing/fake_clock.h"
 #include "testing/fake_launcher.h"
 #include "testing/fake_probe.h"
@@ -23,93 +24,7 @@
 namespace berth {
 namespace {
 
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-using testing::FakeClock;
-using testing::FakeLauncher;
-using testing::FakeProbe;
-
-NodeSpec Node(int gpus) {
-  NodeSpec n{"local", {}, {{"address", "127.0.0.1"}}};
-  n.resources.Set(kCpu, Quantity::Whole(16));
-  n.resources.Set(kMemory, Quantity::Whole(int64_t{64} << 30));
-  n.resources.Set(kGpu, Quantity::Whole(gpus));
-  return n;
-}
-
-RoleSpec Role(std::string name, int replicas, int gpu = 1) {
-  RoleSpec r;
-  r.name = std::move(name);
-  r.replicas = replicas;
-  SchedulingSpec s;
-  s.cpu = Quantity::Whole(1);
-  s.gpu = Quantity::Whole(gpu);
-  s.ports = {"http"};
-  s.cmd = {"/opt/worker", "--serve"};
-  r.tasks = {s};
-  r.readiness = {Readiness::Kind::kHttp, "http", "/health"};
-  r.startup_timeout_s = 30;
-  return r;
-}
-
-int HttpPort(const Worker& w) {
-  for (const auto& [name, port] : w.plan.ports) {
-    if (name == "http") return port;
-  }
-  return -1;
-}
-
-RoleSpec ForkOf(std::string name, const std::string& target) {
-  RoleSpec r = Role(std::move(name), 2, 0);
-  r.tasks[0].cpu = Quantity();
-  r.colocation = Colocation{target, true};
-  r.readiness = {};
-  return r;
-}
-
-class SchedulerFakeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    log_dir_ = std::filesystem::temp_directory_path() /
-               ("berth-sched-fake-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(log_dir_);
-  }
-  void TearDown() override {
-    scheduler_.reset();
-    std::filesystem::remove_all(log_dir_);
-  }
-
-  Scheduler& Start(const std::function<void(SchedulerOptions&)>& tweak = {}) {
-    SchedulerOptions o;
-    o.nodes = {Node(8)};
-    o.log_dir = log_dir_.string();
-    o.base_env = std::vector<std::pair<std::string, std::string>>{{"PATH", "/usr/bin"}};
-    o.ports = roles::CountingPorts(40000);
-    o.grace = seconds(5);
-    o.clock = &clock_;
-    o.probe = &probe_;
-    o.on_event = [this](const SchedulerEvent& e) { events_.push_back(e); };
-    if (tweak) tweak(o);
-    auto launcher = std::make_unique<FakeLauncher>(clock_);
-    launcher_ = launcher.get();
-    Result<std::unique_ptr<Scheduler>> s = Scheduler::Start(std::move(o), std::move(launcher));
-    EXPECT_TRUE(s.has_value()) << s.error().ToString();
-    scheduler_ = std::move(s).value();
-    return *scheduler_;
-  }
-  int CountEvents(SchedulerEvent::Kind kind) const {
-    return static_cast<int>(std::count_if(events_.begin(), events_.end(),
-                                          [&](const SchedulerEvent& e) { return e.kind == kind; }));
-  }
-
-  FakeClock clock_;
-  FakeProbe probe_;
-  FakeLauncher* launcher_ = nullptr;
-  std::filesystem::path log_dir_;
-  std::unique_ptr<Scheduler> scheduler_;
-  std::vector<SchedulerEvent> events_;
-};
+using namespace scheduler;  // NOLINT(google-build-using-namespace): the fixture
 
 TEST_F(SchedulerFakeTest, LaunchesOneBatchWithThePlansEnvironmentAndWaitsForReadiness) {
   Scheduler& s = Start();
@@ -306,6 +221,27 @@ TEST_F(SchedulerFakeTest, WaitExitsReportsEachExitOnceAndWaitsOnTheClock) {
   ASSERT_FALSE(got.has_value());
   EXPECT_EQ(got.error().code(), ErrorCode::kWorkerFailed);
   EXPECT_NE(got.error().message().find("after it was ready"), std::string::npos);
+}
+
+TEST_F(SchedulerFakeTest, AOneShotWorkerWithoutReadinessThatFinishesAtOnceHasStarted) {
+  Scheduler& s = Start();
+  RoleSpec once = Role("once", 1, 0);
+  once.readiness = {};
+  launcher_->ExitAtSpawn("once/0", 0);
+  Result<std::vector<std::string>> ids = s.CreateWorkers(once);
+  ASSERT_TRUE(ids.has_value()) << ids.error().ToString();
+  // Its exit is WaitExits' to report, once.
+  Result<std::vector<Worker>> exits = s.WaitExits(milliseconds(0));
+  ASSERT_TRUE(exits.has_value());
+  ASSERT_EQ(exits->size(), 1U);
+  EXPECT_EQ((*exits)[0].phase, WorkerPhase::kExited);
+  // Failing at once is still a failure during start-up.
+  RoleSpec bad = Role("bad", 1, 0);
+  bad.readiness = {};
+  launcher_->ExitAtSpawn("bad/0", 2);
+  Result<std::vector<std::string>> failed = s.CreateWorkers(bad);
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code(), ErrorCode::kWorkerFailed);
 }
 
 TEST_F(SchedulerFakeTest, InterruptedWhileWaitingRollsBack) {

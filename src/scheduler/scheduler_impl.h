@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,8 +88,9 @@ struct Scheduler::Impl {
   // else each worker's own startup timeout. `conflict_port`: where to say
   // which port was lost when a worker exited because another process took it
   // (then the caller may try again with new ports); nullptr: no retry left.
+  // `only`: just these worker ids of the role (a restarted unit).
   Status AwaitReady(const std::string& role, std::optional<Clock::TimePoint> deadline,
-                    std::string* conflict_port);
+                    std::string* conflict_port, const std::set<std::string>* only = nullptr);
   // Notes an exit event on its worker and queues it for WaitExits.
   void Record(ExitEvent e);
   // Record() for every event the launcher has pending.
@@ -96,6 +98,12 @@ struct Scheduler::Impl {
   // Stops the role's workers: all but index 0 together, then index 0.
   // `forget`: drop them from the records (a rollback, or delete_workers).
   Status Stop(const std::string& role, bool forget);
+  // Stops the workers of each stage (launcher ids) together, stage after
+  // stage. `forget`: drop them from the records.
+  Status StopStages(const std::vector<std::vector<std::string>>& stages, bool forget);
+  // Stops these workers (a unit, by worker id) in teardown order;
+  // `forget`: drop them from the records.
+  Status StopUnit(const std::vector<std::string>& unit, bool forget);
   // before_stop, then up to `grace` for the stage's processes to exit.
   void StopGently(const std::vector<std::string>& stage);
   // Records the failure of slot `s` (with its log tail) and returns `why` with the tail.

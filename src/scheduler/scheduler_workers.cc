@@ -81,6 +81,7 @@ Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
     }
     spec.log_path = opt.log_dir + "/" + LogName(w.id);
     spec.merged_log_path = opt.merged_log;
+    spec.log_root = opt.log_root.empty() ? opt.log_dir : opt.log_root;
     if (opt.wrap_launch) {
       const std::string id = spec.id;
       Result<LaunchSpec> wrapped = opt.wrap_launch(w, std::move(spec));
@@ -95,7 +96,9 @@ Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
   // One batch: the launcher forks them all before it waits for any exec,
   // and starts all or none.
   Result<std::vector<int>> pids = launcher->SpawnMany(specs);
-  if (!pids) return BackendError("the workers did not start: " + pids.error().message());
+  // The launcher's code is kept: a link planted at a log is the user's to
+  // remove (kInvalidSpec), not a failure of the runtime.
+  if (!pids) return {pids.error().code(), "the workers did not start: " + pids.error().message()};
   const Clock::TimePoint now = clock.Now();
   for (size_t i = 0; i < plans.size(); ++i) {
     Slot s;
@@ -136,14 +139,21 @@ Status Scheduler::Impl::Fail(const Status& why, const Slot& s, int exit_code,
 
 Status Scheduler::Impl::AwaitReady(const std::string& role,
                                    std::optional<Clock::TimePoint> deadline,
-                                   std::string* conflict_port) {
+                                   std::string* conflict_port, const std::set<std::string>* only) {
   while (true) {
     if (opt.interrupted && opt.interrupted()) return Unavailable("interrupted");
     TakeExits();
     std::vector<Slot*> waiting;  // started, not yet ready
     for (Slot& s : slots) {
       if (s.worker.plan.role != role || s.worker.phase == WorkerPhase::kReady) continue;
+      if (only != nullptr && !only->contains(s.worker.plan.id)) continue;
       const WorkerPlan& w = s.worker.plan;
+      if (s.worker.phase == WorkerPhase::kExited && w.readiness.kind == Readiness::Kind::kNone) {
+        // Nothing to wait for, and it finished well (a one-shot job, or
+        // /bin/true) before the first look: started, not failed. WaitExits
+        // reports its exit.
+        continue;
+      }
       if (s.worker.phase == WorkerPhase::kExited || s.worker.phase == WorkerPhase::kFailed) {
         // Taken by someone else meanwhile? Then a new port may cure it.
         for (const auto& [name, port] : w.ports) {
@@ -236,14 +246,19 @@ Status Scheduler::Impl::Stop(const std::string& role, bool forget) {
     if (s.worker.plan.role != role) continue;
     (s.worker.plan.index == 0 ? first : others).push_back(s.launch_id);
   }
+  return StopStages({others, first}, forget);
+}
+
+Status Scheduler::Impl::StopStages(const std::vector<std::vector<std::string>>& stages,
+                                   bool forget) {
   Status result;
-  for (const auto* stage : {&others, &first}) {
-    if (stage->empty()) continue;
-    if (opt.before_stop) StopGently(*stage);
-    Status st = launcher->TerminateMany(*stage, opt.grace);
+  for (const std::vector<std::string>& stage : stages) {
+    if (stage.empty()) continue;
+    if (opt.before_stop) StopGently(stage);
+    Status st = launcher->TerminateMany(stage, opt.grace);
     if (!st.ok() && result.ok()) result = st;
     TakeExits();
-    for (const std::string& id : *stage) {
+    for (const std::string& id : stage) {
       Slot* s = FindByLaunchId(id);
       if (s->worker.phase == WorkerPhase::kStarting || s->worker.phase == WorkerPhase::kReady) {
         s->worker.phase = WorkerPhase::kStopped;
@@ -252,14 +267,14 @@ Status Scheduler::Impl::Stop(const std::string& role, bool forget) {
     }
   }
   // Their exit events are answered here; nobody waits for them later.
-  std::set<std::string> gone(others.begin(), others.end());
-  gone.insert(first.begin(), first.end());
+  std::set<std::string> gone;
+  for (const std::vector<std::string>& stage : stages) gone.insert(stage.begin(), stage.end());
   exits.erase(std::remove_if(exits.begin(), exits.end(),
                              [&](const ExitEvent& e) { return gone.contains(e.id); }),
               exits.end());
   if (forget) {
     slots.erase(std::remove_if(slots.begin(), slots.end(),
-                               [&](const Slot& s) { return s.worker.plan.role == role; }),
+                               [&](const Slot& s) { return gone.contains(s.launch_id); }),
                 slots.end());
   }
   return result;

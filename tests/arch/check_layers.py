@@ -58,6 +58,8 @@ PUBLIC = {
     "berth/local.h": "runtime/local",
     "berth/process.h": "runtime/local",
     "berth/scheduler.h": "scheduler",
+    "berth/recovery.h": "scheduler",
+    "berth/restart_budget.h": "scheduler",
     "berth/scheduler_json.h": "scheduler",
 }
 

@@ -241,6 +241,24 @@ def test_worker_exiting_at_startup(sched):
     assert sched.roles() == [] and sched.workers() == [] and pids_with_env(marker) == []
 
 
+def test_a_link_planted_in_the_log_dir_is_refused_and_gets_nothing(sched, tmp_path, demo_worker):
+    precious = tmp_path / "precious"
+    precious.write_text("precious\n")
+    log = os.path.join(sched.log_dir, "w.0.log")
+    os.symlink(precious, log)
+    marker = "berth-test-" + uuid.uuid4().hex
+    with pytest.raises(berth.WorkerCreationError) as e:
+        sched.create_workers(job("w", [demo_worker], env_vars={"M": marker}))
+    assert e.value.code == "invalid_spec"
+    assert f"{log}: is a symbolic link (to '{precious}')" in str(e.value)
+    assert precious.read_text() == "precious\n"
+    assert sched.roles() == [] and pids_with_env(marker) == []
+    # Once the link is gone the role starts, its log written in the log dir.
+    os.unlink(log)
+    assert sched.create_workers(job("w", [demo_worker])) == ["w/0"]
+    assert os.path.isfile(log) and not os.path.islink(log)
+
+
 def test_readiness_timeout(sched, demo_worker):
     marker = "berth-test-" + uuid.uuid4().hex
     start = time.monotonic()

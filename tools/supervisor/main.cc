@@ -43,10 +43,13 @@ int main(int argc, char** argv) {
   using berth::runtime::local::kExecTokenEnv;
   berth::SupervisorOptions options;
   int64_t parent = -1;
+  std::string cgroup;
   for (int i = 1; i < argc; ++i) {
     int64_t v = 0;
     const std::string_view a = argv[i];
-    if (Flag(a, "--parent=", &v)) {
+    if (a.starts_with("--cgroup=") && a.size() > 9) {
+      cgroup = std::string(a.substr(9));
+    } else if (Flag(a, "--parent=", &v)) {
       parent = v;
     } else if (Flag(a, "--grace-ms=", &v)) {
       options.grace = std::chrono::milliseconds(v);
@@ -66,5 +69,5 @@ int main(int argc, char** argv) {
   // The parent died between fork and here: nothing to supervise.
   if (getppid() != static_cast<pid_t>(parent)) return 1;
   berth::runtime::local::RunSupervisorProcess(kExecSocketFd, options, token_copy,
-                                              static_cast<pid_t>(parent));
+                                              static_cast<pid_t>(parent), cgroup);
 }

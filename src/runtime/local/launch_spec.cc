@@ -45,8 +45,8 @@ Status LaunchSpec::Validate() const {
     }
     if (!keys.insert(k).second) return InvalidSpec(who + "environment key " + k + " is repeated");
   }
-  if (HasNul(cwd) || HasNul(log_path) || HasNul(merged_log_path)) {
-    return InvalidSpec(who + "cwd, log_path and merged_log_path must not hold NUL bytes");
+  if (HasNul(cwd) || HasNul(log_path) || HasNul(merged_log_path) || HasNul(log_root)) {
+    return InvalidSpec(who + "cwd, log_path, merged_log_path and log_root must not hold NUL bytes");
   }
   return Status::Ok();
 }

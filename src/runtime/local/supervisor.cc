@@ -66,13 +66,17 @@ Result<std::vector<int>> ProcessSupervisor::SpawnMany(const std::vector<LaunchSp
     BERTH_ASSIGN_OR_RETURN(std::string cwd, Absolute(spec.cwd));
     std::string log;
     std::string merged;
+    std::string root;
     if (!spec.log_path.empty()) {
       BERTH_ASSIGN_OR_RETURN(log, Absolute(spec.log_path));
     }
     if (!spec.merged_log_path.empty()) {
       BERTH_ASSIGN_OR_RETURN(merged, Absolute(spec.merged_log_path));
     }
-    w.Str(spec.id).Strs(spec.argv).Pairs(spec.env).Str(cwd).Str(log).Str(merged);
+    if (!spec.log_root.empty()) {
+      BERTH_ASSIGN_OR_RETURN(root, Absolute(spec.log_root));
+    }
+    w.Str(spec.id).Strs(spec.argv).Pairs(spec.env).Str(cwd).Str(log).Str(merged).Str(root);
   }
   // Bounds: each child's fork-to-exec (spawn_timeout, windows of children at
   // a time), then undoing a failed batch (kill_timeout).
@@ -174,5 +178,11 @@ bool ProcessSupervisor::alive(const std::string& id) const {
 int ProcessSupervisor::supervisor_pid() const { return impl_->pid; }
 
 const std::string& ProcessSupervisor::token() const { return impl_->token; }
+
+const std::string& ProcessSupervisor::cgroup() const { return impl_->cgroup; }
+
+const std::string& ProcessSupervisor::cgroup_unavailable() const {
+  return impl_->cgroup_unavailable;
+}
 
 }  // namespace berth

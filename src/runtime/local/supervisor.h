@@ -19,9 +19,11 @@ inline std::string MarkerValue(const std::string& token, const std::string& id) 
 // The body of the supervisor process: serves requests on `sock` until
 // told to shut down or until `sock` reaches EOF, then tears everything down
 // and _exit()s. `parent` is berth's pid (a second sign of its death: being
-// re-parented).
+// re-parented). `cgroup`: the cgroup berth moves it into ("" for none),
+// which it leaves and removes at its end when nothing else is in it.
 [[noreturn]] void RunSupervisorProcess(int sock, const SupervisorOptions& options,
-                                       const std::string& token, pid_t parent);
+                                       const std::string& token, pid_t parent,
+                                       const std::string& cgroup);
 
 // The exec'd supervisor (tools/supervisor): its socket is descriptor
 // kExecSocketFd; the rest travels in argv, except the token, which travels in

@@ -9,8 +9,10 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>  // sigabbrev_np
 
+#include "runtime/local/cgroup.h"
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/supervisor.h"
 #include "runtime/local/supervisor_impl.h"
@@ -152,6 +154,7 @@ void ProcessSupervisor::Impl::OnEof(const std::string& why) {
   ReapSupervisor(milliseconds(200));
   lost = "supervisor process " + std::to_string(pid) + " " + (end.empty() ? why : end);
   KillMarked();
+  (void)EndCgroup();
 }
 
 void ProcessSupervisor::Impl::KillMarked() const {
@@ -170,6 +173,21 @@ void ProcessSupervisor::Impl::KillMarked() const {
     if (found == 0) return;
     usleep(10'000);
   }
+}
+
+Status ProcessSupervisor::Impl::EndCgroup() {
+  if (cgroup.empty() || cgroup_ended) return Status::Ok();
+  cgroup_ended = true;
+  // The supervisor left its cgroup and removed it on its way out; only what
+  // escaped its teardown (or a supervisor killed before it could) is here.
+  Result<int> killed = runtime::local::KillCgroup(cgroup, opts.kill_timeout);
+  if (killed && *killed == 0) return Status::Ok();
+  const std::string what = killed ? "killed " + std::to_string(*killed) +
+                                        " process(es) left in cgroup " + cgroup +
+                                        " after the process supervisor exited"
+                                  : killed.error().message();
+  std::fprintf(stderr, "berth: %s\n", what.c_str());
+  return BackendError(what);
 }
 
 void ProcessSupervisor::Impl::ReapSupervisor(milliseconds wait) {
@@ -263,6 +281,7 @@ Status ProcessSupervisor::Impl::DoShutdown(milliseconds grace) {
       if (result.ok()) result = BackendError("the process supervisor did not exit; killed it");
     }
   }
+  if (Status c = EndCgroup(); !c.ok() && result.ok()) result = c;
   shut_down = true;
   shutdown_status = result;
   if (fd >= 0) close(fd);

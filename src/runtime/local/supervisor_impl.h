@@ -55,6 +55,9 @@ struct ProcessSupervisor::Impl {
   SupervisorOptions opts;
   pid_t pid = -1;
   std::string token;
+  std::string cgroup;              // the supervisor's own cgroup, "" when none
+  std::string cgroup_unavailable;  // why there is none although one was asked for
+  bool cgroup_ended = false;       // EndCgroup ran
 
   std::mutex mu;
   int fd = -1;
@@ -89,6 +92,11 @@ struct ProcessSupervisor::Impl {
   void OnEof(const std::string& why);
 
   void KillMarked() const;
+
+  // Once the supervisor is gone: kills what is left in its cgroup (saying so
+  // on stderr, as berth's guarantee was broken) and removes it. The error
+  // when something was left or it could not be removed.
+  Status EndCgroup();
 
   // Waits up to `wait` for the supervisor to be reaped.
   void ReapSupervisor(milliseconds wait);

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <string>
@@ -63,6 +66,69 @@ TEST_F(SupervisorTest, MergedLogNeverSplitsLines) {
     EXPECT_EQ(count[id], 3000) << id;
     EXPECT_EQ(ReadAll(Log(id)).size(), 3000 * (p.size() + 1)) << id;
   }
+}
+
+// Beneath log_root nothing is followed: a link planted at a worker's log, at
+// the merged log or in place of a folder on the way fails the spawn naming
+// it, the worker never starts, and nothing is written where the link points.
+TEST_F(SupervisorTest, ALinkPlantedBeneathTheLogRootFailsTheSpawnAndGetsNothing) {
+  namespace fs = std::filesystem;
+  const std::string run = dir_ + "/run";
+  const std::string outside = dir_ + "/outside";
+  fs::create_directories(outside);
+  { std::ofstream(outside + "/precious") << "precious\n"; }
+  struct Plant {
+    std::string at;  // beneath run
+    std::string to;
+  };
+  for (const Plant& p : {Plant{"logs/w.0.log", outside + "/precious"},
+                         Plant{"merged.log", outside + "/new.log"}, Plant{"logs", outside}}) {
+    SCOPED_TRACE(p.at);
+    fs::remove_all(run);
+    fs::create_directories(run + "/logs");
+    if (p.at == "logs") fs::remove(run + "/logs");
+    fs::create_symlink(p.to, run + "/" + p.at);
+    LaunchSpec spec = Sh("w/0", "echo through-the-link");
+    spec.log_root = run;
+    spec.log_path = run + "/logs/w.0.log";
+    spec.merged_log_path = run + "/merged.log";
+    Result<int> pid = sup_->Spawn(spec);
+    ASSERT_FALSE(pid.has_value());
+    EXPECT_EQ(pid.error().code(), ErrorCode::kInvalidSpec);
+    EXPECT_NE(
+        pid.error().message().find(run + "/" + p.at + ": is a symbolic link (to '" + p.to + "')"),
+        std::string::npos)
+        << pid.error().message();
+    EXPECT_TRUE(pid.error().message().starts_with("worker 'w/0': ")) << pid.error().message();
+  }
+  EXPECT_EQ(ReadAll(outside + "/precious"), "precious\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(outside), fs::directory_iterator()), 1);
+
+  // Nothing planted: the logs are written, logs/ made private.
+  fs::remove_all(run);
+  LaunchSpec spec = Sh("w/0", "echo fine");
+  spec.log_root = run;
+  spec.log_path = run + "/logs/w.0.log";
+  spec.merged_log_path = run + "/merged.log";
+  MustSpawn(spec);
+  EXPECT_EQ(MustExit().exit_code, 0);
+  EXPECT_EQ(ReadAll(run + "/logs/w.0.log"), "fine\n");
+  EXPECT_EQ(ReadAll(run + "/merged.log"), "[w/0] fine\n");
+  EXPECT_EQ(fs::status(run + "/logs").permissions(), fs::perms::owner_all);
+}
+
+// Without log_root the folders are the caller's, but a log's own name is
+// never followed either.
+TEST_F(SupervisorTest, ALinkAtALogsOwnNameIsRefusedWithoutALogRoot) {
+  const std::string target = dir_ + "/precious";
+  { std::ofstream(target) << "precious\n"; }
+  std::filesystem::create_symlink(target, Log("w/1"));
+  Result<int> pid = sup_->Spawn(Sh("w/1", "echo through-the-link"));
+  ASSERT_FALSE(pid.has_value());
+  EXPECT_EQ(pid.error().code(), ErrorCode::kInvalidSpec);
+  EXPECT_NE(pid.error().message().find(Log("w/1") + ": is a symbolic link"), std::string::npos)
+      << pid.error().message();
+  EXPECT_EQ(ReadAll(target), "precious\n");
 }
 
 }  // namespace

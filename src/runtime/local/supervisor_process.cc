@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/fd_io.h"
+#include "runtime/local/cgroup.h"
 #include "runtime/local/supervisor.h"
 #include "runtime/local/wire.h"
 
@@ -219,11 +220,13 @@ void Supervisor::Exit() {
     if (pid < 0 || SteadyClock::now() >= deadline) break;  // ECHILD: done
     usleep(5000);
   }
+  // An empty cgroup left behind would outlive a berth killed meanwhile.
+  if (!cgroup_.empty()) LeaveAndRemoveCgroup(cgroup_);
   _exit(exit_code_);
 }
 
 void RunSupervisorProcess(int sock, const SupervisorOptions& options, const std::string& token,
-                          pid_t parent) {
+                          pid_t parent, const std::string& cgroup) {
   // Our own process group: a kill of berth's group (Ctrl-C, kill -9 -PGID)
   // must leave us alive to clean up after berth.
   setpgid(0, 0);
@@ -303,7 +306,7 @@ void RunSupervisorProcess(int sock, const SupervisorOptions& options, const std:
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) child_nofile = nofile;
   }
   // A berth that died before this point: the loop sees EOF or re-parenting.
-  Supervisor(sock, sigfd, options, token, parent, child_nofile).Run();
+  Supervisor(sock, sigfd, options, token, parent, child_nofile, cgroup).Run();
 }
 
 }  // namespace berth::runtime::local

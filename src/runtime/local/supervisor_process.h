@@ -65,13 +65,14 @@ struct Teardown {
 class Supervisor {
  public:
   Supervisor(int sock, int sigfd, SupervisorOptions options, std::string token, pid_t parent,
-             std::optional<struct rlimit> child_nofile)
+             std::optional<struct rlimit> child_nofile, std::string cgroup)
       : sock_(sock),
         sigfd_(sigfd),
         opts_(std::move(options)),
         token_(std::move(token)),
         parent_(parent),
-        child_nofile_(child_nofile) {}
+        child_nofile_(child_nofile),
+        cgroup_(std::move(cgroup)) {}
 
   [[noreturn]] void Run();
 
@@ -115,6 +116,7 @@ class Supervisor {
   std::string token_;
   pid_t parent_;
   std::optional<struct rlimit> child_nofile_;  // berth's RLIMIT_NOFILE, for workers
+  std::string cgroup_;                         // ours, removed at the end; "" for none
   FrameBuffer in_;
   std::string out_;
   size_t out_pos_ = 0;

@@ -44,7 +44,7 @@ void Supervisor::HandleFrame(const std::string& body) {
       bool ok = true;
       for (LaunchSpec& s : specs) {
         ok = ok && r.Str(&s.id) && r.Strs(&s.argv) && r.Pairs(&s.env) && r.Str(&s.cwd) &&
-             r.Str(&s.log_path) && r.Str(&s.merged_log_path);
+             r.Str(&s.log_path) && r.Str(&s.merged_log_path) && r.Str(&s.log_root);
       }
       if (ok && r.AtEnd()) {
         HandleSpawn(req, std::move(specs));

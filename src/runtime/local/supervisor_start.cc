@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/local/cgroup.h"
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/supervisor.h"
 #include "runtime/local/supervisor_impl.h"
@@ -65,6 +66,18 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
     return BackendError("socketpair: " + ErrnoText(errno));
   }
   const pid_t parent = getpid();
+  // The cgroup exists before the fork, so that the supervisor can be moved
+  // into it before it starts anything, and knows it by name.
+  std::string cgroup;
+  std::string cgroup_unavailable;
+  if (options.own_cgroup) {
+    Result<std::string> made = runtime::local::CreateRunCgroup(parent);
+    if (made) {
+      cgroup = std::move(made).value();
+    } else {
+      cgroup_unavailable = made.error().message();
+    }
+  }
   // Exec mode: everything the child needs is built before the fork; after
   // it, in a process that may have had threads, only async-signal-safe calls.
   std::vector<std::string> args;
@@ -76,6 +89,7 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
             "--grace-ms=" + std::to_string(options.grace.count()),
             "--kill-timeout-ms=" + std::to_string(options.kill_timeout.count()),
             "--spawn-timeout-ms=" + std::to_string(options.spawn_timeout.count())};
+    if (!cgroup.empty()) args.push_back("--cgroup=" + cgroup);
     for (char** e = environ; *e != nullptr; ++e) {
       if (strncmp(*e, runtime::local::kExecTokenEnv, strlen(runtime::local::kExecTokenEnv)) != 0) {
         env.emplace_back(*e);
@@ -100,18 +114,33 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
       _exit(127);  // the parent sees EOF before the hello: "it exited"
     }
     close(sv[0]);
-    runtime::local::RunSupervisorProcess(sv[1], options, token, parent);
+    runtime::local::RunSupervisorProcess(sv[1], options, token, parent, cgroup);
   }
   int fork_err = errno;
   close(sv[1]);
   if (pid < 0) {
     close(sv[0]);
+    if (!cgroup.empty()) rmdir(cgroup.c_str());
     return BackendError("fork of the process supervisor: " + ErrnoText(fork_err));
+  }
+  // Into the cgroup before the hello: the supervisor starts nothing before
+  // berth's first request, which comes after it. (From here, not from the
+  // child, so that a failure has a message.) If it fails, the supervisor
+  // runs where berth does, and removes no cgroup at its end (it is not in
+  // it).
+  if (!cgroup.empty()) {
+    if (Status moved = runtime::local::MoveIntoCgroup(cgroup, pid); !moved.ok()) {
+      cgroup_unavailable = moved.message();
+      rmdir(cgroup.c_str());
+      cgroup.clear();
+    }
   }
   auto impl = std::make_unique<Impl>();
   impl->opts = options;
   impl->pid = pid;
   impl->token = std::move(token);
+  impl->cgroup = std::move(cgroup);
+  impl->cgroup_unavailable = std::move(cgroup_unavailable);
   impl->fd = sv[0];
   impl->shutting_down = true;  // until ready: an EOF is a failed start, not a loss
 
@@ -119,6 +148,7 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
   auto fail = [&](const std::string& why) -> Status {
     kill(pid, SIGKILL);
     impl->ReapSupervisor(milliseconds(2000));
+    (void)impl->EndCgroup();
     return BackendError("the process supervisor did not start: " + why);
   };
   auto deadline = SteadyClock::now() + options.spawn_timeout;

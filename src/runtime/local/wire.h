@@ -15,7 +15,7 @@ namespace berth::runtime::local {
 
 enum class MsgType : uint8_t {
   // berth -> supervisor
-  kSpawn = 1,      // u64 req, u32 n, n x LaunchSpec fields (id, argv, env, cwd, log, merged)
+  kSpawn = 1,      // u64 req, u32 n, n x LaunchSpec (id argv env cwd log merged log_root)
   kTerminate = 2,  // u64 req, u8 all, strings ids, i64 grace_ms
   kShutdown = 3,   // u64 req, i64 grace_ms
   // supervisor -> berth

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "common/fd_io.h"
+#include "common/safe_open.h"
 #include "runtime/local/proc_scan.h"
 
 namespace berth::runtime::local {
@@ -19,14 +20,56 @@ void CloseFd(int& fd) {
   fd = -1;
 }
 
-Result<int> OpenAppend(const std::string& path, const std::string& who, const char* what) {
-  Status dirs = MakeParentDirs(path);
-  if (!dirs.ok()) return BackendError(who + ": " + what + " '" + path + "': " + dirs.message());
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return BackendError(who + ": cannot open " + what + " '" + path + "': " + ErrnoText(errno));
+// `path` relative to `root` when it lies beneath it ("" when it does not),
+// repeated slashes dropped.
+std::string BeneathRoot(const std::string& root, const std::string& path) {
+  std::string prefix = root;
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+  if (prefix.empty() || path.size() <= prefix.size() ||
+      path.compare(0, prefix.size(), prefix) != 0 ||
+      (prefix != "/" && path[prefix.size()] != '/')) {
+    return {};
   }
-  return fd;
+  std::string rel;
+  for (size_t i = prefix.size(); i < path.size(); ++i) {
+    if (path[i] == '/' && (rel.empty() || rel.back() == '/')) continue;
+    rel += path[i];
+  }
+  return rel;
+}
+
+// The log at `path`, opened for appending. Beneath `root` nothing is
+// followed: the folders on the way are opened (created 0700) one by one
+// without following a link, and a link anywhere is refused by name. Outside
+// it the folders are the caller's (created as mkdir -p does) and only the
+// file's own name is never followed. Either way only a regular file with no
+// other hard link is written.
+Result<int> OpenAppend(const std::string& path, const std::string& root, const std::string& who,
+                       const char* what) {
+  std::string dir = root;
+  std::string rel = root.empty() ? std::string() : BeneathRoot(root, path);
+  if (rel.empty()) {
+    Status dirs = MakeParentDirs(path);
+    if (!dirs.ok()) return BackendError(who + ": " + what + " '" + path + "': " + dirs.message());
+    const size_t slash = path.rfind('/');
+    dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    rel = slash == std::string::npos ? path : path.substr(slash + 1);
+  }
+  auto with_who = [&](const Status& s) {
+    return Status(s.code(), who + ": " + what + " " + s.message());
+  };
+  Result<common::UniqueFd> at = common::OpenDirectory(dir, /*create=*/dir == root, 0700);
+  if (!at) return with_who(at.error());
+  const size_t slash = rel.rfind('/');
+  if (slash != std::string::npos) {
+    Result<common::UniqueFd> folder =
+        common::MakeDirectoryBeneath(at->get(), rel.substr(0, slash), 0700, dir);
+    if (!folder) return with_who(folder.error());
+  }
+  Result<common::UniqueFd> fd =
+      common::OpenFileBeneath(at->get(), rel, common::WriteMode::kAppend, 0644, dir);
+  if (!fd) return with_who(fd.error());
+  return fd->release();
 }
 
 }  // namespace
@@ -35,11 +78,11 @@ Result<std::unique_ptr<WorkerOutput>> WorkerOutput::Open(const LaunchSpec& spec,
                                                          const std::string& who) {
   std::unique_ptr<WorkerOutput> out(new WorkerOutput());
   if (!spec.log_path.empty()) {
-    BERTH_ASSIGN_OR_RETURN(out->log_fd_, OpenAppend(spec.log_path, who, "log file"));
+    BERTH_ASSIGN_OR_RETURN(out->log_fd_, OpenAppend(spec.log_path, spec.log_root, who, "log file"));
   }
   if (!spec.merged_log_path.empty()) {
     BERTH_ASSIGN_OR_RETURN(out->merged_fd_,
-                           OpenAppend(spec.merged_log_path, who, "merged log file"));
+                           OpenAppend(spec.merged_log_path, spec.log_root, who, "merged log file"));
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return BackendError(who + ": pipe2: " + ErrnoText(errno));
     out->pipe_r_ = fds[0];

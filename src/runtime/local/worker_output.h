@@ -16,8 +16,10 @@ namespace berth::runtime::local {
 class WorkerOutput {
  public:
   // Opens spec.log_path and spec.merged_log_path for appending (creating
-  // parent directories) and, with a merged log, the pipe. kBackend errors
-  // start with `who`.
+  // parent directories; beneath spec.log_root nothing is followed, see
+  // LaunchSpec) and, with a merged log, the pipe. Errors start with `who`:
+  // kInvalidSpec for a planted link or a file berth must not write, else
+  // kBackend.
   static Result<std::unique_ptr<WorkerOutput>> Open(const LaunchSpec& spec, const std::string& who);
   ~WorkerOutput();
   WorkerOutput(const WorkerOutput&) = delete;

@@ -1,10 +1,16 @@
 #include "runtime/slurm/allocation.h"
 
-#include <algorithm>
-#include <fstream>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "common/safe_open.h"
 #include "common/text.h"
 #include "runtime/slurm/command.h"
+#include "runtime/slurm/holder.h"
 
 namespace berth::runtime::slurm {
 
@@ -76,15 +82,32 @@ Result<Allocation> Allocation::Submit(const std::string& job_name, const std::st
                                       std::vector<NodeRequest> nodes, const std::string& dir,
                                       CommandRunner& runner, Clock& clock) {
   if (nodes.empty()) return InvalidSpec("the plan uses no node; nothing to allocate");
-  const std::string script = dir + "/holder.sh";
+  std::error_code ec;
+  // Absolute: the job runs on another machine, in another directory.
+  const std::filesystem::path abs = std::filesystem::absolute(dir, ec).lexically_normal();
+  if (ec) return BackendError(dir + ": cannot make the path absolute: " + ec.message());
+  const std::string script = (abs / kHolderScriptFile).string();
   {
-    std::ofstream f(script, std::ios::trunc);
-    f << kHolderScript;
-    if (!f) return BackendError(script + ": cannot write the holder script");
+    // Never through a link planted in the run directory.
+    BERTH_ASSIGN_OR_RETURN(common::UniqueFd d, common::OpenDirectory(dir, false, 0));
+    // An earlier job's log must not speak for this one (berth quotes it).
+    (void)::unlinkat(d.get(), kHolderLogFile, 0);
+    BERTH_ASSIGN_OR_RETURN(common::UniqueFd f,
+                           common::OpenFileBeneath(d.get(), kHolderScriptFile,
+                                                   common::WriteMode::kTruncate, 0600, dir));
+    const std::string_view text = kHolderScript;
+    if (::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      return BackendError(script + ": cannot write the holder script: " + std::strerror(errno));
+    }
   }
+  // Beating before the job can start: it ends at once without a fresh beat.
+  BERTH_ASSIGN_OR_RETURN(std::unique_ptr<Heartbeat> heartbeat,
+                         Heartbeat::Start(dir, kHeartbeatInterval));
   BERTH_ASSIGN_OR_RETURN(
       std::string out,
-      RunClient(runner, HolderArgv(job_name, partition, nodes, dir + "/holder.log", script),
+      RunClient(runner,
+                HolderArgv(job_name, partition, nodes, (abs / kHolderLogFile).string(), script,
+                           HolderScriptArgs(heartbeat->path())),
                 kClientTimeout));
   // --parsable: "JOBID" or "JOBID;CLUSTER".
   std::string id = out.substr(0, out.find_first_of(";\n"));
@@ -94,6 +117,7 @@ Result<Allocation> Allocation::Submit(const std::string& job_name, const std::st
   Allocation a(runner, clock);
   a.job_id_ = id;
   a.nodes_ = std::move(nodes);
+  a.heartbeat_ = std::move(heartbeat);
   return a;
 }
 
@@ -180,9 +204,15 @@ Status Allocation::SignalSteps(const std::vector<std::string>& workers,
   return r ? Status::Ok() : r.error();
 }
 
-Status Allocation::Cancel() {
+Status Allocation::Cancel(bool node_lost) {
   if (cancelled_ || job_id_.empty()) return Status::Ok();
   cancelled_ = true;
+  // Stops beating once the job is over, or at the latest when berth returns
+  // from here: a job that did not end now ends itself kHeartbeatLimit later.
+  struct StopBeating {
+    std::unique_ptr<Heartbeat>& h;
+    ~StopBeating() { h.reset(); }
+  } stop_beating{heartbeat_};
   Result<std::string> r = RunClient(*runner_, {"scancel", job_id_}, kClientTimeout);
   if (!r && r.error().code() != ErrorCode::kNotFound) return r.error();
   const Clock::TimePoint deadline = clock_->Now() + kCancelWait;
@@ -190,9 +220,21 @@ Status Allocation::Cancel() {
     Result<SlurmJob> job = Query();
     if (!job) return job.error().code() == ErrorCode::kNotFound ? Status::Ok() : job.error();
     if (IsFinal(job->state)) return Status::Ok();
+    // A lost node keeps the job COMPLETING until Slurm marks it down (after
+    // its SlurmdTimeout); the nodes that answer are released meanwhile.
+    if (node_lost && job->state == JobState::kCompleting) return Status::Ok();
     clock_->SleepFor(kCancelPoll);
   }
   return BackendError("Slurm job " + job_id_ + " was cancelled but has not ended after 30 s");
+}
+
+Result<std::unique_ptr<NodeWatch>> Allocation::WatchNodes() const {
+  std::vector<std::string> names;
+  names.reserve(nodes_.size());
+  for (const NodeRequest& n : nodes_) names.push_back(n.node);
+  // A plain job (HolderArgv) or one component per node.
+  const int het_groups = Homogeneous(nodes_) ? 0 : static_cast<int>(nodes_.size());
+  return NodeWatch::Start(job_id_, het_groups, names);
 }
 
 int Allocation::component(const std::string& node) const {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "berth/placement.h"
 #include "berth/status.h"
 #include "runtime/slurm/command.h"
+#include "runtime/slurm/holder.h"
+#include "runtime/slurm/node_watch.h"
 #include "runtime/slurm/slurm_parse.h"
 #include "runtime/slurm/step.h"
 
@@ -29,8 +32,10 @@ Result<std::vector<NodeSpec>> ReadCluster(const std::string& partition,
 
 class Allocation {
  public:
-  // Writes the holder script into `dir` and submits the job. Slurm's
-  // commands go through `runner`; waits are timed and paced by `clock`.
+  // Writes the holder script into `dir`, starts the heartbeat it watches
+  // (holder.h: the job ends itself once berth is gone) and submits the job.
+  // Slurm's commands go through `runner`; waits are timed and paced by
+  // `clock`.
   static Result<Allocation> Submit(const std::string& job_name, const std::string& partition,
                                    std::vector<NodeRequest> nodes, const std::string& dir,
                                    CommandRunner& runner = CommandRunner::System(),
@@ -54,8 +59,13 @@ class Allocation {
   // skipped.
   Status SignalSteps(const std::vector<std::string>& workers, const std::string& signal) const;
 
-  // scancel, then wait (bounded) until Slurm reports it ended.
-  Status Cancel();
+  // Once it runs: the watch step over its nodes (node_watch.h).
+  Result<std::unique_ptr<NodeWatch>> WatchNodes() const;
+
+  // scancel, then wait (bounded) until Slurm reports it ended; with
+  // `node_lost`, only until it is COMPLETING (a node that stopped answering
+  // keeps it so until Slurm marks that node down). The heartbeat stops.
+  Status Cancel(bool node_lost = false);
 
   const std::string& job_id() const { return job_id_; }
   // The component that holds `node` (-1 for a plain job), its planned and its
@@ -72,6 +82,7 @@ class Allocation {
   std::string job_id_;
   std::vector<NodeRequest> nodes_;
   std::map<std::string, std::vector<int>> granted_;
+  std::unique_ptr<Heartbeat> heartbeat_;  // until cancelled
   bool cancelled_ = false;
 };
 

@@ -9,8 +9,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -70,8 +73,36 @@ TEST_F(AllocationTest, SubmitsTheHolderScriptAndReadsTheJobId) {
   ASSERT_EQ(runner_.CallsOf("sbatch").size(), 1u);
   const FakeCommandRunner::Argv sbatch = runner_.CallsOf("sbatch")[0];
   EXPECT_EQ(sbatch[1], "--parsable");
-  EXPECT_EQ(sbatch.back(), dir_ + "/holder.sh");
-  EXPECT_TRUE(std::filesystem::exists(dir_ + "/holder.sh"));
+  // The script, then its arguments: the heartbeat it watches (absolute: the
+  // job runs elsewhere), the limit and the interval (holder.h).
+  const std::string abs = std::filesystem::absolute(dir_).lexically_normal().string();
+  ASSERT_GE(sbatch.size(), 4u);
+  EXPECT_EQ(std::vector<std::string>(sbatch.end() - 4, sbatch.end()),
+            (std::vector<std::string>{abs + "/holder.sh", abs + "/slurm.heartbeat",
+                                      std::to_string(kHeartbeatLimit.count()),
+                                      std::to_string(kHeartbeatInterval.count())}));
+  EXPECT_NE(std::find(sbatch.begin(), sbatch.end(), "--output=" + abs + "/holder.log"),
+            sbatch.end());
+  std::ifstream f(dir_ + "/holder.sh");
+  std::stringstream text;
+  text << f.rdbuf();
+  EXPECT_EQ(text.str(), kHolderScript);
+  // berth beats before the job can start.
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/slurm.heartbeat"));
+}
+
+TEST_F(AllocationTest, AHolderScriptPlantedAsALinkIsRefusedAndNothingSubmitted) {
+  std::ofstream(dir_ + "/precious") << "keep\n";
+  std::filesystem::create_symlink(dir_ + "/precious", dir_ + "/holder.sh");
+  Result<Allocation> a =
+      Allocation::Submit("demo", "", {{"node1", 2, 1024, {0}}}, dir_, runner_, clock_);
+  ASSERT_FALSE(a.has_value());
+  EXPECT_NE(a.error().message().find("symbolic link"), std::string::npos) << a.error().message();
+  EXPECT_TRUE(runner_.CallsOf("sbatch").empty());
+  std::ifstream f(dir_ + "/precious");
+  std::string kept;
+  std::getline(f, kept);
+  EXPECT_EQ(kept, "keep");
 }
 
 TEST_F(AllocationTest, SbatchPrintingNoJobIdIsAnError) {
@@ -157,6 +188,16 @@ TEST_F(AllocationTest, CancelWaitsUntilSlurmReportsTheJobEnded) {
   // Once cancelled, a second Cancel does nothing.
   EXPECT_TRUE(a.Cancel().ok());
   EXPECT_EQ(runner_.CallsOf("scancel").size(), 1u);
+}
+
+TEST_F(AllocationTest, CancelAfterANodeWasLostStopsWaitingOnceTheJobIsCompleting) {
+  // The lost node keeps it COMPLETING until Slurm marks that node down.
+  SqueueSays({Row("RUNNING", "None"), Row("COMPLETING", "None")});
+  runner_.Prints("scancel", "");
+  Allocation a = Submitted();
+  EXPECT_TRUE(a.Cancel(/*node_lost=*/true).ok());
+  EXPECT_EQ(runner_.CallsOf("squeue").size(), 2u);
+  EXPECT_LT(clock_.Elapsed(), seconds(1));
 }
 
 TEST_F(AllocationTest, CancelOfAJobSlurmNoLongerListsIsDone) {

@@ -27,9 +27,8 @@ std::string Joined(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
-                                 std::chrono::milliseconds timeout) {
-  if (argv.empty()) return Internal("RunCommand: empty argv");
+Result<PipedChild> SpawnPiped(const std::vector<std::string>& argv, bool own_group) {
+  if (argv.empty()) return Internal("SpawnPiped: empty argv");
   int out[2];
   int err[2];
   if (::pipe2(out, O_CLOEXEC) != 0) return BackendError("pipe: " + std::string(strerror(errno)));
@@ -54,7 +53,12 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  short flags = POSIX_SPAWN_SETSIGMASK;
+  if (own_group) {
+    posix_spawnattr_setpgroup(&attr, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attr, flags);
   pid_t pid = -1;
   const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawnattr_destroy(&attr);
@@ -68,13 +72,21 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
         "cannot run " + argv[0] + ": " + strerror(rc) +
         (rc == ENOENT ? " (is Slurm's client installed? scripts/install-deps.sh)" : ""));
   }
+  return PipedChild{pid, out[0], err[0]};
+}
+
+Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
+                                 std::chrono::milliseconds timeout) {
+  BERTH_ASSIGN_OR_RETURN(PipedChild child, SpawnPiped(argv, /*own_group=*/false));
+  const pid_t pid = child.pid;
   CommandResult result;
   const auto deadline = Clock::now() + timeout;
   bool timed_out = false;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  bool too_long = false;
+  pollfd fds[2] = {{child.out, POLLIN, 0}, {child.err, POLLIN, 0}};
   int open_fds = 2;
   char buf[65536];
-  while (open_fds > 0) {
+  while (open_fds > 0 && !too_long) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
@@ -87,7 +99,12 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
       if (p.fd < 0 || p.revents == 0) continue;
       const ssize_t n = ::read(p.fd, buf, sizeof buf);
       if (n > 0) {
-        (p.fd == out[0] ? result.out : result.err).append(buf, static_cast<size_t>(n));
+        std::string& to = p.fd == child.out ? result.out : result.err;
+        if (to.size() + static_cast<size_t>(n) > kMaxCommandOutput) {
+          too_long = true;
+          break;
+        }
+        to.append(buf, static_cast<size_t>(n));
       } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
         ::close(p.fd);
         p.fd = -1;
@@ -95,11 +112,18 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
       }
     }
   }
+  if (too_long) ::kill(pid, SIGKILL);
   for (pollfd& p : fds) {
     if (p.fd >= 0) ::close(p.fd);
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (too_long) {
+    return BackendError(Joined(argv) + ": printed more than " +
+                        std::to_string(kMaxCommandOutput >> 20) +
+                        " MiB on one stream; killed (berth reads at most that much of a Slurm "
+                        "command's output)");
   }
   if (timed_out) {
     result.exit_code = 124;

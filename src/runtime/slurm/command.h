@@ -4,7 +4,10 @@
 // vanished can hang forever and ignore SIGTERM, so at the deadline it is
 // SIGKILLed.
 
+#include <sys/types.h>
+
 #include <chrono>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,8 +21,26 @@ struct CommandResult {
   std::string err;
 };
 
+// What RunCommand keeps of each of stdout and stderr: sinfo and squeue
+// print a line per node or job, far below this for any real cluster.
+inline constexpr size_t kMaxCommandOutput = size_t{16} << 20;
+
 // argv[0] is searched in PATH. The child gets berth's environment. Errors
-// only when it cannot be started at all; a non-zero exit is a result.
+// when it cannot be started at all, or when it prints more than
+// kMaxCommandOutput on one stream (it is killed; the error names the command
+// and the limit); a non-zero exit is a result.
+// A command started with stdin from /dev/null and its stdout and stderr on
+// pipes (close-on-exec; the caller reads and closes them, and reaps pid).
+// `own_group`: in a process group of its own, so that Ctrl-C on berth's
+// terminal stays berth's to handle. Errors: a pipe, or the program cannot
+// run (naming it).
+struct PipedChild {
+  pid_t pid = -1;
+  int out = -1;
+  int err = -1;
+};
+Result<PipedChild> SpawnPiped(const std::vector<std::string>& argv, bool own_group);
+
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout);
 

@@ -56,7 +56,8 @@ bool Homogeneous(const std::vector<NodeRequest>& nodes) {
 
 std::vector<std::string> HolderArgv(const std::string& job_name, const std::string& partition,
                                     const std::vector<NodeRequest>& nodes, const std::string& log,
-                                    const std::string& script) {
+                                    const std::string& script,
+                                    const std::vector<std::string>& script_args) {
   std::vector<std::string> a = {"sbatch", "--parsable", "--job-name=" + job_name, "--no-requeue",
                                 "--output=" + log};
   if (nodes.size() > 1 && Homogeneous(nodes)) {
@@ -69,6 +70,7 @@ std::vector<std::string> HolderArgv(const std::string& job_name, const std::stri
     if (!n.gpus.empty()) a.push_back("--gres=gpu:" + std::to_string(n.gpus.size()));
     if (!partition.empty()) a.push_back("--partition=" + partition);
     a.push_back(script);
+    a.insert(a.end(), script_args.begin(), script_args.end());
     return a;
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -81,6 +83,7 @@ std::vector<std::string> HolderArgv(const std::string& job_name, const std::stri
     if (!partition.empty()) a.push_back("--partition=" + partition);
   }
   a.push_back(script);
+  a.insert(a.end(), script_args.begin(), script_args.end());
   return a;
 }
 

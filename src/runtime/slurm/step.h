@@ -7,7 +7,8 @@
 // plan uses, each asking for exactly what the plan puts there (so GPU counts
 // need not be whole nodes, and nothing waits in the queue while another part
 // holds GPUs: Slurm starts all components together or none). Its batch script
-// only sleeps; scancel ends it.
+// (holder.h) watches berth's heartbeat and cancels the job once berth is gone;
+// berth's scancel ends it otherwise.
 //
 // Each worker is `srun --jobid=J --het-group=K --overlap ...` on its node.
 // Which devices a worker sees: Slurm hands a step of the job every GPU the
@@ -44,18 +45,16 @@ std::vector<NodeRequest> NodeRequests(const Plan& plan);
 // starts at once (a heterogeneous job waits for the backfill pass).
 bool Homogeneous(const std::vector<NodeRequest>& nodes);
 
-// The holder's batch script.
-inline constexpr char kHolderScript[] =
-    "#!/bin/sh\n# berth: holds the allocation until scancel\nexec sleep 2147483647\n";
-
 // sbatch argv (program first): --parsable, the job name, --no-requeue
 // (Slurm must not restart it behind berth's back), output to `log`, then per
 // node "-N1 -n1 --nodelist=NODE -c CPUS --mem=MBM [--gres=gpu:G]
 // [--partition=P]" separated by ":" (Homogeneous: once, with -N<count>
-// --ntasks-per-node=1 and every node in --nodelist), then the script.
+// --ntasks-per-node=1 and every node in --nodelist), then the script and its
+// arguments.
 std::vector<std::string> HolderArgv(const std::string& job_name, const std::string& partition,
                                     const std::vector<NodeRequest>& nodes, const std::string& log,
-                                    const std::string& script);
+                                    const std::string& script,
+                                    const std::vector<std::string>& script_args);
 
 // srun argv for one worker: the step on `node` of component `het_group`
 // (-1: a plain job), its devices given as positions among the node's planned

@@ -61,7 +61,8 @@ TEST(SlurmStepTest, NodeRequestsSumThePlanPerNode) {
 
 TEST(SlurmStepTest, HolderArgvHasOneComponentPerNode) {
   std::vector<NodeRequest> nodes = {{"node1", 4, 1536, {0, 1, 2}}, {"node2", 1, 1, {}}};
-  EXPECT_EQ(HolderArgv("berth-x", "gpu", nodes, "/r/holder.log", "/r/holder.sh"),
+  EXPECT_EQ(HolderArgv("berth-x", "gpu", nodes, "/r/holder.log", "/r/holder.sh",
+                       {"/r/slurm.heartbeat", "15"}),
             (std::vector<std::string>{"sbatch",
                                       "--parsable",
                                       "--job-name=berth-x",
@@ -81,17 +82,19 @@ TEST(SlurmStepTest, HolderArgvHasOneComponentPerNode) {
                                       "--cpus-per-task=1",
                                       "--mem=1M",
                                       "--partition=gpu",
-                                      "/r/holder.sh"}));
+                                      "/r/holder.sh",
+                                      "/r/slurm.heartbeat",
+                                      "15"}));
 }
 
 TEST(SlurmStepTest, EqualNodesMakeOnePlainJob) {
   std::vector<NodeRequest> nodes = {{"node1", 2, 100, {0, 1}}, {"node3", 2, 100, {4, 5}}};
   EXPECT_TRUE(Homogeneous(nodes));
-  EXPECT_EQ(HolderArgv("j", "", nodes, "l", "s"),
+  EXPECT_EQ(HolderArgv("j", "", nodes, "l", "s", {"a"}),
             (std::vector<std::string>{"sbatch", "--parsable", "--job-name=j", "--no-requeue",
                                       "--output=l", "--nodes=2", "--ntasks-per-node=1",
                                       "--nodelist=node1,node3", "--cpus-per-task=2", "--mem=100M",
-                                      "--gres=gpu:2", "s"}));
+                                      "--gres=gpu:2", "s", "a"}));
 }
 
 TEST(SlurmStepTest, StepArgvPassesUserValuesAsArgumentsOnly) {
