@@ -96,4 +96,42 @@ rc=$?
 wait
 if wait_unmarked 50; then ok "drop: no process left"; else fail "drop left processes: $(marked)"; fi
 
+# 3. A training gang: rank 1 fails, both ranks restart together (new master
+#    port, the same ranks and GPUs) with the fork on rank 0's GPU; restarts
+#    used up after one, the run ends naming the budget.
+cat > "$T/gang.yaml" <<YAML
+name: gang
+cluster: {gpus: 2, cpu: 4, mem: 1}
+roles:
+  - name: train
+    replicas: 2
+    scheduling_spec:
+      - {gpu: 1, ports: [http], cmd: [$WORKER]}
+      - {gpu: 1, ports: [http], cmd: [$WORKER, --exit-after, "0.5", --exit-code, "4"]}
+    readiness: {http: {port: http, path: /health}}
+    on_failure: restart
+    restart: {max_restarts: 1, backoff_s: [0.1, 0.1]}
+  - name: ref
+    replicas: 2
+    scheduling_strategy: {type: colocation, target: train}
+    scheduling_spec: {cpu: 0, ports: [http], cmd: [$WORKER]}
+    readiness: {http: {port: http, path: /health}}
+YAML
+berth run "$T/gang.yaml" --run-dir "$T/gang" > "$T/gang.out" 2> "$T/gang.err"
+code=$?
+[ "$code" = 4 ] && grep -q "its unit train restarted 1 time(s)" "$T/gang.err" \
+  && ok "gang: restarted once, then given up with the worker's code" || fail "gang: exit $code: $(tail -3 "$T/gang.err")"
+$PY - "$T/gang/state.json" "$T/gang/merged.log" <<'PYEOF' && ok "gang: every rank and fork restarted together" || fail "gang restarts"
+import json, re, sys
+s = {w["id"]: w for w in json.load(open(sys.argv[1]))["workers"]}
+for wid in ("train/0", "train/1", "ref/0", "ref/1"):
+    assert s[wid]["restarts"] == 1, (wid, s[wid])
+assert s["train/0"]["gpus"] == "0" and s["ref/0"]["gpus"] == "0", s
+log = open(sys.argv[2]).read()
+# Each launch of rank 0 printed its ports; the rendezvous port changed.
+masters = re.findall(r"^\[train/0(?:@2)?\] .* MASTER=(\d+)", log, re.M)
+assert len(masters) == 2 and masters[0] != masters[1], masters
+PYEOF
+if wait_unmarked 50; then ok "gang: no process left"; else fail "gang left processes: $(marked)"; fi
+
 [ $fails = 0 ] && echo "all restart tests passed" || { echo "$fails failure(s)"; exit 1; }
