@@ -212,9 +212,9 @@ std::string RenderRoleHealth(const RunState& state) {
     int restarts = 0;
     const auto& ws = by_role[role];
     for (const WorkerRecord* w : ws) {
-      ready += w->state == WorkerState::kReady;
-      done += w->state == WorkerState::kExited;
-      failed += w->state == WorkerState::kFailed;
+      ready += w->state == WorkerState::kReady ? 1 : 0;
+      done += w->state == WorkerState::kExited ? 1 : 0;
+      failed += w->state == WorkerState::kFailed ? 1 : 0;
       restarts += w->restarts;
     }
     const int n = static_cast<int>(ws.size());

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <string>
 
+#include "runtime/local/cgroup.h"
+
 namespace berth::runtime::local {
 namespace {
 
@@ -37,17 +39,15 @@ std::optional<int64_t> ParsePositive(std::string_view text) {
   return v;
 }
 
-// This process's cgroup v2 folder ("0::/path" in /proc/self/cgroup).
+// This process's cgroup v2 folder and the cgroup2 root, wherever cgroup2 is
+// mounted (beside the v1 controllers on a hybrid system); "" for none.
 std::string CgroupDir() {
-  std::optional<std::string> text = ReadSmallFile("/proc/self/cgroup");
-  if (text) {
-    std::istringstream lines(*text);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.rfind("0::", 0) == 0) return "/sys/fs/cgroup" + line.substr(3);
-    }
-  }
-  return "/sys/fs/cgroup";
+  Result<std::string> dir = OwnCgroupDir();
+  return dir ? *dir : std::string();
+}
+std::string CgroupRoot() {
+  Result<std::string> root = Cgroup2Mount();
+  return root ? *root : std::string();
 }
 
 int DetectCpus(const std::string& cgroup) {
@@ -55,7 +55,8 @@ int DetectCpus(const std::string& cgroup) {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
   if (cpus <= 0) cpus = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
-  for (const std::string& dir : {cgroup, std::string("/sys/fs/cgroup")}) {
+  for (const std::string& dir : {cgroup, CgroupRoot()}) {
+    if (dir.empty()) continue;
     if (std::optional<std::string> t = ReadSmallFile(dir + "/cpu.max")) {
       if (std::optional<int> limit = CpuMaxLimit(*t)) cpus = std::min(cpus, *limit);
       break;
@@ -68,7 +69,8 @@ int64_t DetectMemory(const std::string& cgroup) {
   const int64_t pages = sysconf(_SC_PHYS_PAGES);
   const int64_t page = sysconf(_SC_PAGE_SIZE);
   int64_t mem = pages > 0 && page > 0 ? int64_t{pages} * page : 0;
-  for (const std::string& dir : {cgroup, std::string("/sys/fs/cgroup")}) {
+  for (const std::string& dir : {cgroup, CgroupRoot()}) {
+    if (dir.empty()) continue;
     if (std::optional<std::string> t = ReadSmallFile(dir + "/memory.max")) {
       if (std::optional<int64_t> limit = MemoryMaxLimit(*t)) {
         mem = mem > 0 ? std::min(mem, *limit) : *limit;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "runtime/slurm/slurm_parse.h"
@@ -53,12 +54,12 @@ Result<PipedChild> SpawnPiped(const std::vector<std::string>& argv, bool own_gro
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attr, &none);
-  short flags = POSIX_SPAWN_SETSIGMASK;
+  int flags = POSIX_SPAWN_SETSIGMASK;
   if (own_group) {
     posix_spawnattr_setpgroup(&attr, 0);
     flags |= POSIX_SPAWN_SETPGROUP;
   }
-  posix_spawnattr_setflags(&attr, flags);
+  posix_spawnattr_setflags(&attr, static_cast<int16_t>(flags));
   pid_t pid = -1;
   const int rc = ::posix_spawnp(&pid, args[0], &fa, &attr, args.data(), environ);
   posix_spawnattr_destroy(&attr);
