@@ -13,10 +13,20 @@
 namespace berth::formats {
 namespace {
 
+// A running experiment "demo" in `run_dir`.
+RunState Demo(const std::string& run_dir, int berth_pid = -1) {
+  RunState s;
+  s.experiment = "demo";
+  s.run_dir = run_dir;
+  s.berth_pid = berth_pid;
+  s.phase = "running";
+  return s;
+}
+
 TEST(RunStateTest, WritesAtomicallyAndReadsBack) {
   std::string dir = ::testing::TempDir() + "run_state_test_" + std::to_string(getpid());
   std::filesystem::create_directories(dir);
-  RunState s{.experiment = "demo", .run_dir = dir, .berth_pid = 42, .phase = "running"};
+  RunState s = Demo(dir, 42);
   s.workers.push_back({.id = "actor/0",
                        .role = "actor",
                        .index = 0,
@@ -53,7 +63,7 @@ TEST(RunStateTest, APlantedLinkIsRefusedAndNothingIsWrittenThroughIt) {
     std::filesystem::create_directories(dir);
     { std::ofstream(target) << "precious\n"; }
     std::filesystem::create_symlink(target, dir + "/" + name);
-    RunState s{.experiment = "demo", .run_dir = dir, .berth_pid = 42, .phase = "running"};
+    RunState s = Demo(dir, 42);
     Status st = WriteState(s);
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.code(), ErrorCode::kInvalidSpec);
@@ -80,7 +90,7 @@ TEST(RunStateTest, MissingOrForeignFileIsAClearError) {
 }
 
 TEST(RunStateTest, TableHasOneRowPerWorker) {
-  RunState s{.experiment = "demo", .run_dir = "/r", .phase = "running"};
+  RunState s = Demo("/r");
   s.workers.push_back({.id = "actor/0",
                        .role = "actor",
                        .node = "local",
@@ -105,7 +115,7 @@ TEST(RunStateTest, TableHasOneRowPerWorker) {
 }
 
 TEST(RunStateTest, RoleHealthAfterRestartsAndDrops) {
-  RunState s{.experiment = "demo", .run_dir = "/r", .phase = "running"};
+  RunState s = Demo("/r");
   auto add = [&](const std::string& id, WorkerState st, int restarts) {
     WorkerRecord w;
     w.id = id;
