@@ -75,6 +75,7 @@ int ShowEvents(const std::string& run_dir, bool follow, bool json) {
     std::fprintf(stderr, "berth events: %s: %s\n", path.c_str(), std::strerror(errno));
     return 2;
   }
+  size_t shown = 0;     // lines printed
   std::string pending;  // a line not yet ended
   bool cut = false;     // the current line is over kMaxEventLine
   auto drain = [&] {
@@ -92,8 +93,9 @@ int ShowEvents(const std::string& run_dir, bool follow, bool json) {
           }
           continue;
         }
-        const std::string shown = json ? pending : Human(pending);
-        std::printf("%s%s\n", shown.c_str(), cut ? " [cut]" : "");
+        const std::string line = json ? pending : Human(pending);
+        std::printf("%s%s\n", line.c_str(), cut ? " [cut]" : "");
+        ++shown;
         pending.clear();
         cut = false;
       }
@@ -110,7 +112,7 @@ int ShowEvents(const std::string& run_dir, bool follow, bool json) {
       drain();
     }
     drain();
-  } else if (fd < 0) {
+  } else if (shown == 0 && !json) {
     std::printf("no events in %s yet\n", run_dir.c_str());
   }
   if (fd >= 0) ::close(fd);

@@ -85,6 +85,8 @@ assert more["events"] == [] and more["next"] == 2, more
 assert 0.25 <= waited < 5, waited
 PYEOF
 berth status "$T/drop" > "$T/drop-status.out" 2>&1
+# A run without failures has nothing to show, and says so.
+berth events "$T/gang-none" > /dev/null 2>&1; [ $? = 2 ] && ok "events of a folder that is no run: exit 2" || fail "events of no run"
 grep -q "rollout/0.*ready" "$T/drop-status.out" && ok "rollout/0 still ready" || fail "status: $(cat "$T/drop-status.out")"
 grep -q "rollout: degraded (1 of 2 ready)" "$T/drop-status.out" && ok "status: the role is degraded" \
   || fail "role health: $(cat "$T/drop-status.out")"
