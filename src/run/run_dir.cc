@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iterator>
 #include <thread>
 #include <vector>
@@ -93,6 +96,36 @@ Status CheckLogs(int logs, const std::string& shown_logs, const std::string& run
 }
 
 }  // namespace
+
+std::optional<int> RunDirectory::LockHolder(const std::string& path) {
+  Result<common::UniqueFd> dir = common::OpenDirectory(path, false, 0);
+  if (!dir) return std::nullopt;
+  const int fd = ::openat(dir->get(), kRunLockName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return std::nullopt;
+  common::UniqueFd lock(fd);
+  // Held: a FLOCK on its inode in /proc/locks ("1: FLOCK ADVISORY WRITE
+  // 1234 08:01:56789 0 EOF", device in hex, inode in decimal). Trying the
+  // lock instead, even shared for a moment, could refuse a berth run that
+  // takes the directory at that moment.
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return std::nullopt;
+  char id[64];
+  std::snprintf(id, sizeof id, "%02x:%02x:%llu", major(st.st_dev), minor(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
+  std::ifstream locks("/proc/locks");
+  std::string line;
+  bool held = false;
+  while (!held && std::getline(locks, line)) {
+    held = line.find(" FLOCK ") != std::string::npos &&
+           line.find(std::string(" ") + id + " ") != std::string::npos;
+  }
+  if (!held) return std::nullopt;
+  int pid = 0;
+  if (std::sscanf(ReadHolder(dir->get()).c_str(), "pid %d", &pid) != 1 || pid <= 0) {
+    return std::nullopt;
+  }
+  return pid;
+}
 
 Result<RunDirectory> RunDirectory::Take(const std::string& path) {
   BERTH_ASSIGN_OR_RETURN(common::UniqueFd dir, common::OpenDirectory(path, true, 0700));

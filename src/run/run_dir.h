@@ -10,6 +10,7 @@
 // started, so no worker, srun or supervisor keeps it. The file itself stays.
 // `berth status` and `berth down` do not take it.
 
+#include <optional>
 #include <string>
 
 #include "berth/status.h"
@@ -29,6 +30,12 @@ class RunDirectory {
   // writes, in the directory or in logs/, and creates logs/ 0700 (a link
   // there refused too). `path` may itself go through links: it is the user's.
   static Result<RunDirectory> Take(const std::string& path);
+
+  // The pid of the berth that holds `path`'s lock now; nullopt when none
+  // does (or the directory has no lock file). Takes nothing: a shared
+  // flock tried and dropped at once. For `berth down`, which must stop the
+  // berth that runs there even before its state.json names it.
+  static std::optional<int> LockHolder(const std::string& path);
 
   int fd() const { return dir_.get(); }
   const std::string& path() const { return path_; }

@@ -94,6 +94,23 @@ TEST_F(RunDirTest, ASecondRunIsRefusedNamingTheFirstsPidUntilTheFirstEnds) {
   EXPECT_TRUE(RunDirectory::Take(run_));
 }
 
+TEST_F(RunDirTest, LockHolderNamesTheBerthThatHoldsItWithoutTakingIt) {
+  EXPECT_EQ(RunDirectory::LockHolder(run_), std::nullopt) << "no directory yet";
+  std::optional<RunDirectory> held;
+  {
+    Result<RunDirectory> taken = RunDirectory::Take(run_);
+    ASSERT_TRUE(taken) << taken.error().message();
+    held = std::move(taken).value();
+  }
+  EXPECT_EQ(RunDirectory::LockHolder(run_), getpid());
+  // Asking took nothing: the holder keeps it, and once it lets go a new
+  // run takes it at once.
+  EXPECT_FALSE(RunDirectory::Take(run_));
+  held.reset();
+  EXPECT_EQ(RunDirectory::LockHolder(run_), std::nullopt) << "the lock file stays, unheld";
+  EXPECT_TRUE(RunDirectory::Take(run_));
+}
+
 TEST_F(RunDirTest, ALinkWhereBerthWritesIsRefusedByName) {
   const std::vector<std::string> planted = {"state.json", "merged.log", "logs/actor.0.log",
                                             "berth.lock",

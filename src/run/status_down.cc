@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "control/control_server.h"
 #include "formats/run_state.h"
 #include "run/leftovers.h"
+#include "run/run_dir.h"
 #include "run/runner.h"
 #include "run/slurm_leftover.h"
 
@@ -86,8 +88,26 @@ int Down(const std::string& run_dir, double timeout_s) {
   Clock& clock = Clock::System();
   const Clock::TimePoint deadline = clock.Now() + std::chrono::duration_cast<Clock::Duration>(
                                                       std::chrono::duration<double>(timeout_s));
-  if (ProcessAlive(s->berth_pid)) {
-    std::printf("asking berth (pid %d) to stop %s\n", s->berth_pid, s->experiment.c_str());
+  // The berth that holds the directory now is the one to stop, even when
+  // state.json still names the one before it (a berth run that has just
+  // taken the directory saves its state a moment later): wait for that
+  // state, bounded, else stop the holder on what the lock file says.
+  int berth = s->berth_pid;  // the one to stop
+  if (std::optional<int> holder = RunDirectory::LockHolder(run_dir); holder && *holder != berth) {
+    (void)clock.WaitUntil(std::min(deadline, clock.Now() + std::chrono::seconds(5)),
+                          milliseconds(20), [&] {
+                            Result<formats::RunState> now = formats::ReadState(run_dir);
+                            if (now && now->berth_pid == *holder) s = std::move(now);
+                            return s->berth_pid == *holder;
+                          });
+    berth = *holder;
+    if (s->berth_pid != berth) {
+      std::printf("berth (pid %d) holds %s but has not saved its state yet\n", berth,
+                  run_dir.c_str());
+    }
+  }
+  if (ProcessAlive(berth)) {
+    std::printf("asking berth (pid %d) to stop %s\n", berth, s->experiment.c_str());
     std::fflush(stdout);
     // Through the control API; a berth that does not answer it gets SIGTERM.
     Result<control::ControlResponse> r =
@@ -100,9 +120,9 @@ int Down(const std::string& run_dir, double timeout_s) {
                    "berth down: the control API did not take the request (%s); sending "
                    "SIGTERM\n",
                    why.c_str());
-      ::kill(s->berth_pid, SIGTERM);
+      ::kill(berth, SIGTERM);
     }
-    (void)clock.WaitUntil(deadline, milliseconds(20), [&] { return !ProcessAlive(s->berth_pid); });
+    (void)clock.WaitUntil(deadline, milliseconds(20), [&] { return !ProcessAlive(berth); });
   }
   // Whatever is left (berth was gone, or did not stop in time) is killed
   // here: the workers it recorded, those created through the control API
@@ -117,8 +137,8 @@ int Down(const std::string& run_dir, double timeout_s) {
   };
   note(*s);
   if (Result<formats::RunState> again = formats::ReadState(run_dir)) note(*again);
-  if (ProcessAlive(s->berth_pid)) {
-    std::fprintf(stderr, "berth down: berth (pid %d) did not stop within %.1f s\n", s->berth_pid,
+  if (ProcessAlive(berth)) {
+    std::fprintf(stderr, "berth down: berth (pid %d) did not stop within %.1f s\n", berth,
                  timeout_s);
     return 1;
   }

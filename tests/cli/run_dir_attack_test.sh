@@ -131,6 +131,26 @@ fi
 berth down "$T/killed" > /dev/null 2>&1; wait
 wait_unmarked 50 || fail "killed: left: $(marked)"
 
+# 6. berth down stops the berth that holds the directory even when state.json
+#    still names the dead one before it (a run that has just taken the dir):
+#    here a stand-in holds the lock and names itself in the lock file.
+# Marked: its sleep, orphaned when flock gets SIGTERM, is the test's to kill.
+( BERTH_TEST_MARK="$MARK" exec flock "$T/killed/berth.lock" sleep 60 ) &
+holder=$!
+i=0
+while ! grep -q " FLOCK .* $holder " /proc/locks && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+printf 'pid %s\nstarted now\n' "$holder" > "$T/killed/berth.lock"
+BERTH_TEST_MARK="$MARK" "$BERTH" down --timeout 20 "$T/killed" > "$T/holder.out" 2>&1
+rc=$?
+if [ $rc = 0 ] && grep -q "berth (pid $holder) holds .* but has not saved its state yet" "$T/holder.out" \
+  && grep -q "asking berth (pid $holder) to stop" "$T/holder.out" && ! kill -0 "$holder" 2>/dev/null; then
+  ok "down stops the lock's holder, not the pid of an old state.json"
+else
+  fail "down with a newer holder: rc=$rc: $(cat "$T/holder.out")"
+fi
+wait "$holder" 2>/dev/null
+for p in $(marked); do kill -9 "$p" 2>/dev/null; done
+
 outside_untouched && ok "nothing outside the run directories was written" || fail "outside changed: $(ls -A "$OUT")"
 if [ $fails -ne 0 ]; then echo "$fails failure(s)"; exit 1; fi
 echo "all run dir attack tests passed"
