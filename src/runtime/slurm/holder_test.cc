@@ -63,12 +63,14 @@ class HolderTest : public ::testing::Test {
   }
 
   // Runs the holder script with a fake scancel (it writes its arguments to
-  // dir_/scancelled) and a job id.
+  // dir_/scancelled, renamed into place: a reader that sees the file sees
+  // all of it) and a job id.
   void StartScript(const std::string& limit, const std::string& every) {
     fs::create_directories(dir_ + "/bin");
     {
       std::ofstream f(dir_ + "/bin/scancel");
-      f << "#!/bin/sh\necho \"$@\" > " << dir_ << "/scancelled\n";
+      f << "#!/bin/sh\necho \"$@\" > " << dir_ << "/scancelled.tmp && mv " << dir_
+        << "/scancelled.tmp " << dir_ << "/scancelled\n";
     }
     fs::permissions(dir_ + "/bin/scancel", fs::perms::owner_all);
     {
