@@ -14,34 +14,11 @@
 #include <vector>
 
 #include "common/fd_io.h"
+#include "common/random.h"
 
 namespace berth::control {
 
-Result<std::string> NewControlToken() {
-  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return BackendError(std::string("/dev/urandom: cannot open: ") + std::strerror(errno));
-  unsigned char bytes[32];
-  size_t done = 0;
-  while (done < sizeof bytes) {
-    const ssize_t n = ::read(fd, bytes + done, sizeof bytes - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      return BackendError(std::string("/dev/urandom: cannot read: ") + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  static const char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char b : bytes) {
-    hex += kHex[b >> 4];
-    hex += kHex[b & 15];
-  }
-  return hex;
-}
+Result<std::string> NewControlToken() { return common::RandomHex(32); }
 
 std::string ControlTokenPath(const std::string& run_dir) { return run_dir + "/control.token"; }
 std::string ControlAddressPath(const std::string& run_dir) { return run_dir + "/control.json"; }

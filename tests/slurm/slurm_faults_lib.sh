@@ -9,6 +9,28 @@
 
 PY=/usr/bin/python3
 
+failures=0
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+ok() { echo "ok - $*"; }
+
+# fault_test_begin NAME NODES: scratch folders $dir (the cluster's) and $T,
+# a cleanup at exit (berth $berth_pid killed, the cluster stopped, $T
+# removed unless KEEP is set), and a test cluster of NODES nodes of 8 GPUs,
+# its environment exported.
+fault_test_begin() {
+  dir=$(mktemp -d "/tmp/berth-slurm-$1.XXXXXX") || exit 1
+  T=$(mktemp -d "/tmp/berth-slurm-$1-t.XXXXXX") || exit 1
+  berth_pid=
+  trap fault_test_cleanup EXIT
+  trap 'exit 1' INT TERM
+  eval "$(BERTH_SLURM_NODES=$2 BERTH_SLURM_GPUS=8 "$cluster" up "$dir")" || { echo "FAIL: cluster up" >&2; exit 1; }
+}
+fault_test_cleanup() {
+  [ -z "$berth_pid" ] || kill -9 "$berth_pid" 2>/dev/null
+  "$cluster" down "$dir" >/dev/null 2>&1 || echo "warning: down $dir failed" >&2
+  [ -n "${KEEP:-}" ] || rm -rf "$T"
+}
+
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 

@@ -32,22 +32,7 @@ need_slurm
 # shellcheck source=slurm_faults_lib.sh
 . "$root/tests/slurm/slurm_faults_lib.sh"
 
-failures=0
-fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
-ok() { echo "ok - $*"; }
-
-dir=$(mktemp -d /tmp/berth-slurm-kill.XXXXXX) || exit 1
-T=$(mktemp -d /tmp/berth-slurm-kill-t.XXXXXX) || exit 1
-berth_pid=
-cleanup() {
-  [ -z "$berth_pid" ] || kill -9 "$berth_pid" 2>/dev/null
-  "$cluster" down "$dir" >/dev/null 2>&1 || echo "warning: down $dir failed" >&2
-  [ -n "${KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-eval "$(BERTH_SLURM_NODES=2 BERTH_SLURM_GPUS=8 "$cluster" up "$dir")" || { echo "FAIL: cluster up" >&2; exit 1; }
+fault_test_begin kill 2
 
 cat > "$T/exp.yaml" <<YAML
 name: killed

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random.h"
 #include "common/read_file.h"
 #include "runtime/local/proc_scan.h"
 
@@ -77,24 +77,6 @@ std::vector<std::string_view> Fields(std::string_view line) {
 std::string Trimmed(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
-}
-
-Result<std::string> RandomHex(size_t bytes_wanted) {
-  std::vector<unsigned char> bytes(bytes_wanted);
-  size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = getrandom(bytes.data() + got, bytes.size() - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return BackendError("getrandom: " + ErrnoText(errno));
-    got += static_cast<size_t>(n);
-  }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
 }
 
 // Writes `value` to a cgroup interface file; the errno on failure, else 0.
@@ -264,7 +246,7 @@ Result<std::string> OwnCgroupDir() {
 
 Result<std::string> CreateRunCgroup(pid_t pid) {
   BERTH_ASSIGN_OR_RETURN(std::string parent, OwnCgroupDir());
-  BERTH_ASSIGN_OR_RETURN(std::string random, RandomHex(kRandomDigits / 2));
+  BERTH_ASSIGN_OR_RETURN(std::string random, common::RandomHex(kRandomDigits / 2));
   const std::string dir = (parent == "/" ? "" : parent) + "/" + RunCgroupName(pid, random);
   if (mkdir(dir.c_str(), 0755) != 0) return Unavailable(dir + ": " + ErrnoText(errno));
   // A mount table that lies (a stale entry, a tmpfs over the mount point)

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/random.h"
 #include "runtime/local/cgroup.h"
 #include "runtime/local/proc_scan.h"
 #include "runtime/local/supervisor.h"
@@ -22,27 +22,7 @@
 #include "runtime/local/wire.h"
 
 namespace berth {
-namespace {
-
-Result<std::string> RandomToken() {
-  unsigned char bytes[16];
-  size_t got = 0;
-  while (got < sizeof bytes) {
-    ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return BackendError("getrandom: " + ErrnoText(errno));
-    got += static_cast<size_t>(n);
-  }
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
     const SupervisorOptions& options) {
@@ -60,7 +40,7 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
                     " threads): the supervisor is a fork that keeps running; start it "
                     "before any other thread");
   }
-  BERTH_ASSIGN_OR_RETURN(std::string token, RandomToken());
+  BERTH_ASSIGN_OR_RETURN(std::string token, common::RandomHex(16));
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
     return BackendError("socketpair: " + ErrnoText(errno));
