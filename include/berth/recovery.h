@@ -52,6 +52,13 @@ class Recovery {
   // message names the worker, the cause and the budget).
   Result<bool> OnExit(const Worker& w);
 
+  // The running workers that stood on a lost node (Scheduler::LoseNode
+  // returns them): each one's unit fails with `cause` ("lost with node
+  // node2: ..."). Returns false, having done nothing, when one of their
+  // roles' policies is `fail` (the caller ends the run as before); else
+  // true, or an error as OnExit's.
+  Result<bool> OnNodeLost(const std::vector<std::string>& workers, const std::string& cause);
+
   // Restarts whose backoff has passed. Errors as OnExit's.
   Status RunDue();
 

@@ -127,6 +127,14 @@ struct SchedulerOptions {
   // SIGKILL them). The Scheduler then waits up to `grace` for them to exit
   // and terminates what is left. Default: none (SIGTERM to each process tree).
   std::function<void(const std::vector<WorkerPlan>&)> before_stop;
+  // Called by RestartUnit once the unit is stopped and its new workers are
+  // built, before they are launched: `stopped` as they ended, `next` where
+  // they will run. The local runtime waits there until the GPUs' memory is
+  // released (NVML); the Slurm backend makes sure that a job holds the new
+  // workers' nodes. An error fails the restart (the unit stays stopped, on
+  // record). Default: none.
+  std::function<Status(const std::vector<Worker>& stopped, const std::vector<WorkerPlan>& next)>
+      before_restart;
   std::function<void(const SchedulerEvent&)> on_event;
   // Polled while waiting for readiness: true aborts the call (rolled back,
   // kUnavailable "interrupted").
@@ -183,11 +191,22 @@ class Scheduler {
 
   // Stops the unit of `worker` (forks first, then the unit, its rank 0 or
   // head last) and starts it again on the same nodes and devices with new
-  // ports, targets before their forks, each launch counted in
-  // Worker::restarts; waits until it is ready. Returns the unit's ids. On
+  // ports (on other ones for bundles whose node was lost: LoseNode),
+  // targets before their forks, each launch counted in Worker::restarts;
+  // waits until it is ready. Returns the unit's ids. On
   // error (as CreateWorkers': an exit during start-up, a timeout) the unit
   // is left stopped, on record, for another RestartUnit or a DropUnit.
   Result<std::vector<std::string>> RestartUnit(const std::string& worker);
+
+  // A node is gone (a Slurm node down, a lost agent): its capacity leaves
+  // the cluster, and the bundles that stood on it are placed again where
+  // they fit under their groups' strategies (RolePlanner::RemoveNode), for
+  // the next RestartUnit of their units; one that fits nowhere makes that
+  // restart fail, explained. Its workers are not stopped here: returns the
+  // running ones that stood on it, for the caller to restart, drop or fail
+  // by their roles' policies. Errors: kNotFound for a node not in the
+  // cluster or lost already.
+  Result<std::vector<std::string>> LoseNode(const std::string& node);
 
   // Stops the unit of `worker` for good; the rest of its role runs on. Its
   // bundles stay reserved until the role is deleted.

@@ -232,6 +232,26 @@ Status CheckReservation(const RoleEntry& fork, const RoleEntry& target) {
   return Status::Ok();
 }
 
+// Where each bundle of `rp` stands now (after a node was removed): a bundle
+// that lost its node and found no other place keeps an empty node.
+void Refresh(const PlacementEngine& engine, RoleEntry& rp) {
+  for (size_t k = 0; k < rp.groups.size(); ++k) {
+    std::optional<GroupView> view = engine.Group(rp.groups[k]);
+    if (!view) continue;
+    const bool shared = rp.mode == PlacementMode::kShared;
+    auto slot_of = [&](size_t b) -> Slot& { return shared ? rp.slots[b][0] : rp.slots[k][b]; };
+    for (size_t b = 0; b < view->bundles.size(); ++b) {
+      slot_of(b).node.clear();
+      slot_of(b).gpus.clear();
+    }
+    for (const BundlePlacement& p : view->placed) {
+      Slot& slot = slot_of(static_cast<size_t>(p.index));
+      slot.node = p.node;
+      slot.gpus = p.gpus;
+    }
+  }
+}
+
 }  // namespace
 
 RolePlanner::RolePlanner(std::unique_ptr<State> state) : s_(std::move(state)) {}
@@ -331,8 +351,20 @@ Result<std::vector<WorkerPlan>> RolePlanner::Rebuild(const std::string& role,
     }
     target = &s_->roles.at(rp.spec.colocation->target);
   }
+  // A worker whose bundle lost its node and found no other place.
+  const RoleEntry& owner = target != nullptr ? *target : rp;
+  for (int i : indices) {
+    if (i < 0 || static_cast<size_t>(i) >= owner.slots.size()) continue;
+    for (const Slot& slot : owner.slots[static_cast<size_t>(i)]) {
+      if (!slot.node.empty()) continue;
+      std::optional<GroupView> view = s_->engine.Group(slot.group);
+      return NotPlaced(s_->engine, owner, slot.group,
+                       view ? view->state : GroupState::kRescheduling);
+    }
+  }
   // Every worker is built again (ports are handed out in worker order), and
-  // only those asked for are kept: the others keep running on their ports.
+  // only those asked for are kept: the others keep running on their ports
+  // (one still without a node is built with no address, and dropped).
   BERTH_ASSIGN_OR_RETURN(std::vector<WorkerPlan> all, BuildRole(rp, target, ports));
   std::vector<WorkerPlan> out;
   for (WorkerPlan& w : all) {
@@ -341,6 +373,12 @@ Result<std::vector<WorkerPlan>> RolePlanner::Rebuild(const std::string& role,
     }
   }
   return out;
+}
+
+Status RolePlanner::RemoveNode(const std::string& node) {
+  BERTH_RETURN_IF_ERROR(s_->engine.RemoveNode(node));
+  for (auto& [name, rp] : s_->roles) Refresh(s_->engine, rp);
+  return Status::Ok();
 }
 
 std::optional<PlacementMode> RolePlanner::ModeOf(const std::string& role) const {

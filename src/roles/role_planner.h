@@ -61,9 +61,18 @@ class RolePlanner {
   // role, built again on the bundles they hold, with new ports: the same
   // nodes and devices for a restart. A forked role's stand on its target's
   // bundles. Errors: kNotFound, kInvalidSpec for an alias, a port source
-  // failure.
+  // failure, kUnavailable or kInfeasible for a worker whose bundle lost its
+  // node and found no other place (the engine's explanation attached).
   Result<std::vector<WorkerPlan>> Rebuild(const std::string& role, const std::vector<int>& indices,
                                           const PortSource& ports) const;
+
+  // A node is gone (a Slurm node down, say): its capacity leaves the
+  // cluster, and each group that had bundles on it places those again under
+  // its strategy where they fit, its other bundles staying where they are
+  // (PlacementEngine::RemoveNode). The roles' workers follow at their next
+  // Rebuild; one whose bundle found no place fails to build, explained.
+  // Errors: kNotFound.
+  Status RemoveNode(const std::string& node);
 
   // How an added role is placed, after the rollout and auto-deferral rules
   // (a colocated role: its target's); nullopt when it is not added.

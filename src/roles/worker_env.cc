@@ -99,7 +99,10 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
       p.w.role = role.name;
       p.w.index = static_cast<int>(i);
       p.w.node = s.node;
-      p.w.address = ctx.addresses.at(s.node);
+      // No node: a bundle that lost its node (RolePlanner::RemoveNode),
+      // built only to be dropped.
+      auto address = ctx.addresses.find(s.node);
+      p.w.address = address != ctx.addresses.end() ? address->second : std::string();
       p.w.gpus = s.gpus;
       p.w.group = s.group;
       p.w.bundle = s.bundle;

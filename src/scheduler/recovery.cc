@@ -87,6 +87,28 @@ Result<bool> Recovery::OnExit(const Worker& w) {
   return Failed(*owner, w.plan.id, "worker " + w.plan.id + " " + w.exit);
 }
 
+Result<bool> Recovery::OnNodeLost(const std::vector<std::string>& workers,
+                                  const std::string& cause) {
+  for (const std::string& id : workers) {
+    const Worker* owner = Owner(id);
+    const RoleSpec* spec = owner != nullptr ? scheduler_.FindRoleSpec(owner->plan.role) : nullptr;
+    if (spec == nullptr || spec->on_failure.action == FailurePolicy::Action::kFail) return false;
+  }
+  for (const std::string& id : workers) {
+    const Worker* w = scheduler_.FindWorker(id);
+    const Worker* owner = Owner(id);
+    if (w == nullptr || owner == nullptr) continue;  // dropped with an earlier one's unit
+    auto budget = budgets_.find(UnitKey(*owner));
+    Emit(RecoveryEvent::Kind::kFailed, *w, cause,
+         budget != budgets_.end() ? budget->second.used() : 0);
+    if (Pending(id)) continue;
+    const Worker copy = *owner;  // a drop forgets it
+    BERTH_ASSIGN_OR_RETURN(bool handled, Failed(copy, id, "worker " + id + " " + cause));
+    if (!handled) return false;
+  }
+  return true;
+}
+
 Result<bool> Recovery::Failed(const Worker& owner, const std::string& worker,
                               const std::string& cause) {
   const RoleSpec& spec = *scheduler_.FindRoleSpec(owner.plan.role);

@@ -96,27 +96,51 @@ Result<std::vector<std::string>> Scheduler::RestartUnit(const std::string& worke
       it->second.push_back(p.index);
     }
   }
+  std::vector<Worker> stopped;
+  stopped.reserve(unit.size());
+  for (const std::string& id : unit) stopped.push_back(*FindWorker(id));
   // Stopped but remembered until each role's new workers start: a restart
   // that fails part way leaves the rest of the unit on record, stopped, for
   // the next attempt to find.
   BERTH_RETURN_IF_ERROR(s.StopUnit(unit, /*forget=*/false).WithPrefix(call));
+  for (Worker& w : stopped) {
+    if (const Worker* now = FindWorker(w.plan.id)) w = *now;  // as it ended
+  }
+  std::vector<std::vector<WorkerPlan>> next;  // per role, in `roles` order
+  std::vector<WorkerPlan> all;
   for (const auto& [role, indices] : roles) {
     Result<std::vector<WorkerPlan>> plans = s.planner.Rebuild(role, indices, s.opt.ports);
     if (!plans) return plans.error().WithPrefix(call);
+    all.insert(all.end(), plans->begin(), plans->end());
+    next.push_back(std::move(plans).value());
+  }
+  if (s.opt.before_restart)
+    BERTH_RETURN_IF_ERROR(s.opt.before_restart(stopped, all).WithPrefix(call));
+  for (const std::vector<WorkerPlan>& plans : next) {
     std::set<std::string> ids;
-    for (const WorkerPlan& p : *plans) ids.insert(p.id);
+    for (const WorkerPlan& p : plans) ids.insert(p.id);
     s.slots.erase(
         std::remove_if(s.slots.begin(), s.slots.end(),
                        [&](const Impl::Slot& x) { return ids.contains(x.worker.plan.id); }),
         s.slots.end());
-    Status st = s.Launch(*plans);
-    if (st.ok()) st = s.AwaitReady(role, std::nullopt, nullptr, &ids);
+    Status st = s.Launch(plans);
+    if (st.ok()) st = s.AwaitReady(plans.front().role, std::nullopt, nullptr, &ids);
     if (!st.ok()) {
       (void)s.StopUnit({ids.begin(), ids.end()}, /*forget=*/false);
       return st.WithPrefix(call);
     }
   }
   return unit;
+}
+
+Result<std::vector<std::string>> Scheduler::LoseNode(const std::string& node) {
+  Impl& s = *impl_;
+  BERTH_RETURN_IF_ERROR(s.planner.RemoveNode(node));
+  std::vector<std::string> on_it;
+  for (const Impl::Slot& slot : s.slots) {
+    if (slot.worker.plan.node == node && Running(slot.worker)) on_it.push_back(slot.worker.plan.id);
+  }
+  return on_it;
 }
 
 Status Scheduler::DropUnit(const std::string& worker) {
