@@ -202,9 +202,10 @@ class Scheduler {
   // the cluster, and the bundles that stood on it are placed again where
   // they fit under their groups' strategies (RolePlanner::RemoveNode), for
   // the next RestartUnit of their units; one that fits nowhere makes that
-  // restart fail, explained. Its workers are not stopped here: returns the
-  // running ones that stood on it, for the caller to restart, drop or fail
-  // by their roles' policies. Errors: kNotFound for a node not in the
+  // restart fail, explained. Its workers are not stopped here: returns
+  // those that stood on it and had not finished (running, or failed: the
+  // one whose exit revealed the loss), for the caller to restart, drop or
+  // fail by their roles' policies. Errors: kNotFound for a node not in the
   // cluster or lost already.
   Result<std::vector<std::string>> LoseNode(const std::string& node);
 

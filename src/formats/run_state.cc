@@ -84,6 +84,13 @@ nlohmann::ordered_json RunStateToJson(const RunState& state, PortShape shape) {
   j["message"] = state.message;
   if (!state.cgroup.empty()) j["cgroup"] = state.cgroup;
   if (!state.slurm_job.empty()) j["slurm_job"] = state.slurm_job;
+  if (!state.further_slurm_jobs.empty()) {
+    nlohmann::ordered_json further = nlohmann::ordered_json::array();
+    for (const FurtherSlurmJob& f : state.further_slurm_jobs) {
+      further.push_back({{"id", f.id}, {"dir", f.dir}});
+    }
+    j["further_slurm_jobs"] = further;
+  }
   j["workers"] = workers;
   return j;
 }
@@ -99,6 +106,12 @@ Result<RunState> RunStateFromJson(const nlohmann::json& j, const std::string& wh
     s.message = j.value("message", "");
     s.cgroup = j.value("cgroup", "");
     s.slurm_job = j.value("slurm_job", "");
+    if (j.contains("further_slurm_jobs")) {
+      for (const auto& f : j.at("further_slurm_jobs")) {
+        s.further_slurm_jobs.push_back(
+            {f.at("id").get<std::string>(), f.at("dir").get<std::string>()});
+      }
+    }
     for (const auto& w : j.at("workers")) {
       WorkerRecord r;
       r.id = w.at("id").get<std::string>();

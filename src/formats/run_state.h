@@ -31,6 +31,15 @@ struct WorkerRecord {
   bool operator==(const WorkerRecord&) const = default;
 };
 
+// A further Slurm job of a run: one submitted after a node was lost, for
+// the units that the first job could no longer hold. Its holder script, log
+// and heartbeat are in its own folder of the run dir.
+struct FurtherSlurmJob {
+  std::string id;
+  std::string dir;  // relative to the run dir: "further-1"
+  bool operator==(const FurtherSlurmJob&) const = default;
+};
+
 struct RunState {
   std::string experiment;
   std::string run_dir;
@@ -43,6 +52,7 @@ struct RunState {
   // allocation ("" when local).
   std::string cgroup;
   std::string slurm_job;
+  std::vector<FurtherSlurmJob> further_slurm_jobs;
   std::vector<WorkerRecord> workers;
   bool operator==(const RunState&) const = default;
 };

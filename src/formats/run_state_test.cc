@@ -142,6 +142,7 @@ TEST(RunStateTest, JsonRoundTripsAsTheControlApiServesIt) {
   s.phase = "running";
   s.cgroup = "/sys/fs/cgroup/berth/run-42";
   s.slurm_job = "17";
+  s.further_slurm_jobs = {{"18", "further-1"}, {"20", "further-2"}};
   WorkerRecord w;
   w.id = "actor/0";
   w.role = "actor";
@@ -161,7 +162,9 @@ TEST(RunStateTest, JsonRoundTripsAsTheControlApiServesIt) {
   // A local run without a cgroup writes neither field.
   s.cgroup.clear();
   s.slurm_job.clear();
+  s.further_slurm_jobs.clear();
   EXPECT_FALSE(RunStateToJson(s, PortShape::kList).contains("cgroup"));
+  EXPECT_FALSE(RunStateToJson(s, PortShape::kList).contains("further_slurm_jobs"));
   EXPECT_FALSE(RunStateFromJson(nlohmann::json::parse("{\"experiment\": 1}"), "status"));
 }
 

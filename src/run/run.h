@@ -8,6 +8,7 @@
 //   runner.cc       loading, planning, starting, watching, replacing, teardown
 //   run_control.cc  the control API's handlers and the snapshot they read
 //   run_slurm.cc    the Slurm job: submission, its failures, its devices, steps
+//   run_slurm_lost.cc  a node lost while the job runs on; further jobs
 
 #include <chrono>
 #include <memory>
@@ -124,8 +125,30 @@ class Run : private control::ControlHandlers {
   std::string SlurmFailure(const Worker& w);
   std::string MarkLost(const std::string& node);
   bool NodeWentSilent(const std::string& node);
+  // The message for nodes found silent; they and their workers are marked
+  // lost (lost_nodes_, the records).
   std::string NodeLoss(const std::vector<std::pair<std::string, milliseconds>>& silent);
+  // The job is cancelled as lost with its node (node_failed_).
   void CancelLostJob();
+  // `w` failed because its node went silent while the job runs on.
+  bool LostWithItsNode(const Worker& w);
+  // Nodes found lost while the job runs on (run_slurm_lost.cc): their
+  // workers fail by their roles' on_failure. nullopt when every policy
+  // handles it (the node watch starts again without them); else berth run's
+  // exit code, the run failed and the job cancelled.
+  std::optional<int> NodesLost(std::vector<std::pair<std::string, milliseconds>> silent);
+  // SchedulerOptions::before_restart on Slurm: makes sure that a job holds
+  // the nodes and devices of the unit's new workers, submitting a further
+  // job for those no job holds and waiting until it runs.
+  Status HoldForRestart(const std::vector<WorkerPlan>& next);
+  // The job that holds `w`'s node and devices: the first, or a further one;
+  // nullptr for none. JobOf: the same, the first job for none.
+  const runtime::slurm::Allocation* HoldingJob(const WorkerPlan& w) const;
+  const runtime::slurm::Allocation& JobOf(const WorkerPlan& w) const;
+  // The further jobs' node watches, as CheckSlurmNodes does for the first.
+  std::optional<int> CheckFurtherJobs();
+  // Their watches stopped, each cancelled and waited for.
+  void EndFurtherJobs();
   // The holder job's own last word (it ends itself without berth's
   // heartbeat), to begin a message; "" when it said nothing.
   std::string HolderLogNote() const;
@@ -171,6 +194,13 @@ class Run : private control::ControlHandlers {
   Clock::TimePoint last_save_;
   std::unique_ptr<runtime::slurm::Allocation> alloc_;      // backend slurm, once submitted
   std::unique_ptr<runtime::slurm::NodeWatch> node_watch_;  // while the job runs
+  // Jobs submitted after a node was lost, for units the first no longer
+  // holds (HoldForRestart), each with its node watch.
+  struct FurtherJob {
+    std::unique_ptr<runtime::slurm::Allocation> alloc;
+    std::unique_ptr<runtime::slurm::NodeWatch> watch;
+  };
+  std::vector<FurtherJob> further_;
   Clock::TimePoint next_node_check_;
   std::set<std::string> lost_nodes_;  // found silent by node_watch_: never planned on again
   std::vector<const RoleSpec*> launch_order_;

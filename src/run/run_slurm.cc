@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,14 +134,8 @@ std::string Run::SlurmFailure(const Worker& w) {
     job = alloc_->Query();
   }
   formats::WorkerRecord* rec = Record(w.plan.id);
-  if (job && job->state == runtime::slurm::JobState::kRunning) {
-    // A node that dies kills its tasks first, often before its slurmd and
-    // slurmstepd: srun then reports a killed task while the job runs on.
-    if (w.exit_status == 0 || !NodeWentSilent(w.plan.node)) return {};
-    std::string lost = NodeLoss(node_watch_->Silent());
-    CancelLostJob();
-    return lost;
-  }
+  // A node lost under a job that runs on is LostWithItsNode's.
+  if (job && job->state == runtime::slurm::JobState::kRunning) return {};
   const std::string id = alloc_->job_id();
   if (!job) {
     if (rec != nullptr) rec->exit = "ended with Slurm job " + id;
@@ -226,8 +221,7 @@ std::string Run::NodeLoss(const std::vector<std::pair<std::string, milliseconds>
                runtime::slurm::LostNodeText(node, quiet, node_watch_->SlurmdGone(node), slurm_says,
                                             MarkLost(node));
   }
-  node_failed_ = true;
-  return message + " (berth cancels Slurm job " + alloc_->job_id() + ")";
+  return message;
 }
 
 // The job is lost with its node (Slurm would end all of it NODE_FAIL, only
@@ -235,12 +229,22 @@ std::string Run::NodeLoss(const std::vector<std::pair<std::string, milliseconds>
 // (SIGTERM, then SIGKILL after KillWait) and ends their sruns, the one of
 // the step on the lost node too.
 void Run::CancelLostJob() {
+  node_failed_ = true;
   node_watch_.reset();
   Status c = alloc_->Cancel(/*node_lost=*/true);
   if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
 }
 
+bool Run::LostWithItsNode(const Worker& w) {
+  if (w.exit_status == 0 || !node_watch_) return false;
+  Result<runtime::slurm::SlurmJob> job = alloc_->Query();
+  // A node that dies kills its tasks first, often before its slurmd and
+  // slurmstepd: srun then reports a killed task while the job runs on.
+  return job && job->state == runtime::slurm::JobState::kRunning && NodeWentSilent(w.plan.node);
+}
+
 std::optional<int> Run::CheckSlurmNodes() {
+  if (std::optional<int> code = CheckFurtherJobs()) return code;
   if (!node_watch_ || clock_.Now() < next_node_check_) return std::nullopt;
   next_node_check_ = clock_.Now() + milliseconds(250);
   if (std::string why = node_watch_->ended(); !why.empty()) {
@@ -255,14 +259,14 @@ std::optional<int> Run::CheckSlurmNodes() {
     node_watch_.reset();
     return std::nullopt;
   }
-  const std::vector<std::pair<std::string, milliseconds>> silent = node_watch_->Silent();
+  std::vector<std::pair<std::string, milliseconds>> silent = node_watch_->Silent();
+  std::erase_if(silent, [&](const auto& s) { return lost_nodes_.contains(s.first); });
   if (silent.empty()) return std::nullopt;
-  Fail(1, NodeLoss(silent));
-  CancelLostJob();
-  return exit_code_;
+  return NodesLost(silent);
 }
 
 void Run::EndSlurmJob() {
+  EndFurtherJobs();
   node_watch_.reset();
   if (!alloc_) return;
   Status c = alloc_->Cancel(node_failed_);
@@ -275,9 +279,10 @@ std::string Run::Devices(const WorkerPlan& w) const {
   if (!alloc_) return DeviceList(w.gpus);
   std::vector<int> devices;
   for (const GpuShare& g : w.gpus) devices.push_back(g.device);
-  const std::vector<int>& granted = alloc_->granted_gpus(w.node);
+  const runtime::slurm::Allocation& job = JobOf(w);
+  const std::vector<int>& granted = job.granted_gpus(w.node);
   std::string s;
-  for (int p : runtime::slurm::Positions(devices, alloc_->planned_gpus(w.node))) {
+  for (int p : runtime::slurm::Positions(devices, job.planned_gpus(w.node))) {
     if (p >= static_cast<int>(granted.size())) continue;
     if (!s.empty()) s += ',';
     s += std::to_string(granted[p]);
@@ -289,21 +294,29 @@ void Run::UseSlurmSteps(SchedulerOptions& so) {
   so.wrap_launch = [this](const WorkerPlan& w, LaunchSpec spec) -> Result<LaunchSpec> {
     std::vector<int> devices;
     for (const GpuShare& g : w.gpus) devices.push_back(g.device);
+    const runtime::slurm::Allocation& job = JobOf(w);
     spec.argv = runtime::slurm::StepArgv(
-        alloc_->job_id(), alloc_->component(w.node), w.node, w.id,
-        runtime::slurm::Positions(devices, alloc_->planned_gpus(w.node)), spec.argv);
+        job.job_id(), job.component(w.node), w.node, w.id,
+        runtime::slurm::Positions(devices, job.planned_gpus(w.node)), spec.argv);
     return spec;
   };
   so.before_stop = [this](const std::vector<WorkerPlan>& stage) {
-    // A job that lost a node is lost (Slurm ends all of it): and while the
-    // node is not yet marked down, each of Slurm's signal calls waits its
-    // MessageTimeout (10 s) for it. The steps' sruns are stopped directly.
+    // A job that lost a node and ends is lost (Slurm ends all of it); and
+    // while a lost node is not yet marked down, each of Slurm's signal calls
+    // about it waits its MessageTimeout (10 s). The sruns of steps there
+    // are stopped directly.
     if (node_failed_) return;
-    std::vector<std::string> names;
-    names.reserve(stage.size());
-    for (const WorkerPlan& w : stage) names.push_back(w.id);
-    Status st = alloc_->SignalSteps(names, "TERM");
-    if (!st.ok()) std::fprintf(stderr, "berth: signalling steps: %s\n", st.message().c_str());
+    std::map<const runtime::slurm::Allocation*, std::vector<std::string>> names;
+    for (const WorkerPlan& w : stage) {
+      if (!lost_nodes_.contains(w.node)) names[&JobOf(w)].push_back(w.id);
+    }
+    for (const auto& [job, ids] : names) {
+      Status st = job->SignalSteps(ids, "TERM");
+      if (!st.ok()) std::fprintf(stderr, "berth: signalling steps: %s\n", st.message().c_str());
+    }
+  };
+  so.before_restart = [this](const std::vector<Worker>&, const std::vector<WorkerPlan>& next) {
+    return HoldForRestart(next);
   };
   // Ports of other machines cannot be tested from here: count them per
   // node from a random base (a clash is retried with new ones).

@@ -357,6 +357,12 @@ std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
     if (rec->state != formats::WorkerState::kStarting && rec->state != formats::WorkerState::kReady)
       continue;
     rec->exit = w.exit;
+    // Its node went silent while the job runs on: every unit on that node
+    // follows its role's policy (the record is marked lost).
+    if (alloc_ && LostWithItsNode(w)) {
+      if (std::optional<int> code = NodesLost(node_watch_->Silent())) return code;
+      continue;
+    }
     // On Slurm a step also ends when Slurm ends the job (a node failed,
     // scancel, the time limit): srun then often exits 0.
     const std::string slurm_failure = alloc_ ? SlurmFailure(w) : std::string();

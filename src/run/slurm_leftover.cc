@@ -6,15 +6,16 @@
 
 namespace berth::run {
 
-bool EndLeftoverSlurmJob(const formats::RunState& state, const std::string& run_dir,
-                         const std::string& who, bool say_nothing_left,
-                         runtime::slurm::CommandRunner& runner, Clock& clock) {
+namespace {
+
+// One job of the run (`dir`: the folder its holder script is in).
+bool EndOne(const std::string& id, const std::string& dir, const formats::RunState& state,
+            const std::string& who, bool say_nothing_left, runtime::slurm::CommandRunner& runner,
+            Clock& clock) {
   using Outcome = runtime::slurm::LeftoverJob::Outcome;
-  const std::string& id = state.slurm_job;
-  if (id.empty()) return true;
   // The name berth gives the job (run_slurm.cc).
   Result<runtime::slurm::LeftoverJob> r =
-      runtime::slurm::EndLeftoverJob(id, "berth-" + state.experiment, run_dir, runner, clock);
+      runtime::slurm::EndLeftoverJob(id, "berth-" + state.experiment, dir, runner, clock);
   if (!r) {
     std::fprintf(stderr,
                  "%s: Slurm job %s of this run may still hold its nodes: %s; check with "
@@ -33,12 +34,37 @@ bool EndLeftoverSlurmJob(const formats::RunState& state, const std::string& run_
                   r->state_text.empty() ? "" : (" (" + r->state_text + ")").c_str());
       break;
     case Outcome::kNotOurs:
-      std::fprintf(stderr, "%s: state.json's slurm_job left alone: %s\n", who.c_str(),
-                   r->detail.c_str());
+      std::fprintf(stderr, "%s: state.json's Slurm job %s left alone: %s\n", who.c_str(),
+                   id.c_str(), r->detail.c_str());
       break;
   }
   std::fflush(stdout);
   return true;
+}
+
+}  // namespace
+
+bool EndLeftoverSlurmJob(const formats::RunState& state, const std::string& run_dir,
+                         const std::string& who, bool say_nothing_left,
+                         runtime::slurm::CommandRunner& runner, Clock& clock) {
+  bool ok = true;
+  if (!state.slurm_job.empty()) {
+    ok = EndOne(state.slurm_job, run_dir, state, who, say_nothing_left, runner, clock);
+  }
+  for (const formats::FurtherSlurmJob& f : state.further_slurm_jobs) {
+    // Only a folder right beneath the run dir: state.json is not trusted
+    // to name another place.
+    if (f.dir.empty() || f.dir.find('/') != std::string::npos || f.dir.starts_with('.')) {
+      std::fprintf(stderr,
+                   "%s: state.json's further Slurm job %s left alone: its folder %s is not "
+                   "one of the run dir's\n",
+                   who.c_str(), f.id.c_str(), f.dir.c_str());
+      ok = false;
+      continue;
+    }
+    ok = EndOne(f.id, run_dir + "/" + f.dir, state, who, say_nothing_left, runner, clock) && ok;
+  }
+  return ok;
 }
 
 }  // namespace berth::run

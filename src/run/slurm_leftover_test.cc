@@ -5,8 +5,9 @@
 #include "run/slurm_leftover.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -62,7 +63,7 @@ TEST_F(SlurmLeftoverTest, NothingToCancelIsNotAFailure) {
   // A local run records no job: Slurm is not asked at all.
   state_.slurm_job.clear();
   EXPECT_TRUE(EndLeftoverSlurmJob(state_, dir_, "berth down", true, runner_, clock_));
-  EXPECT_EQ(runner_.CallsOf("squeue").size(), 1u);
+  EXPECT_EQ(runner_.CallsOf("squeue").size(), 1U);
 }
 
 TEST_F(SlurmLeftoverTest, SlurmOutOfReachIsAFailure) {
@@ -70,6 +71,28 @@ TEST_F(SlurmLeftoverTest, SlurmOutOfReachIsAFailure) {
     return runtime::slurm::CommandResult{1, "", "Unable to contact slurm controller\n"};
   });
   EXPECT_FALSE(EndLeftoverSlurmJob(state_, dir_, "berth down", true, runner_, clock_));
+}
+
+TEST_F(SlurmLeftoverTest, FurtherJobsAreCancelledFromTheirOwnFolders) {
+  fs::create_directory(dir_ + "/further-1");
+  std::ofstream(dir_ + "/further-1/holder.sh") << runtime::slurm::kHolderScript;
+  state_.further_slurm_jobs = {{"40", "further-1"}, {"41", "../elsewhere"}};
+  runner_.On("squeue", [this](const FakeCommandRunner::Argv& argv) {
+    const bool further = std::find(argv.begin(), argv.end(), "40") != argv.end();
+    const std::string dir = further ? dir_ + "/further-1" : dir_;
+    const std::string id = further ? "40" : "31";
+    const bool cancelled =
+        !runner_.CallsOf("scancel").empty() && runner_.CallsOf("scancel").back().back() == id;
+    return runtime::slurm::CommandResult{0,
+                                         id + "|" + (cancelled ? "CANCELLED" : "RUNNING") +
+                                             "|berth-demo|" + dir + "/holder.sh " + dir +
+                                             "/slurm.heartbeat 15 2|\n",
+                                         ""};
+  });
+  // The one outside the run dir is left alone, and said so: not all ended.
+  EXPECT_FALSE(EndLeftoverSlurmJob(state_, dir_, "berth down", true, runner_, clock_));
+  EXPECT_EQ(runner_.CallsOf("scancel"),
+            (std::vector<FakeCommandRunner::Argv>{{"scancel", "31"}, {"scancel", "40"}}));
 }
 
 }  // namespace

@@ -138,7 +138,10 @@ Result<std::vector<std::string>> Scheduler::LoseNode(const std::string& node) {
   BERTH_RETURN_IF_ERROR(s.planner.RemoveNode(node));
   std::vector<std::string> on_it;
   for (const Impl::Slot& slot : s.slots) {
-    if (slot.worker.plan.node == node && Running(slot.worker)) on_it.push_back(slot.worker.plan.id);
+    const Worker& w = slot.worker;
+    if (w.plan.node == node && (Running(w) || w.phase == WorkerPhase::kFailed)) {
+      on_it.push_back(w.plan.id);
+    }
   }
   return on_it;
 }

@@ -128,4 +128,69 @@ else
   fail "r2 did not come up: $(cat "$T/r2.out" "$T/r2.err")"
 fi
 
+# --- 4. on_failure: restart: only the lost node's instance restarts, in a
+#        further job on the node left (the first job runs on: --no-kill);
+#        the other instance is not touched.
+cat > "$T/exp4.yaml" <<YAML
+name: loss
+backend: slurm
+roles:
+  - name: w
+    replicas: 2
+    placement: separate
+    on_failure: restart
+    restart: {max_restarts: 2, window_s: 600, backoff_s: [0.1, 1]}
+    scheduling_spec: {cpu: 1, gpu: 8, ports: [http], cmd: [$worker]}
+    readiness: {http: {port: http, path: /health}}
+YAML
+pid_of() { $PY -c "import json,sys; print([w for w in json.load(open(sys.argv[1]))['workers'] if w['id']==sys.argv[2]][0]['pid'])" "$1/state.json" "$2"; }
+"$berth" run "$T/exp4.yaml" --run-dir "$T/r4" > "$T/r4.out" 2> "$T/r4.err" &
+berth_pid=$!
+if wait_for 60 phase_is "$T/r4" running; then
+  job=$(job_of "$T/r4")
+  # The node of the job's batch script holds the job: lose the other one.
+  batch=$(timeout 10 squeue -h -s -j "$job" -o '%i %N' | awk '$1 ~ /batch/ { print $2 }')
+  lost=w/1; [ "$(node_of "$T/r4" w/1)" = "$batch" ] && lost=w/0
+  kept=w/0; [ $lost = w/0 ] && kept=w/1
+  node=$(node_of "$T/r4" $lost)
+  kept_pid=$(pid_of "$T/r4" $kept)
+  t0=$(now)
+  "$cluster" kill-node "$dir" "$node" 2>/dev/null
+  back() { $PY - "$T/r4/state.json" "$lost" <<'PY' 2>/dev/null
+import json, sys
+s = json.load(open(sys.argv[1]))
+w = {x["id"]: x for x in s["workers"]}
+sys.exit(not (s["phase"] == "running" and w[sys.argv[2]]["restarts"] == 1 and w[sys.argv[2]]["state"] == "ready"))
+PY
+  }
+  if wait_for 60 back; then
+    took=$(since "$t0")
+    now_on=$(node_of "$T/r4" $lost)
+    further=$($PY -c "import json; print(' '.join(j['id'] for j in json.load(open('$T/r4/state.json')).get('further_slurm_jobs', [])))")
+    if [ "$now_on" != "$node" ] && [ "$(pid_of "$T/r4" $kept)" = "$kept_pid" ] && [ -n "$further" ] &&
+       ! job_ended "$job" && grep -q "the job runs on without it" "$T/r4.out"; then
+      ok "node loss with on_failure restart: $lost ready again on $now_on in $took s (further job $further), $kept untouched, job $job runs on"
+    else
+      fail "node loss restart: now on $now_on (lost $node), $kept pid $(pid_of "$T/r4" $kept) vs $kept_pid, further '$further': $(cat "$T/r4.out" "$T/r4.err")"
+    fi
+    if grep -q "\"kind\": *\"failed\".*lost with node $node" "$T/r4/events.jsonl" &&
+       grep -q "\"kind\": *\"restarted\"" "$T/r4/events.jsonl"; then
+      ok "events.jsonl: the loss and the restart"
+    else
+      fail "events.jsonl: $(cat "$T/r4/events.jsonl")"
+    fi
+  else
+    fail "$lost not restarted after losing $node: $(cat "$T/r4.out" "$T/r4.err")"
+  fi
+  "$berth" down "$T/r4" >/dev/null 2>&1
+  wait_for 60 gone "$berth_pid" || { fail "berth down did not stop berth"; kill -9 "$berth_pid"; }
+  wait "$berth_pid"; rc=$?; berth_pid=
+  [ $rc -eq 0 ] && ok "the run that lost a node stops cleanly" || fail "r4: rc=$rc $(cat "$T/r4.err")"
+  "$cluster" start-node "$dir" "$node" >/dev/null 2>&1 || fail "start-node $node"
+  if nothing_left 20; then ok "node loss with restarts: nothing left, further job included"
+  else fail "r4 left: $(what_is_left)"; fi
+else
+  fail "r4 did not come up: $(cat "$T/r4.out" "$T/r4.err")"
+fi
+
 [ $failures -eq 0 ] && echo "all slurm node loss tests passed" || { echo "$failures failure(s)" >&2; exit 1; }

@@ -228,13 +228,35 @@ Status Allocation::Cancel(bool node_lost) {
   return BackendError("Slurm job " + job_id_ + " was cancelled but has not ended after 30 s");
 }
 
-Result<std::unique_ptr<NodeWatch>> Allocation::WatchNodes() const {
+Result<std::unique_ptr<NodeWatch>> Allocation::WatchNodes(const std::set<std::string>& lost) const {
   std::vector<std::string> names;
-  names.reserve(nodes_.size());
-  for (const NodeRequest& n : nodes_) names.push_back(n.node);
+  std::vector<int> het_groups;
   // A plain job (HolderArgv) or one component per node.
-  const int het_groups = Homogeneous(nodes_) ? 0 : static_cast<int>(nodes_.size());
+  const bool het = !Homogeneous(nodes_);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (lost.contains(nodes_[i].node)) continue;
+    names.push_back(nodes_[i].node);
+    if (het) het_groups.push_back(static_cast<int>(i));
+  }
+  if (names.empty()) return Unavailable("job " + job_id_ + " has no node left to watch");
   return NodeWatch::Start(job_id_, het_groups, names);
+}
+
+bool Allocation::Holds(const std::string& node, const std::vector<int>& devices) const {
+  for (const NodeRequest& n : nodes_) {
+    if (n.node != node) continue;
+    return std::all_of(devices.begin(), devices.end(), [&](int d) {
+      return std::find(n.gpus.begin(), n.gpus.end(), d) != n.gpus.end();
+    });
+  }
+  return false;
+}
+
+std::vector<std::string> Allocation::nodes() const {
+  std::vector<std::string> out;
+  out.reserve(nodes_.size());
+  for (const NodeRequest& n : nodes_) out.push_back(n.node);
+  return out;
 }
 
 int Allocation::component(const std::string& node) const {

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,14 @@ class Allocation {
   // skipped.
   Status SignalSteps(const std::vector<std::string>& workers, const std::string& signal) const;
 
-  // Once it runs: the watch step over its nodes (node_watch.h).
-  Result<std::unique_ptr<NodeWatch>> WatchNodes() const;
+  // Once it runs: the watch step over its nodes but `lost` (node_watch.h).
+  Result<std::unique_ptr<NodeWatch>> WatchNodes(const std::set<std::string>& lost = {}) const;
+
+  // Whether it holds `node` and there each of `devices` (plan ids): a
+  // worker planned there runs as its step.
+  bool Holds(const std::string& node, const std::vector<int>& devices) const;
+  // Its nodes, in the order the plan first used them.
+  std::vector<std::string> nodes() const;
 
   // scancel, then wait (bounded) until Slurm reports it ended; with
   // `node_lost`, only until it is COMPLETING (a node that stopped answering

@@ -37,17 +37,15 @@ void CloseBoth(const int fds[2]) {
 
 }  // namespace
 
-std::vector<std::string> WatchStepArgv(const std::string& job_id, int het_groups,
+std::vector<std::string> WatchStepArgv(const std::string& job_id,
+                                       const std::vector<int>& het_groups,
                                        const std::vector<std::string>& nodes) {
   std::vector<std::string> a = {"srun", "--jobid=" + job_id};
-  if (het_groups > 0) {
+  if (!het_groups.empty()) {
     // Each component holds one node and one task: the step gets both.
-    std::string groups = "--het-group=0";
-    if (het_groups > 1) {
-      groups += '-';
-      groups += std::to_string(het_groups - 1);
-    }
-    a.push_back(groups);
+    std::string groups;
+    for (int g : het_groups) groups += (groups.empty() ? "" : ",") + std::to_string(g);
+    a.push_back("--het-group=" + groups);
   } else {
     std::string list;
     for (const std::string& n : nodes) list += (list.empty() ? "" : ",") + n;
@@ -121,7 +119,8 @@ std::string LostNodeText(const std::string& node, milliseconds quiet, bool slurm
          (workers.empty() ? "none" : workers);
 }
 
-Result<std::unique_ptr<NodeWatch>> NodeWatch::Start(const std::string& job_id, int het_groups,
+Result<std::unique_ptr<NodeWatch>> NodeWatch::Start(const std::string& job_id,
+                                                    const std::vector<int>& het_groups,
                                                     const std::vector<std::string>& nodes,
                                                     milliseconds silence) {
   const std::vector<std::string> argv = WatchStepArgv(job_id, het_groups, nodes);

@@ -42,9 +42,11 @@ namespace berth::runtime::slurm {
 inline constexpr std::chrono::milliseconds kWatchEvery{1000};
 inline constexpr std::chrono::milliseconds kNodeSilence{5000};
 
-// The watch step's srun argv for job `job_id` over `nodes`: `het_groups`
-// components (one node each) or, when 0, a plain job over all of them.
-std::vector<std::string> WatchStepArgv(const std::string& job_id, int het_groups,
+// The watch step's srun argv for job `job_id` over `nodes`: the components
+// `het_groups` (one node each, in the order of `nodes`) or, when empty, a
+// plain job over all of them.
+std::vector<std::string> WatchStepArgv(const std::string& job_id,
+                                       const std::vector<int>& het_groups,
                                        const std::vector<std::string>& nodes);
 
 // What berth says of a node found silent for `quiet`: the cause first (its
@@ -85,7 +87,8 @@ class NodeSilence {
 class NodeWatch {
  public:
   // `silence`: kNodeSilence but in tests.
-  static Result<std::unique_ptr<NodeWatch>> Start(const std::string& job_id, int het_groups,
+  static Result<std::unique_ptr<NodeWatch>> Start(const std::string& job_id,
+                                                  const std::vector<int>& het_groups,
                                                   const std::vector<std::string>& nodes,
                                                   std::chrono::milliseconds silence = kNodeSilence);
   ~NodeWatch();

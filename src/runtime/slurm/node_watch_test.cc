@@ -24,7 +24,7 @@ using std::chrono::milliseconds;
 using TimePoint = NodeSilence::TimePoint;
 
 TEST(NodeWatchTest, StepArgvCoversEveryNodeWithOneTask) {
-  const std::vector<std::string> plain = WatchStepArgv("12", 0, {"node1", "node3"});
+  const std::vector<std::string> plain = WatchStepArgv("12", {}, {"node1", "node3"});
   ASSERT_GE(plain.size(), 8u);
   EXPECT_EQ(std::vector<std::string>(plain.begin(), plain.begin() + 5),
             (std::vector<std::string>{"srun", "--jobid=12", "--nodes=2", "--ntasks-per-node=1",
@@ -33,12 +33,14 @@ TEST(NodeWatchTest, StepArgvCoversEveryNodeWithOneTask) {
   EXPECT_EQ(plain[plain.size() - 3], "/bin/sh");
   EXPECT_NE(plain.back().find("$SLURMD_NODENAME"), std::string::npos);
   // A heterogeneous job: every component, each its one node and task.
-  const std::vector<std::string> het = WatchStepArgv("12", 3, {"a", "b", "c"});
-  EXPECT_EQ(het[2], "--het-group=0-2");
+  const std::vector<std::string> het = WatchStepArgv("12", {0, 1, 2}, {"a", "b", "c"});
+  EXPECT_EQ(het[2], "--het-group=0,1,2");
   EXPECT_EQ(std::count_if(het.begin(), het.end(),
                           [](const std::string& a) { return a.rfind("--nodes", 0) == 0; }),
             0);
-  EXPECT_EQ(WatchStepArgv("12", 1, {"a"})[2], "--het-group=0");
+  EXPECT_EQ(WatchStepArgv("12", {0}, {"a"})[2], "--het-group=0");
+  // The nodes left after one was lost: their components only.
+  EXPECT_EQ(WatchStepArgv("12", {0, 2}, {"a", "c"})[2], "--het-group=0,2");
 }
 
 TEST(NodeWatchTest, SilenceCountsFromTheLastLineOfEachNode) {
@@ -132,7 +134,7 @@ class NodeWatchProcessTest : public ::testing::Test {
 
 TEST_F(NodeWatchProcessTest, ANodeWhoseLineStopsIsSilentAndOnlyIt) {
   Result<std::unique_ptr<NodeWatch>> w =
-      NodeWatch::Start("12", 0, {"node1", "node2"}, milliseconds(300));
+      NodeWatch::Start("12", {}, {"node1", "node2"}, milliseconds(300));
   ASSERT_TRUE(w) << w.error().message();
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + std::chrono::seconds(10);
@@ -156,7 +158,7 @@ TEST_F(NodeWatchProcessTest, ANodeWhoseLineStopsIsSilentAndOnlyIt) {
 
 TEST_F(NodeWatchProcessTest, AnSrunThatEndsSaysWhyAndSilenceThenCountsForNothing) {
   std::ofstream(dir_ + "/srun") << "#!/bin/sh\necho node1\necho 'srun: error: no such job' >&2\n";
-  Result<std::unique_ptr<NodeWatch>> w = NodeWatch::Start("12", 0, {"node1"}, milliseconds(100));
+  Result<std::unique_ptr<NodeWatch>> w = NodeWatch::Start("12", {}, {"node1"}, milliseconds(100));
   ASSERT_TRUE(w) << w.error().message();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while ((*w)->ended().empty() && std::chrono::steady_clock::now() < deadline) {

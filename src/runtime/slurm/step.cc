@@ -64,6 +64,10 @@ std::vector<std::string> HolderArgv(const std::string& job_name, const std::stri
     std::string list;
     for (const NodeRequest& n : nodes) list += (list.empty() ? "" : ",") + n.node;
     const NodeRequest& n = nodes[0];
+    // A node lost does not end the job: its other nodes run on, and
+    // berth restarts what stood on the lost one (Slurm ends a heterogeneous
+    // job whole, --no-kill or not: measured on Slurm 22.05).
+    a.emplace_back("--no-kill");
     a.insert(a.end(), {"--nodes=" + std::to_string(nodes.size()), "--ntasks-per-node=1",
                        "--nodelist=" + list, "--cpus-per-task=" + std::to_string(n.cpus),
                        "--mem=" + std::to_string(n.mem_mb) + "M"});

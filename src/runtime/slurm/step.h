@@ -48,9 +48,9 @@ bool Homogeneous(const std::vector<NodeRequest>& nodes);
 // sbatch argv (program first): --parsable, the job name, --no-requeue
 // (Slurm must not restart it behind berth's back), output to `log`, then per
 // node "-N1 -n1 --nodelist=NODE -c CPUS --mem=MBM [--gres=gpu:G]
-// [--partition=P]" separated by ":" (Homogeneous: once, with -N<count>
-// --ntasks-per-node=1 and every node in --nodelist), then the script and its
-// arguments.
+// [--partition=P]" separated by ":" (Homogeneous: once, with --no-kill,
+// -N<count> --ntasks-per-node=1 and every node in --nodelist), then the
+// script and its arguments.
 std::vector<std::string> HolderArgv(const std::string& job_name, const std::string& partition,
                                     const std::vector<NodeRequest>& nodes, const std::string& log,
                                     const std::string& script,

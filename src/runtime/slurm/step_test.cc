@@ -92,7 +92,7 @@ TEST(SlurmStepTest, EqualNodesMakeOnePlainJob) {
   EXPECT_TRUE(Homogeneous(nodes));
   EXPECT_EQ(HolderArgv("j", "", nodes, "l", "s", {"a"}),
             (std::vector<std::string>{"sbatch", "--parsable", "--job-name=j", "--no-requeue",
-                                      "--output=l", "--nodes=2", "--ntasks-per-node=1",
+                                      "--output=l", "--no-kill", "--nodes=2", "--ntasks-per-node=1",
                                       "--nodelist=node1,node3", "--cpus-per-task=2", "--mem=100M",
                                       "--gres=gpu:2", "s", "a"}));
 }
