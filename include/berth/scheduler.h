@@ -135,6 +135,14 @@ struct SchedulerOptions {
   // record). Default: none.
   std::function<Status(const std::vector<Worker>& stopped, const std::vector<WorkerPlan>& next)>
       before_restart;
+  // Before a unit restarts on GPUs of this machine that its stopped workers
+  // held, wait up to this long until NVML lists none of their processes
+  // there: a process's GPU memory outlives it until the driver has released
+  // it. Not released by then: the restart fails (and its policy tries again
+  // after the backoff). Without NVML here (no driver, another PID
+  // namespace), or 0: no wait. berth run and the Python module give 30 s
+  // for local workers.
+  std::chrono::milliseconds gpu_release_wait{0};
   std::function<void(const SchedulerEvent&)> on_event;
   // Polled while waiting for readiness: true aborts the call (rolled back,
   // kUnavailable "interrupted").

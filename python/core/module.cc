@@ -205,6 +205,8 @@ class PyScheduler {
       so.expected_roles.push_back(std::move(r));
     }
     so.log_dir = log_dir;
+    // A restarted unit waits for its GPUs' memory (NVML, where there is one).
+    so.gpu_release_wait = std::chrono::seconds(30);
     so.grace = std::chrono::milliseconds(static_cast<int64_t>(grace * 1000));
     so.interrupted = [] {
       py::gil_scoped_acquire gil;

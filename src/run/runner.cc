@@ -33,6 +33,7 @@
 #include "run/slurm_leftover.h"
 #include "runtime/local/local_node.h"
 #include "runtime/slurm/allocation.h"
+#include "scheduler/gpu_release_wait.h"
 
 namespace berth::run {
 
@@ -175,7 +176,11 @@ Status Run::StartScheduler() {
   so.interrupted = [this] { return Stopping(); };
   so.clock = &clock_;
   so.probe = probe_;
-  if (slurm_) UseSlurmSteps(so);
+  if (slurm_) {
+    UseSlurmSteps(so);
+  } else {
+    so.gpu_release_wait = scheduler::kGpuReleaseLimit;
+  }
   BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(launcher_)));
   recovery_ = std::make_unique<Recovery>(*scheduler_, clock_,
                                          [this](const RecoveryEvent& e) { OnRecovery(e); });

@@ -9,6 +9,7 @@
 #include "common/text.h"
 #include "roles/ports.h"
 #include "roles/role_planner.h"
+#include "scheduler/gpu_release_wait.h"
 #include "scheduler/scheduler_impl.h"
 
 namespace berth {
@@ -76,6 +77,20 @@ Result<std::unique_ptr<Scheduler>> Scheduler::Start(SchedulerOptions options,
   if (options.merged_log.empty()) options.merged_log = options.log_dir + "/merged.log";
   if (!options.ports) options.ports = roles::LocalFreePorts();
   BERTH_ASSIGN_OR_RETURN(roles::RolePlanner planner, roles::RolePlanner::Create(options.nodes));
+  if (options.gpu_release_wait.count() > 0) {
+    Clock& clock = options.clock != nullptr ? *options.clock : Clock::System();
+    std::string no_nvml;
+    scheduler::BeforeRestart wait =
+        scheduler::GpuReleaseWaitIfNvml(clock, options.gpu_release_wait, &no_nvml);
+    if (wait) {
+      options.before_restart = [wait = std::move(wait), then = std::move(options.before_restart)](
+                                   const std::vector<Worker>& stopped,
+                                   const std::vector<WorkerPlan>& next) {
+        BERTH_RETURN_IF_ERROR(wait(stopped, next));
+        return then ? then(stopped, next) : Status::Ok();
+      };
+    }
+  }
   return std::unique_ptr<Scheduler>(new Scheduler(
       std::make_unique<Impl>(std::move(options), std::move(launcher), std::move(planner))));
 }
