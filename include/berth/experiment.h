@@ -103,10 +103,6 @@ const char* BackendName(Backend b);  // "local", "slurm"
 struct SlurmOptions {
   std::string partition;         // default: the cluster's default partition
   double queue_timeout_s = 300;  // how long the allocation may stay pending
-  // When a node fails, Slurm ends the whole job: this many times berth plans
-  // the experiment again on the nodes left, gets a new job and starts every
-  // role again (0: report the failure and stop).
-  int restarts_on_node_failure = 0;
 };
 
 struct ExperimentSpec {

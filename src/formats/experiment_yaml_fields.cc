@@ -345,8 +345,11 @@ Result<ExperimentSpec> Reader::Read(const Node& root) {
         Entries m, Map(*v, "slurm", {"partition", "queue_timeout", "restarts_on_node_failure"},
                        "a map like {partition: gpu, queue_timeout: 600}"));
     if (auto r = Get(m, "restarts_on_node_failure")) {
-      BERTH_ASSIGN_OR_RETURN(int64_t n, Integer(*r, "slurm.restarts_on_node_failure", 0, 100));
-      e.slurm.restarts_on_node_failure = static_cast<int>(n);
+      // Named, not just unknown: experiments written for earlier berths have it.
+      return Err(*r, "slurm.restarts_on_node_failure",
+                 "is replaced by each role's on_failure: a lost node restarts the units that "
+                 "stood on it (docs/experiment.md, \"When a worker fails\"); remove the key and "
+                 "give the roles `on_failure: restart`");
     }
     if (auto p = Get(m, "partition")) {
       BERTH_ASSIGN_OR_RETURN(e.slurm.partition, String(*p, "slurm.partition", "a partition name"));

@@ -361,6 +361,10 @@ const BadCase kBad[] = {
     {"slurm zero timeout",
      "name: x\nslurm: {queue_timeout: 0}\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
      "slurm.queue_timeout: must be above 0 seconds"},
+    {"slurm restarts_on_node_failure is gone",
+     "name: x\nslurm: {restarts_on_node_failure: 1}\nroles: [{name: a, scheduling_spec: {cmd: "
+     "[x]}}]\n",
+     "slurm.restarts_on_node_failure: is replaced by each role's on_failure"},
     {"strategy missing target",
      "name: x\nroles: [{name: a, scheduling_strategy: {type: colocation}, scheduling_spec: {cmd: "
      "[x]}}]\n",

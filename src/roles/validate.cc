@@ -332,10 +332,6 @@ Status ValidateExperiment(const ExperimentSpec& e) {
               Quote(e.slurm.partition) + " is not a partition name; use 1-64 of [A-Za-z0-9_.-]");
   }
   if (!(e.slurm.queue_timeout_s > 0)) return At("slurm.queue_timeout", "must be above 0 seconds");
-  if (e.slurm.restarts_on_node_failure < 0 || e.slurm.restarts_on_node_failure > 100) {
-    return At("slurm.restarts_on_node_failure",
-              std::to_string(e.slurm.restarts_on_node_failure) + " is outside 0..100");
-  }
   if (e.gpus && (*e.gpus < 0 || *e.gpus > roles::kMaxLocalGpus)) {
     return At("cluster.gpus",
               std::to_string(*e.gpus) + " is outside 0.." + std::to_string(roles::kMaxLocalGpus));

@@ -5,10 +5,10 @@
 // Slurm, the job that holds the experiment; it also serves the control API.
 //
 // Its members are defined by concern:
-//   runner.cc       loading, planning, starting, watching, replacing, teardown
+//   runner.cc       loading, planning, starting, watching, teardown
 //   run_control.cc  the control API's handlers and the snapshot they read
 //   run_slurm.cc    the Slurm job: submission, its failures, its devices, steps
-//   run_slurm_lost.cc  a node lost while the job runs on; further jobs
+//   run_slurm_lost.cc  a node lost: the units on it, further jobs, or all again
 
 #include <chrono>
 #include <memory>
@@ -108,9 +108,14 @@ class Run : private control::ControlHandlers {
   Status PlanAndAdmit();
   Status StartScheduler();
   bool StartRoles();
-  // After a node failure on Slurm: everything down, planned again on the
-  // nodes left, a new job, the roles started again. False when it could not.
+  // After Slurm ended the whole job with a lost node (a heterogeneous job,
+  // or the node of its batch script): everything down, planned again on the
+  // nodes left, a new job, the roles started again. False when it could
+  // not. Allowed when every role's on_failure is restart, at most the
+  // smallest max_restarts of the roles times: WholeRestartsAllowed (nullopt
+  // when not allowed).
   bool Replace();
+  std::optional<int> WholeRestartsAllowed() const;
   Status Allocate(const Plan& plan);
   // On Slurm: the plan on the partition's nodes (those lost in this run left
   // out), which become nodes_; on nodes as configured when busy nodes stand
@@ -130,8 +135,11 @@ class Run : private control::ControlHandlers {
   std::string NodeLoss(const std::vector<std::pair<std::string, milliseconds>>& silent);
   // The job is cancelled as lost with its node (node_failed_).
   void CancelLostJob();
-  // `w` failed because its node went silent while the job runs on.
-  bool LostWithItsNode(const Worker& w);
+  // Whether `w` ended because its node is lost while its job runs on: how
+  // long the node has been silent (0: Slurm said it is down), else nullopt.
+  std::optional<milliseconds> LostWithItsNode(const Worker& w);
+  // The watch of the job that holds `node`, or nullptr.
+  runtime::slurm::NodeWatch* WatchOf(const std::string& node) const;
   // Nodes found lost while the job runs on (run_slurm_lost.cc): their
   // workers fail by their roles' on_failure. nullopt when every policy
   // handles it (the node watch starts again without them); else berth run's

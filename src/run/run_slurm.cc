@@ -183,12 +183,13 @@ std::string Run::MarkLost(const std::string& node) {
 // again: the watch prints every second, so a live node answers within about
 // that; a lost one is judged after kNodeSilence.
 bool Run::NodeWentSilent(const std::string& node) {
-  if (!node_watch_) return false;
+  runtime::slurm::NodeWatch* watch = WatchOf(node);
+  if (watch == nullptr) return false;
   const auto since = std::chrono::steady_clock::now();
   const auto give_up = since + runtime::slurm::kNodeSilence + std::chrono::seconds(1);
   while (std::chrono::steady_clock::now() < give_up) {
-    if (!node_watch_->ended().empty() || node_watch_->HeardAfter(node, since)) return false;
-    for (const auto& silent : node_watch_->Silent()) {
+    if (!watch->ended().empty() || watch->HeardAfter(node, since)) return false;
+    for (const auto& silent : watch->Silent()) {
       if (silent.first == node) return true;
     }
     std::this_thread::sleep_for(milliseconds(50));
@@ -217,9 +218,11 @@ std::string Run::NodeLoss(const std::vector<std::pair<std::string, milliseconds>
       if (colon != std::string::npos && s.substr(0, colon) == node)
         slurm_says = s.substr(colon + 2);
     }
-    message += std::string(message.empty() ? "" : "; ") +
-               runtime::slurm::LostNodeText(node, quiet, node_watch_->SlurmdGone(node), slurm_says,
-                                            MarkLost(node));
+    const runtime::slurm::NodeWatch* watch = WatchOf(node);
+    message +=
+        std::string(message.empty() ? "" : "; ") +
+        runtime::slurm::LostNodeText(node, quiet, watch != nullptr && watch->SlurmdGone(node),
+                                     slurm_says, MarkLost(node));
   }
   return message;
 }
@@ -235,12 +238,35 @@ void Run::CancelLostJob() {
   if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
 }
 
-bool Run::LostWithItsNode(const Worker& w) {
-  if (w.exit_status == 0 || !node_watch_) return false;
-  Result<runtime::slurm::SlurmJob> job = alloc_->Query();
+std::optional<milliseconds> Run::LostWithItsNode(const Worker& w) {
+  const std::string& node = w.plan.node;
+  runtime::slurm::NodeWatch* watch = WatchOf(node);
+  if (watch == nullptr) return std::nullopt;
+  Result<runtime::slurm::SlurmJob> job = JobOf(w.plan).Query();
+  if (!job || job->state != runtime::slurm::JobState::kRunning) return std::nullopt;
+  // Slurm marked it down already (scontrol, a health check): srun said
+  // "Node failure" and exited, often with 0.
+  std::vector<std::string> unusable;
+  (void)runtime::slurm::ReadCluster("", &unusable, false, slurm_commands_);
+  for (const std::string& u : unusable) {
+    if (u.starts_with(node + ": ")) return milliseconds(0);
+  }
   // A node that dies kills its tasks first, often before its slurmd and
-  // slurmstepd: srun then reports a killed task while the job runs on.
-  return job && job->state == runtime::slurm::JobState::kRunning && NodeWentSilent(w.plan.node);
+  // slurmstepd: srun then reports a killed task while the job runs on. An
+  // exit 0 is no finish either until the node is heard after it.
+  if (!NodeWentSilent(node)) return std::nullopt;
+  for (const auto& [name, quiet] : watch->Silent()) {
+    if (name == node) return quiet;
+  }
+  return runtime::slurm::kNodeSilence;
+}
+
+runtime::slurm::NodeWatch* Run::WatchOf(const std::string& node) const {
+  if (alloc_ && alloc_->Holds(node, {})) return node_watch_.get();
+  for (const FurtherJob& f : further_) {
+    if (f.alloc->Holds(node, {})) return f.watch.get();
+  }
+  return nullptr;
 }
 
 std::optional<int> Run::CheckSlurmNodes() {

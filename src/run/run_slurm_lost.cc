@@ -3,15 +3,19 @@
 // workers that stood on the lost node fail by their roles' on_failure, and
 // the units that restart and no longer fit what a job holds get a further
 // job of their own. Every worker runs as a step of the job that holds its
-// node and devices.
+// node and devices. When Slurm ends the whole job with the node, the whole
+// experiment is placed again (Replace) if every role restarts.
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/safe_open.h"
+#include "placement/explain_text.h"
 #include "run/run.h"
 #include "runtime/slurm/allocation.h"
 
@@ -38,13 +42,32 @@ const runtime::slurm::Allocation& Run::JobOf(const WorkerPlan& w) const {
 std::optional<int> Run::NodesLost(std::vector<std::pair<std::string, milliseconds>> silent) {
   std::erase_if(silent, [&](const auto& s) { return lost_nodes_.contains(s.first); });
   if (silent.empty()) return std::nullopt;
+  // The workers running there as the run knows them: the one whose step's
+  // end revealed the loss included (its exit, often 0, is not its own).
+  std::map<std::string, std::vector<std::string>> running;
+  for (const formats::WorkerRecord& r : state_.workers) {
+    if (r.state == formats::WorkerState::kStarting || r.state == formats::WorkerState::kReady) {
+      running[r.node].push_back(r.id);
+    }
+  }
   const std::string message = NodeLoss(silent);
+  if (alloc_->heterogeneous() && std::any_of(silent.begin(), silent.end(), [&](const auto& s) {
+        return alloc_->Holds(s.first, {});
+      })) {
+    // Every unit is lost with the job: Main places the experiment again
+    // when every role's policy restarts (WholeRestartAllowed).
+    Fail(1, message +
+                "; Slurm ends a heterogeneous job (its nodes ask for different "
+                "resources) whole with one of its nodes (berth cancels Slurm job " +
+                alloc_->job_id() + ")");
+    CancelLostJob();
+    return exit_code_;
+  }
   bool handled = true;
   for (const auto& [node, quiet] : silent) {
     // kNotFound: lost already (a second report of it).
-    Result<std::vector<std::string>> on_it = scheduler_->LoseNode(node);
-    if (!on_it) continue;
-    Result<bool> h = recovery_->OnNodeLost(*on_it, "lost with node " + node);
+    if (!scheduler_->LoseNode(node)) continue;
+    Result<bool> h = recovery_->OnNodeLost(running[node], "lost with node " + node);
     if (!h) {
       Fail(1, message + "; " + h.error().message() + " (berth cancels the Slurm job)");
       CancelLostJob();
@@ -172,6 +195,38 @@ void Run::EndFurtherJobs() {
     if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
   }
   further_.clear();
+}
+
+std::optional<int> Run::WholeRestartsAllowed() const {
+  std::optional<int> most;
+  for (const RoleSpec& r : experiment_.roles) {
+    if (r.colocation) continue;  // a colocated role follows its target
+    if (r.on_failure.action != FailurePolicy::Action::kRestart) return std::nullopt;
+    most = std::min(most.value_or(r.on_failure.max_restarts), r.on_failure.max_restarts);
+  }
+  return most;
+}
+
+bool Run::Replace() {
+  // Restarts the policies had scheduled are for workers that no longer run.
+  recovery_ = std::make_unique<Recovery>(*scheduler_, clock_,
+                                         [this](const RecoveryEvent& e) { OnRecovery(e); });
+  Status s = scheduler_->DeleteWorkers();
+  if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
+  EndSlurmJob();
+  state_.phase = "starting";
+  state_.message.clear();
+  exit_code_ = 0;
+  Status st = PlanAndAdmit();
+  if (st.ok()) st = scheduler_->ReplaceCluster(nodes_);
+  if (!st.ok()) {
+    Fail(st.code() == ErrorCode::kInfeasible || st.code() == ErrorCode::kUnavailable ? 3 : 1,
+         "after the node failure the experiment could not be placed again: " +
+             placement::ErrorText(st));
+    return false;
+  }
+  Save();
+  return true;
 }
 
 }  // namespace berth::run

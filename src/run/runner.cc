@@ -364,8 +364,8 @@ std::optional<int> Run::HandleExits(const std::vector<Worker>& exits) {
     rec->exit = w.exit;
     // Its node went silent while the job runs on: every unit on that node
     // follows its role's policy (the record is marked lost).
-    if (alloc_ && LostWithItsNode(w)) {
-      if (std::optional<int> code = NodesLost(node_watch_->Silent())) return code;
+    if (std::optional<milliseconds> quiet = alloc_ ? LostWithItsNode(w) : std::nullopt) {
+      if (std::optional<int> code = NodesLost({{w.plan.node, *quiet}})) return code;
       continue;
     }
     // On Slurm a step also ends when Slurm ends the job (a node failed,
@@ -450,25 +450,6 @@ bool Run::StartRoles() {
   return true;
 }
 
-bool Run::Replace() {
-  Status s = scheduler_->DeleteWorkers();
-  if (!s.ok()) std::fprintf(stderr, "berth: stopping: %s\n", s.message().c_str());
-  EndSlurmJob();
-  state_.phase = "starting";
-  state_.message.clear();
-  exit_code_ = 0;
-  Status st = PlanAndAdmit();
-  if (st.ok()) st = scheduler_->ReplaceCluster(nodes_);
-  if (!st.ok()) {
-    Fail(st.code() == ErrorCode::kInfeasible || st.code() == ErrorCode::kUnavailable ? 3 : 1,
-         "after the node failure the experiment could not be placed again: " +
-             placement::ErrorText(st));
-    return false;
-  }
-  Save();
-  return true;
-}
-
 int Run::Main() {
   Status loaded = Load();
   if (!loaded.ok()) {
@@ -493,13 +474,13 @@ int Run::Main() {
     node_failed_ = false;
     const bool ok = StartRoles();
     code = ok ? Watch() : (Stopping() ? 0 : exit_code_);
-    if (!node_failed_ || Stopping() || replaced >= experiment_.slurm.restarts_on_node_failure) {
-      break;
-    }
+    const std::optional<int> most = WholeRestartsAllowed();
+    if (!node_failed_ || Stopping() || !most || replaced >= *most) break;
     std::printf(
-        "re-placing the experiment on the nodes left (restart %d of %d after a node "
-        "failure)\n",
-        replaced + 1, experiment_.slurm.restarts_on_node_failure);
+        "Slurm ended the whole job with the node, and every role's on_failure is restart: "
+        "re-placing the experiment on the nodes left (restart %d of %d, the smallest "
+        "restart.max_restarts of the roles)\n",
+        replaced + 1, *most);
     std::fflush(stdout);
     if (!Replace()) {
       code = exit_code_;

@@ -5,7 +5,9 @@
 # notices within 10 s, names the node, the cause and the workers lost (never
 # "exited with code 0"), cancels the job and exits non-zero; once the node is
 # back nothing is left: no job, no step, no process. Then the same with a
-# restart policy: the experiment is placed again on the nodes left. And a
+# restart policy: only the units that stood on the node restart (in a further
+# job when the first holds no room), or, when Slurm ends the whole job (a
+# heterogeneous one), the experiment is placed again on the nodes left. And a
 # slurmd killed alone (its steps and workers live on): noticed as well.
 # Needs root and Slurm (scripts/install-deps.sh).
 #
@@ -99,20 +101,38 @@ else
   fail "r3 did not come up: $(cat "$T/r3.out" "$T/r3.err")"
 fi
 
-# --- 3. restarts_on_node_failure: placed again on the nodes left.
-sed 's/^backend: slurm$/backend: slurm\nslurm: {restarts_on_node_failure: 1}/' "$T/exp.yaml" > "$T/exp2.yaml"
-"$berth" run "$T/exp2.yaml" --run-dir "$T/r2" > "$T/r2.out" 2> "$T/r2.err" &
+# --- 3. A heterogeneous job (its nodes ask for different GPUs) is ended
+#        whole by Slurm with one node, --no-kill or not: with every role's
+#        on_failure restart, the experiment is placed again on the nodes left.
+cat > "$T/exp3.yaml" <<YAML
+name: loss
+backend: slurm
+roles:
+  - name: big
+    replicas: 1
+    placement: separate
+    on_failure: restart
+    scheduling_spec: {cpu: 1, gpu: 8, ports: [http], cmd: [$worker]}
+    readiness: {http: {port: http, path: /health}}
+  - name: small
+    replicas: 1
+    placement: separate
+    on_failure: restart
+    scheduling_spec: {cpu: 1, gpu: 4, ports: [http], cmd: [$worker]}
+    readiness: {http: {port: http, path: /health}}
+YAML
+"$berth" run "$T/exp3.yaml" --run-dir "$T/r2" > "$T/r2.out" 2> "$T/r2.err" &
 berth_pid=$!
 if wait_for 60 phase_is "$T/r2" running; then
-  node=$(node_of "$T/r2" w/1)
+  node=$(node_of "$T/r2" small/0)
   t0=$(now)
   "$cluster" kill-node "$dir" "$node" 2>/dev/null
   replaced() { $PY -c "import json,sys; s=json.load(open('$T/r2/state.json')); sys.exit(not (s['phase']=='running' and min(w['restarts'] for w in s['workers'])>=1))" 2>/dev/null; }
-  if wait_for 60 replaced; then
+  if wait_for 60 replaced && grep -q "heterogeneous job" "$T/r2.err" && grep -q "re-placing the experiment" "$T/r2.out"; then
     now_on=$($PY -c "import json; print(' '.join(w['node'] for w in json.load(open('$T/r2/state.json'))['workers']))")
     case " $now_on " in
       *" $node "*) fail "placed again on the lost node: $now_on" ;;
-      *) ok "node loss with a restart policy: running again in $(since "$t0") s on $now_on" ;;
+      *) ok "a heterogeneous job lost with a node: running again in $(since "$t0") s on $now_on" ;;
     esac
   else
     fail "not placed again: $(cat "$T/r2.out" "$T/r2.err")"

@@ -177,34 +177,33 @@ if wait_phase "$T/nf" running 300; then
   "$cluster" fail-node "$dir" "$node" >/dev/null 2>&1
   wait "$berth_pid"; rc=$?; berth_pid=
   took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-  [ $rc -ne 0 ] && grep -q "worker w/" "$T/nf.err" && grep -q "NODE_FAIL" "$T/nf.err" \
-    && ok "node failure: reported in ${took} s with the worker and NODE_FAIL" \
+  [ $rc -ne 0 ] && grep -q "node $node is lost: Slurm calls it down" "$T/nf.err" && grep -q "workers lost with it: w/1" "$T/nf.err" \
+    && ok "node failure: reported in ${took} s with the node, Slurm's word and the worker" \
     || fail "node failure: rc=$rc $(cat "$T/nf.err")"
   "$cluster" start-node "$dir" "$node" >/dev/null 2>&1
   nothing_left 15 && ok "node failure: nothing left" || fail "node failure left: $("$cluster" nodes-procs "$dir")"
 else fail "nodefail did not come up: $(cat "$T/nf.err")"; fi
 
-# 5b. The same with a restart policy: re-placed on the nodes left.
-sed 's/^backend: slurm$/backend: slurm\nslurm: {restarts_on_node_failure: 1}/' "$T/nf.yaml" > "$T/nf2.yaml"
+# 5b. The same with on_failure: restart: only w/1 restarts, in a further job
+#     on the node left; the first job runs on with w/0.
+sed 's/^    placement: separate$/    placement: separate\n    on_failure: restart/' "$T/nf.yaml" > "$T/nf2.yaml"
 "$berth" run "$T/nf2.yaml" --run-dir "$T/nf2" > "$T/nf2.out" 2> "$T/nf2.err" &
 berth_pid=$!
 if wait_phase "$T/nf2" running 300; then
   node=$($PY -c "import json; print([w for w in json.load(open('$T/nf2/state.json'))['workers'] if w['id']=='w/1'][0]['node'])")
   "$cluster" fail-node "$dir" "$node" >/dev/null 2>&1
-  replaced() { $PY -c "import json,sys; s=json.load(open('$T/nf2/state.json')); sys.exit(not (s['phase']=='running' and min(w['restarts'] for w in s['workers'])>=1))" 2>/dev/null; }
+  replaced() { $PY -c "import json,sys; s=json.load(open('$T/nf2/state.json')); w={x['id']: x for x in s['workers']}; sys.exit(not (s['phase']=='running' and w['w/1']['restarts']==1 and w['w/1']['state']=='ready' and w['w/0']['restarts']==0))" 2>/dev/null; }
   i=0; until replaced || [ $i -ge 300 ]; do sleep 0.1; i=$((i + 1)); done
-  if replaced && grep -q "re-placing" "$T/nf2.out"; then
-    now_on=$($PY -c "import json; s=json.load(open('$T/nf2/state.json')); print(' '.join(w['node'] for w in s['workers']), min(w['restarts'] for w in s['workers']))")
-    case " $now_on " in
-      *" $node "*) fail "re-placed onto the failed node: $now_on";;
-      *) ok "node failure with a restart policy: re-placed on the nodes left ($now_on)";;
-    esac
-  else fail "not re-placed: $(cat "$T/nf2.out" "$T/nf2.err")"; fi
+  if replaced && grep -q "further Slurm job" "$T/nf2.out"; then
+    now_on=$($PY -c "import json; s=json.load(open('$T/nf2/state.json')); print([w for w in s['workers'] if w['id']=='w/1'][0]['node'])")
+    [ "$now_on" != "$node" ] && ok "node failure with on_failure restart: w/1 again on $now_on, w/0 untouched" \
+      || fail "w/1 restarted on the failed node $node"
+  else fail "w/1 not restarted: $(cat "$T/nf2.out" "$T/nf2.err")"; fi
   "$berth" down "$T/nf2" >/dev/null 2>&1
   wait "$berth_pid"; rc=$?; berth_pid=
-  [ $rc -eq 0 ] && ok "re-placed run stops cleanly" || fail "re-placed run: rc=$rc $(cat "$T/nf2.err")"
+  [ $rc -eq 0 ] && ok "restarted run stops cleanly" || fail "restarted run: rc=$rc $(cat "$T/nf2.err")"
   "$cluster" start-node "$dir" "$node" >/dev/null 2>&1
-  nothing_left 15 && ok "re-placed run: nothing left" || fail "re-placed run left: $("$cluster" nodes-procs "$dir")"
+  nothing_left 15 && ok "restarted run: nothing left" || fail "restarted run left: $("$cluster" nodes-procs "$dir")"
 else fail "nf2 did not come up: $(cat "$T/nf2.err")"; fi
 
 # 6. Someone cancels the job.

@@ -68,6 +68,9 @@ class Allocation {
   bool Holds(const std::string& node, const std::vector<int>& devices) const;
   // Its nodes, in the order the plan first used them.
   std::vector<std::string> nodes() const;
+  // One component per node (step.h): Slurm ends such a job whole when one
+  // of its nodes fails, --no-kill or not.
+  bool heterogeneous() const { return !Homogeneous(nodes_); }
 
   // scancel, then wait (bounded) until Slurm reports it ended; with
   // `node_lost`, only until it is COMPLETING (a node that stopped answering

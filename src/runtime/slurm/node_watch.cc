@@ -114,9 +114,11 @@ std::string LostNodeText(const std::string& node, milliseconds quiet, bool slurm
                 "anything on the node)"
           : "berth's watch step there has been silent for " + std::string(quiet_s) +
                 " s (the node crashed or was cut off, or its slurmd and job steps were killed)";
+  const std::string lost = "; workers lost with it: " + (workers.empty() ? "none" : workers);
+  // Slurm knew first (a node set down, say): no silence to speak of.
+  if (quiet.count() == 0) return "node " + node + " is lost: Slurm calls it " + slurm_says + lost;
   return "node " + node + " stopped answering: " + why + "; Slurm still calls it " + slurm_says +
-         " and ends the job NODE_FAIL only after its SlurmdTimeout; workers lost with it: " +
-         (workers.empty() ? "none" : workers);
+         " (it marks a silent node down only after its SlurmdTimeout)" + lost;
 }
 
 Result<std::unique_ptr<NodeWatch>> NodeWatch::Start(const std::string& job_id,

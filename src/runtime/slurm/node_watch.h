@@ -52,7 +52,8 @@ std::vector<std::string> WatchStepArgv(const std::string& job_id,
 // What berth says of a node found silent for `quiet`: the cause first (its
 // slurmd gone while its task runs, or the node and its steps gone), what
 // Slurm calls the node meanwhile (`slurm_says`, "mix"), and the workers lost
-// with it (`workers`, "w/1, w/2"; empty: none).
+// with it (`workers`, "w/1, w/2"; empty: none). `quiet` 0: Slurm called it
+// unusable before it fell silent ("down: Not responding").
 std::string LostNodeText(const std::string& node, std::chrono::milliseconds quiet, bool slurmd_gone,
                          const std::string& slurm_says, const std::string& workers);
 

@@ -100,6 +100,9 @@ TEST(NodeWatchTest, TheMessageNamesTheNodeTheCauseAndTheWorkers) {
   EXPECT_EQ(text.find("exited with code"), std::string::npos);
   EXPECT_NE(LostNodeText("n", milliseconds(1), false, "idle", "").find("lost with it: none"),
             std::string::npos);
+  // Slurm said it first: its word, no silence.
+  EXPECT_EQ(LostNodeText("node2", milliseconds(0), false, "down: set by test", "w/1"),
+            "node node2 is lost: Slurm calls it down: set by test; workers lost with it: w/1");
   // Its slurmd gone, its task still running: said so.
   const std::string slurmd = LostNodeText("node2", milliseconds(5230), true, "mix", "w/1");
   EXPECT_NE(slurmd.find("node node2 stopped answering: its slurmd has not answered for 5.2 s"),
