@@ -28,9 +28,16 @@ PortSource CountingPorts(int base) {
   };
 }
 
-bool CanBindPort(int port) {
+namespace {
+
+bool Binds(int port, bool reuse_addr) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
+  const int on = 1;
+  if (reuse_addr && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+    ::close(fd);
+    return false;
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -39,6 +46,12 @@ bool CanBindPort(int port) {
   ::close(fd);
   return ok;
 }
+
+}  // namespace
+
+bool CanBindPort(int port) { return Binds(port, /*reuse_addr=*/false); }
+
+bool PortInUse(int port) { return !Binds(port, /*reuse_addr=*/true); }
 
 PortSource LocalFreePorts(int lo, int hi) {
   struct State {

@@ -32,7 +32,15 @@ PortSource LocalFreePorts(int lo = 20000, int hi = 32768);
 // LocalFreePorts applies to them.
 bool AllOnLoopback(const std::vector<NodeSpec>& nodes);
 
-// True if a TCP socket can bind `port` on INADDR_ANY right now.
+// True if a TCP socket can bind `port` on INADDR_ANY right now. A
+// connection lingering in TIME_WAIT on the port counts against it: a port to
+// hand out must suit a worker that binds without SO_REUSEADDR.
 bool CanBindPort(int port);
+
+// True if another socket holds `port`: a bind with SO_REUSEADDR, as servers
+// bind, fails (something listens on it, or is bound without SO_REUSEADDR).
+// A connection that a server which has exited left in TIME_WAIT does not
+// count: that server could bind the port again.
+bool PortInUse(int port);
 
 }  // namespace berth::roles

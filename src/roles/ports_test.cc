@@ -78,9 +78,41 @@ TEST(LocalFreePortsTest, SkipsAPortInUseAndNeverRepeats) {
     EXPECT_NE(*p, held);
     EXPECT_TRUE(got.insert(*p).second);
   }
-  EXPECT_LE(got.size(), 2u);
+  EXPECT_LE(got.size(), 2U);
   EXPECT_FALSE(ports("local").has_value());
   ::close(fd);
+}
+
+// A server that served a connection and exited, closing it first, leaves it in
+// TIME_WAIT on its port: no bind without SO_REUSEADDR (no port to hand out),
+// yet nobody holds the port (a worker that exited at start-up lost it to no one).
+TEST(PortInUseTest, AListenerHoldsItsPortATimeWaitLeftBehindDoesNot) {
+  const int on = 1;
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 1), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const int port = ntohs(addr.sin_port);
+  EXPECT_TRUE(PortInUse(port));
+  EXPECT_FALSE(CanBindPort(port));
+
+  const int client = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(client, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const int served = ::accept(listener, nullptr, nullptr);
+  ASSERT_GE(served, 0);
+  // The server ends: its side of the connection first, then the listener.
+  ::close(served);
+  ::close(listener);
+  ::close(client);
+  EXPECT_FALSE(CanBindPort(port));
+  EXPECT_FALSE(PortInUse(port));
 }
 
 }  // namespace

@@ -209,7 +209,10 @@ class SystemProbe final : public WorkerProbe {
                           std::chrono::milliseconds timeout) override {
     return scheduler::ProbeMany(targets, timeout);
   }
-  bool PortFree(int port) override { return roles::CanBindPort(port); }
+  // Whether another process took the port of a worker that exited at
+  // start-up. The worker's own connections (its readiness probes) may linger
+  // in TIME_WAIT on it for a minute: no conflict, a server binds through them.
+  bool PortFree(int port) override { return !roles::PortInUse(port); }
 };
 
 }  // namespace

@@ -16,7 +16,7 @@ bool HttpReady(const std::string& address, int port, const std::string& path,
 // Many probes at once, all bounded by one `timeout`: every connect is started
 // before any answer is awaited, so N workers cost about one round trip, not
 // N. `path` empty: a TCP probe; else an HTTP GET that must answer 2xx.
-// WorkerProbe::System() (berth/scheduler.h) is this and roles::CanBindPort.
+// WorkerProbe::System() (berth/scheduler.h) is this and roles::PortInUse.
 using ProbeTarget = ReadinessTarget;
 std::vector<bool> ProbeMany(const std::vector<ProbeTarget>& targets,
                             std::chrono::milliseconds timeout);

@@ -114,6 +114,40 @@ TEST_F(SchedulerFakeTest, ExitDuringStartupFailsWithItsCodeAndLogTail) {
   EXPECT_TRUE(later->empty());
 }
 
+TEST_F(SchedulerFakeTest, AnInstanceReadyThenEndedWhileItsRoleStartsIsAnExitAfterStartUp) {
+  Scheduler& s = Start();
+  RoleSpec role = Role("rollout", 2);
+  role.placement = PlacementMode::kSeparate;
+  // rollout/1 is ready at once and ends at 1 s; rollout/0 is ready at 3 s.
+  const int port1 = 40001;
+  probe_.ready = [&](const ReadinessTarget& t) {
+    return t.port == port1 || clock_.Elapsed() >= seconds(3);
+  };
+  clock_.At(seconds(1), [&] { ASSERT_TRUE(launcher_->Exit("rollout/1", 5)); });
+  Result<std::vector<std::string>> ids = s.CreateWorkers(role);
+  ASSERT_TRUE(ids.has_value()) << ids.error().ToString();
+  EXPECT_GE(clock_.Elapsed(), seconds(3));
+  const Worker* w1 = s.FindWorker("rollout/1");
+  ASSERT_NE(w1, nullptr);
+  EXPECT_EQ(HttpPort(*w1), port1);
+  EXPECT_EQ(w1->phase, WorkerPhase::kFailed);
+  EXPECT_EQ(s.FindWorker("rollout/0")->phase, WorkerPhase::kReady);
+  EXPECT_TRUE(launcher_->running("rollout/0"));
+  EXPECT_EQ(CountEvents(SchedulerEvent::Kind::kPortConflict), 0);
+  // Reported once, by WaitExits, for the role's on_failure to answer.
+  Result<std::vector<Worker>> exits = s.WaitExits(milliseconds(0));
+  ASSERT_TRUE(exits.has_value());
+  ASSERT_EQ(exits->size(), 1U);
+  EXPECT_EQ((*exits)[0].plan.id, "rollout/1");
+  EXPECT_EQ((*exits)[0].exit_status, 5);
+  // GetWorkers still says the role is not whole.
+  Result<std::vector<Worker>> got = s.GetWorkers("rollout", seconds(1));
+  ASSERT_FALSE(got.has_value());
+  EXPECT_NE(got.error().message().find("worker rollout/1 exited with code 5 after it was ready"),
+            std::string::npos)
+      << got.error().message();
+}
+
 TEST_F(SchedulerFakeTest, APortTakenMeanwhileIsRetriedWithNewPortsUnderANewLaunchId) {
   Scheduler& s = Start();
   probe_.ready = [&](const ReadinessTarget&) { return launcher_->launched().size() > 1; };

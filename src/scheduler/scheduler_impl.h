@@ -28,6 +28,7 @@ struct Scheduler::Impl {
     Worker worker;
     std::string launch_id;  // the launcher's id of this launch
     Clock::TimePoint started;
+    bool was_ready = false;  // seen ready since this launch
   };
   struct Role {
     RoleSpec spec;

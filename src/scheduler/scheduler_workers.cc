@@ -147,6 +147,11 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
     for (Slot& s : slots) {
       if (s.worker.plan.role != role || s.worker.phase == WorkerPhase::kReady) continue;
       if (only != nullptr && !only->contains(s.worker.plan.id)) continue;
+      // Ready, then ended while the rest of its role still starts: an exit
+      // after start-up like any other, for WaitExits to report and the role's
+      // on_failure to answer (a restart of its unit), not a failed start of
+      // the role. GetWorkers (a deadline) still answers with it.
+      if (s.was_ready && !deadline) continue;
       const WorkerPlan& w = s.worker.plan;
       if (s.worker.phase == WorkerPhase::kExited && w.readiness.kind == Readiness::Kind::kNone) {
         // Nothing to wait for, and it finished well (a one-shot job, or
@@ -190,6 +195,7 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
       const WorkerPlan& w = s.worker.plan;
       if (w.readiness.kind == Readiness::Kind::kNone || up[i]) {
         s.worker.phase = WorkerPhase::kReady;
+        s.was_ready = true;
         Emit(SchedulerEvent::Kind::kReady, w.id, {},
              std::chrono::duration<double>(clock.Now() - s.started).count());
         continue;
