@@ -221,6 +221,22 @@ class Scheduler {
   // bundles stay reserved until the role is deleted.
   Status DropUnit(const std::string& worker);
 
+  // Grows or shrinks a separate or deferred role to `replicas` instances
+  // while the rest runs. Growing places one group per new instance under
+  // the role's strategy and starts it (and the forks on the role on it),
+  // then waits until they are ready: each worker's startup timeout, or
+  // `timeout` for all. All or nothing: when the new instances do not fit
+  // (kUnavailable or kInfeasible, the engine's explanation attached) or do
+  // not come up, nothing new stays. Shrinking stops the highest instances
+  // first, in teardown order (their forks first, each head last) and
+  // releases their groups. The same size is nothing to do. Returns the
+  // role's ids. Errors: kNotFound; kInvalidSpec for a shared role (one
+  // gang), a colocated one (scale its target), one with a spec per worker,
+  // replicas below 1 or below the role's min_replicas.
+  Result<std::vector<std::string>> ScaleWorkers(
+      const std::string& role, int replicas,
+      std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
   // The spec a role was created with, or nullptr.
   const RoleSpec* FindRoleSpec(const std::string& role) const;
 

@@ -323,6 +323,34 @@ class Scheduler:
             self._timeouts[role] = timeout
             return ids
 
+    def scale_workers(self, role: str, replicas: int,
+                      timeout: Optional[float] = None) -> List[str]:
+        """Grows or shrinks a separate or deferred role to `replicas` instances while the rest
+        runs. Growing places one placement group per new instance with the role's strategy,
+        starts it and the forks on the role on it, and waits until they are ready (each
+        worker's startup timeout, or `timeout` seconds for all); nothing half-started stays
+        when they do not fit or do not come up. Shrinking stops the highest instances first
+        (their forks first). The same size is a no-op. Returns the role's ids.
+
+        Raises WorkerNotFoundError (no such role), WorkerCreationError (a shared role, a
+        colocated one, replicas below 1 or below min_replicas, a new worker that exited),
+        PlacementError (the new instances do not fit: PENDING or INFEASIBLE, explained),
+        WorkerTimeoutError.
+        """
+        if isinstance(replicas, bool) or not isinstance(replicas, int):
+            raise ValueError(f"scale_workers: replicas must be an int, got {replicas!r}")
+        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+            raise ValueError(f"scale_workers: timeout must be None or seconds > 0, got {timeout!r}")
+        core = _core_module()
+        with self._lock:
+            c = self._live()
+            t = self._timeouts.get(role, 30.0) if timeout is None else float(timeout)
+            try:
+                return list(c.scale_workers(role, replicas,
+                                            None if timeout is None else float(timeout)))
+            except core.Error as e:
+                raise from_core(e, "scale_workers", role, timeout=t) from None
+
     # --- berth's extras -----------------------------------------------------------------------
 
     def workers(self) -> List[Worker]:

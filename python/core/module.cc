@@ -113,6 +113,17 @@ class PyScheduler {
     return Ids([&](Scheduler& s) { return s.ForkWorkers(role, target, command); });
   }
 
+  std::vector<std::string> ScaleWorkers(const std::string& role, int replicas,
+                                        std::optional<double> timeout_s) {
+    if (timeout_s && (!(*timeout_s > 0) || *timeout_s > 7 * 24 * 3600)) {
+      Raise(InvalidSpec("scale_workers(\"" + role + "\"): timeout " + std::to_string(*timeout_s) +
+                        " s; give None or above 0 to 604800 seconds"));
+    }
+    std::optional<std::chrono::milliseconds> timeout;
+    if (timeout_s) timeout = std::chrono::milliseconds(static_cast<int64_t>(*timeout_s * 1000));
+    return Ids([&](Scheduler& s) { return s.ScaleWorkers(role, replicas, timeout); });
+  }
+
   std::string GetWorkers(const std::string& role, double timeout_s) {
     if (!(timeout_s >= 0) || timeout_s > 7 * 24 * 3600) {
       Raise(InvalidSpec("get_workers(\"" + role + "\"): timeout " + std::to_string(timeout_s) +
@@ -289,6 +300,8 @@ PYBIND11_MODULE(_core, m) {
       .def("fork_workers", &PyScheduler::ForkWorkers, py::arg("role"), py::arg("target"),
            py::arg("command") = std::vector<std::string>{})
       .def("get_workers", &PyScheduler::GetWorkers, py::arg("role"), py::arg("timeout"))
+      .def("scale_workers", &PyScheduler::ScaleWorkers, py::arg("role"), py::arg("replicas"),
+           py::arg("timeout") = py::none())
       .def("delete_workers", &PyScheduler::DeleteWorkers, py::arg("role") = py::none())
       .def("workers", &PyScheduler::Workers)
       .def("roles", &PyScheduler::Roles)

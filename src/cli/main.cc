@@ -116,6 +116,24 @@ int Main(int argc, char** argv) {
   down->add_option("run_dir", down_dir, "The run dir that `berth run` printed")->required();
   down->add_option("--timeout", down_timeout, "Seconds to wait (default 60)")
       ->check(Seconds(0, 3600));
+  std::string scale_dir;
+  std::string scale_role;
+  int scale_replicas = 0;
+  std::optional<double> scale_timeout;
+  CLI::App* scale = app.add_subcommand(
+      "scale",
+      "Grow or shrink a separate or deferred role of a running experiment by instances.\n"
+      "Exits 2 on bad input and 3 when the new instances do not fit, with the reason.");
+  scale->add_option("run_dir", scale_dir, "The run dir that `berth run` printed")->required();
+  scale->add_option("role", scale_role, "The role to scale")->required();
+  scale->add_option("replicas", scale_replicas, "Its number of instances from now on")
+      ->required()
+      ->check(CLI::Range(1, 65536));
+  scale
+      ->add_option("--timeout", scale_timeout,
+                   "Seconds to wait for the new instances (default: each worker's startup "
+                   "timeout)")
+      ->check(Seconds(0, 3600));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -128,6 +146,9 @@ int Main(int argc, char** argv) {
   if (run->parsed()) return berth::run::RunExperiment(run_options);
   if (status->parsed()) return berth::run::ShowStatus(status_dir);
   if (down->parsed()) return berth::run::Down(down_dir, down_timeout);
+  if (scale->parsed()) {
+    return berth::run::Scale(scale_dir, scale_role, scale_replicas, scale_timeout);
+  }
   if (events->parsed()) return berth::run::ShowEvents(events_dir, events_follow, events_json);
   return kExitBadInput;  // unreachable: require_subcommand(1)
 }

@@ -22,11 +22,16 @@ namespace berth::control {
 
 const char* const kControlEndpoints =
     "GET /v1/status, GET /v1/roles, GET /v1/roles/<role>/workers?timeout=SECONDS, "
-    "POST /v1/roles, POST /v1/roles/<role>/fork, DELETE /v1/roles/<role>, POST /v1/down, "
-    "GET /v1/events?after=N&timeout=SECONDS";
+    "POST /v1/roles, POST /v1/roles/<role>/fork, POST /v1/roles/<role>/scale, "
+    "DELETE /v1/roles/<role>, POST /v1/down, GET /v1/events?after=N&timeout=SECONDS";
 
 ControlReply ControlHandlers::GetEvents(int64_t /*after*/, double /*timeout_s*/) {
   return ErrorReply(NotFound("this server keeps no events"));
+}
+
+ControlReply ControlHandlers::ScaleRole(const std::string& /*role*/, int /*replicas*/,
+                                        std::optional<double> /*timeout_s*/) {
+  return ErrorReply(NotFound("this server cannot scale roles"));
 }
 
 int HttpStatusFor(ErrorCode code) {
@@ -244,6 +249,38 @@ ControlReply Fork(ControlHandlers& h, const std::string& role, const std::string
   return h.ForkRole(role, target.get<std::string>(), command);
 }
 
+ControlReply Scale(ControlHandlers& h, const std::string& role, const std::string& body) {
+  const std::string example = R"({"replicas": 4, "timeout": 120})";
+  Result<nlohmann::json> parsed = JsonObjectBody(body, example);
+  if (!parsed) return ErrorReply(parsed.error());
+  const nlohmann::json& j = *parsed;
+  for (const auto& [key, value] : j.items()) {
+    if (key != "replicas" && key != "timeout") {
+      return BadRequest("scale: unknown key \"" + key + "\"; allowed: replicas, timeout");
+    }
+  }
+  if (!j.contains("replicas")) {
+    return BadRequest("scale: \"replicas\" is missing; give the number of instances, e.g. " +
+                      example);
+  }
+  const nlohmann::json& n = j.at("replicas");
+  if (!n.is_number_integer() || n.get<int64_t>() < 1 || n.get<int64_t>() > 65536) {
+    return BadRequest("scale: replicas: " + n.dump() +
+                      " is not a whole number of instances from 1 to 65536");
+  }
+  std::optional<double> timeout;
+  if (j.contains("timeout")) {
+    const nlohmann::json& t = j.at("timeout");
+    if (!t.is_number() || !(t.get<double>() > 0) || t.get<double>() > 3600) {
+      return BadRequest("scale: timeout: " + t.dump() +
+                        " is not a number of seconds above 0 and at most 3600; leave it out to "
+                        "wait each worker's startup timeout");
+    }
+    timeout = t.get<double>();
+  }
+  return h.ScaleRole(role, static_cast<int>(n.get<int64_t>()), timeout);
+}
+
 }  // namespace
 
 ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
@@ -278,6 +315,10 @@ ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
   }
   if (v1 && role_ok && n == 4 && p[3] == "workers" && method == "GET") {
     return Workers(h, p[2], params);
+  }
+  if (v1 && role_ok && n == 4 && p[3] == "scale" && method == "POST") {
+    if (auto bad = CheckParams(params, {}, "POST /v1/roles/<role>/scale")) return *bad;
+    return Scale(h, p[2], body);
   }
   if (v1 && role_ok && n == 4 && p[3] == "fork" && method == "POST") {
     if (auto bad = CheckParams(params, {}, "POST /v1/roles/<role>/fork")) return *bad;

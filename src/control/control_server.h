@@ -68,6 +68,11 @@ class ControlHandlers {
   // GET /v1/events?after=N&timeout=SECONDS: the events numbered above N,
   // waiting up to the timeout for one. Default: 404, none kept.
   virtual ControlReply GetEvents(int64_t after, double timeout_s);
+  // POST /v1/roles/<role>/scale {"replicas": N, "timeout": SECONDS}: the
+  // role grown or shrunk by instances (Scheduler::ScaleWorkers); nullopt
+  // timeout: each worker's startup timeout. Default: 404.
+  virtual ControlReply ScaleRole(const std::string& role, int replicas,
+                                 std::optional<double> timeout_s);
 };
 
 // The endpoints, as the 404 for an unknown one lists them.

@@ -375,6 +375,133 @@ Result<std::vector<WorkerPlan>> RolePlanner::Rebuild(const std::string& role,
   return out;
 }
 
+Result<std::vector<WorkerPlan>> RolePlanner::Resize(const std::string& role, int replicas,
+                                                    const PortSource& ports) {
+  auto it = s_->roles.find(role);
+  if (it == s_->roles.end()) return NotFound("role " + Quote(role) + " is not placed");
+  RoleEntry& rp = it->second;
+  if (rp.spec.colocation) {
+    return InvalidSpec("it is colocated on " + Quote(rp.spec.colocation->target) +
+                       " and follows its instances; scale " + Quote(rp.spec.colocation->target));
+  }
+  if (rp.mode == PlacementMode::kShared) {
+    return InvalidSpec(
+        "it is placed shared, one gang whose every rank knows the world "
+        "size; delete it and create it again with the new replicas");
+  }
+  if (rp.spec.tasks.size() > 1) {
+    return InvalidSpec(
+        "it has one scheduling_spec per worker; give it a single spec to "
+        "scale it");
+  }
+  if (replicas < 1) {
+    return InvalidSpec("replicas must be at least 1; delete the role to stop all of it");
+  }
+  RoleSpec spec = rp.spec;
+  spec.replicas = replicas;
+  BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> tasks, WorkerTasks(spec, rp.index));
+  std::vector<std::pair<RoleEntry*, std::vector<SchedulingSpec>>> forks;
+  for (auto& [name, e] : s_->roles) {
+    if (!e.spec.colocation || e.spec.colocation->target != role || !e.spec.colocation->fork) {
+      continue;
+    }
+    RoleSpec fs = e.spec;
+    fs.replicas = replicas;
+    BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> ft, WorkerTasks(fs, e.index));
+    forks.emplace_back(&e, std::move(ft));
+  }
+  const size_t have = rp.tasks.size();
+  const auto want = static_cast<size_t>(replicas);
+  auto follow = [&] {
+    rp.tasks = tasks;
+    rp.spec.replicas = replicas;
+    for (auto& [fork, ft] : forks) {
+      fork->spec.replicas = replicas;
+      fork->tasks = ft;
+    }
+  };
+  if (want <= have) {
+    for (size_t w = want; w < have; ++w)
+      BERTH_RETURN_IF_ERROR(s_->engine.RemoveGroup(rp.groups[w]));
+    s_->engine.PurgeRemoved();
+    rp.requests.resize(want);
+    rp.slots.resize(want);
+    rp.groups.resize(want);
+    for (auto& [name, reserved] : rp.reserved) reserved.resize(std::min(reserved.size(), want));
+    follow();
+    return std::vector<WorkerPlan>{};
+  }
+  // The new instances' bundles, with the forks' room as their first
+  // instance has it.
+  std::vector<std::vector<ResourceSet>> requests;
+  for (size_t w = have; w < want; ++w) {
+    const SchedulingSpec& t = tasks[w];
+    const std::string path = SpecPath(rp.index, spec, w);
+    std::vector<ResourceSet> b;
+    if (rp.mode == PlacementMode::kDeferred) {
+      BERTH_ASSIGN_OR_RETURN(b, DeferredBundles(t, s_->gpus_per_node, path));
+    } else {
+      BERTH_ASSIGN_OR_RETURN(Quantity mem, MemBytes(t.mem_gib, path + ".mem"));
+      b.push_back(Request(t.cpu, t.gpu, mem));
+    }
+    for (const auto& [name, reserved] : rp.reserved) {
+      if (reserved.empty()) continue;
+      const Quantity cpu = b[0].Get(kCpu) + reserved.front().cpu;
+      const Quantity bytes = b[0].Get(kMemory) + reserved.front().mem_bytes;
+      if (!cpu.IsZero()) b[0].Set(kCpu, cpu);
+      if (!bytes.IsZero()) b[0].Set(kMemory, bytes);
+    }
+    requests.push_back(std::move(b));
+  }
+  const Strategy strategy =
+      rp.mode == PlacementMode::kDeferred ? Strategy::kStrictSpread : Strategy::kPack;
+  std::vector<std::string> made;
+  std::vector<std::vector<Slot>> slots;
+  auto undo = [&] {
+    for (const std::string& g : made) (void)s_->engine.RemoveGroup(g);
+    s_->engine.PurgeRemoved();
+  };
+  for (size_t w = have; w < want; ++w) {
+    const std::string name = GroupName(rp, w);
+    Result<GroupState> st = s_->engine.CreateGroup({name, strategy, requests[w - have]});
+    if (!st) {
+      undo();
+      return st.error();
+    }
+    made.push_back(name);
+    if (*st != GroupState::kCreated) {
+      Status why = NotPlaced(s_->engine, rp, name, *st);
+      undo();
+      return why;
+    }
+    std::vector<Slot> instance;
+    const std::optional<GroupView> view = s_->engine.Group(name);  // outlives the loop
+    for (const BundlePlacement& p : view->placed) {
+      instance.push_back({name, p.index, p.node, p.gpus});
+    }
+    std::sort(instance.begin(), instance.end(),
+              [](const Slot& a, const Slot& b) { return a.bundle < b.bundle; });
+    slots.push_back(std::move(instance));
+  }
+  for (size_t w = have; w < want; ++w) {
+    rp.requests.push_back(std::move(requests[w - have]));
+    rp.slots.push_back(std::move(slots[w - have]));
+    rp.groups.push_back(made[w - have]);
+  }
+  for (auto& [name, reserved] : rp.reserved) {
+    if (!reserved.empty()) reserved.resize(want, reserved.front());
+  }
+  follow();
+  std::vector<int> indices;
+  for (size_t w = have; w < want; ++w) indices.push_back(static_cast<int>(w));
+  BERTH_ASSIGN_OR_RETURN(std::vector<WorkerPlan> out, Rebuild(role, indices, ports));
+  for (auto& [fork, ft] : forks) {
+    BERTH_ASSIGN_OR_RETURN(std::vector<WorkerPlan> more, Rebuild(fork->spec.name, indices, ports));
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
 Status RolePlanner::RemoveNode(const std::string& node) {
   BERTH_RETURN_IF_ERROR(s_->engine.RemoveNode(node));
   for (auto& [name, rp] : s_->roles) Refresh(s_->engine, rp);

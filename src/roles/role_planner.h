@@ -66,6 +66,19 @@ class RolePlanner {
   Result<std::vector<WorkerPlan>> Rebuild(const std::string& role, const std::vector<int>& indices,
                                           const PortSource& ports) const;
 
+  // Grows or shrinks a separate or deferred role to `replicas` instances.
+  // Growing places one group per new instance under the role's strategy
+  // (all or none: on error nothing new stays placed), with room in each
+  // head bundle for the forks on the role as their first instance had, and
+  // returns the new workers, the role's then its forks', built with ports
+  // from `ports`. Shrinking releases the groups of the highest instances
+  // and returns nothing (the caller stops their workers first). The forks
+  // on the role follow. Errors: kNotFound, kInvalidSpec for a shared role,
+  // a colocated one, or one with a spec per worker; kUnavailable or
+  // kInfeasible, explained, when the new instances do not fit.
+  Result<std::vector<WorkerPlan>> Resize(const std::string& role, int replicas,
+                                         const PortSource& ports);
+
   // A node is gone (a Slurm node down, say): its capacity leaves the
   // cluster, and each group that had bundles on it places those again under
   // its strategy where they fit, its other bundles staying where they are

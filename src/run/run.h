@@ -91,6 +91,8 @@ class Run : private control::ControlHandlers {
   control::ControlReply DeleteRole(const std::string& role) override;
   control::ControlReply Down() override;
   control::ControlReply GetEvents(int64_t after, double timeout_s) override;
+  control::ControlReply ScaleRole(const std::string& role, int replicas,
+                                  std::optional<double> timeout_s) override;
   // Why a queued request waits, for its 503.
   std::string BusyReason();
   // On the main thread: the end of a create or fork call.

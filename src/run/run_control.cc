@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -190,6 +191,65 @@ control::ControlReply Run::DeleteRole(const std::string& role) {
         return control::ControlReply{200, body};
       },
       Seconds(kQueueSlackS));
+}
+
+control::ControlReply Run::ScaleRole(const std::string& role, int replicas,
+                                     std::optional<double> timeout_s) {
+  // Without a timeout the workers' startup timeouts bound it: the queue
+  // waits for the longest a role of the experiment has.
+  double wait_s = timeout_s.value_or(0);
+  if (!timeout_s) {
+    for (const RoleSpec& r : experiment_.roles) wait_s = std::max(wait_s, r.startup_timeout_s);
+    wait_s = std::max(wait_s, 300.0);
+  }
+  return mailbox_.Call(
+      [this, role, replicas, timeout_s]() -> control::ControlReply {
+        if (Stopping()) return StoppingReply();
+        const std::vector<Worker> workers = scheduler_->Workers();
+        std::set<std::string> live;  // the Scheduler's workers before
+        for (const Worker& w : workers) live.insert(w.plan.id);
+        std::set<std::string> recorded;
+        for (const formats::WorkerRecord& w : state_.workers) recorded.insert(w.id);
+        std::printf("control API: scaling %s to %d instance(s)\n", role.c_str(), replicas);
+        std::fflush(stdout);
+        Result<std::vector<std::string>> ids = scheduler_->ScaleWorkers(
+            role, replicas,
+            timeout_s ? std::optional<milliseconds>(Seconds(*timeout_s)) : std::nullopt);
+        // The records of workers scaled away, or of new ones rolled back, go
+        // (those of roles deleted earlier stay, as after any delete).
+        std::erase_if(state_.workers, [&](const formats::WorkerRecord& w) {
+          return scheduler_->FindWorker(w.id) == nullptr &&
+                 (live.contains(w.id) || !recorded.contains(w.id));
+        });
+        table_lines_ = 0;
+        if (!ids) {
+          std::printf("control API: %s not scaled: %s\n", role.c_str(),
+                      ids.error().message().substr(0, ids.error().message().find('\n')).c_str());
+          std::fflush(stdout);
+          Save();
+          return control::ErrorReply(ids.error(), scheduler_->last_failure());
+        }
+        nlohmann::ordered_json event;
+        event["time"] = UtcNow();
+        event["kind"] = "scaled";
+        event["role"] = role;
+        event["replicas"] = replicas;
+        event["workers_before"] = workers.size();
+        event["workers"] = scheduler_->Workers().size();
+        if (events_) {
+          Status st = events_->Append(event);
+          if (!st.ok()) std::fprintf(stderr, "berth: %s\n", st.message().c_str());
+        }
+        feed_.Append(event);
+        Save();
+        ShowTable(false);
+        nlohmann::ordered_json body;
+        body["role"] = role;
+        body["replicas"] = replicas;
+        body["ids"] = *ids;
+        return control::ControlReply{200, body};
+      },
+      Seconds(wait_s + kQueueSlackS));
 }
 
 control::ControlReply Run::Down() {

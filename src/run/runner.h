@@ -4,6 +4,7 @@
 // on them), watched, and torn down in order (colocated roles first, then
 // their owners; within a role, rank 0 last).
 
+#include <optional>
 #include <string>
 
 namespace berth::run {
@@ -29,6 +30,14 @@ int ShowStatus(const std::string& run_dir);
 // the lines as written with `json`; with `follow`, then what is appended
 // until the run's berth exits.
 int ShowEvents(const std::string& run_dir, bool follow, bool json);
+
+// Grows or shrinks ROLE of the `berth run` of RUN_DIR to `replicas`
+// instances (its control API), waiting until the new ones are ready (each
+// worker's startup timeout, or `timeout_s` for all). Exit codes: 0 done; 2
+// bad input (no such role, one that cannot be scaled, berth not running
+// there); 3 the new instances do not fit (explained); 1 otherwise.
+int Scale(const std::string& run_dir, const std::string& role, int replicas,
+          std::optional<double> timeout_s);
 
 // Asks the `berth run` of RUN_DIR to tear down (SIGTERM) and waits up to
 // `timeout_s` for it and its workers to be gone.
