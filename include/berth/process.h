@@ -155,6 +155,10 @@ class ProcessLauncher {
   virtual std::vector<ExitEvent> PollExits() = 0;
   // The next exit event, waiting up to `timeout`; nullopt on timeout.
   virtual Result<std::optional<ExitEvent>> WaitExit(std::chrono::milliseconds timeout) = 0;
+  // From any thread: the WaitExit that waits now, or else the next one,
+  // returns nullopt at once, so that its caller can take other work (berth
+  // run's control API calls). Default: nothing (the wait runs its time).
+  virtual void Wake() {}
   // SIGTERM to each worker's whole tree, SIGKILL at `grace`; returns once
   // all are gone and their exit events are queued.
   virtual Status TerminateMany(const std::vector<std::string>& ids,
@@ -217,6 +221,8 @@ class ProcessSupervisor final : public ProcessLauncher {
   // The next exit event, waiting up to `timeout`; nullopt on timeout. Error
   // when the supervisor is gone and no event is pending.
   Result<std::optional<ExitEvent>> WaitExit(std::chrono::milliseconds timeout) override;
+  // Lock-free (a byte down a pipe that WaitExit also polls).
+  void Wake() override;
 
   // SIGTERMs the worker's whole tree: its process group, its descendants and
   // every process carrying its marker; SIGTERMs newcomers as they appear

@@ -26,6 +26,11 @@ ControlMailbox::ControlMailbox(std::function<std::string()> busy) : busy_(std::m
 
 ControlMailbox::~ControlMailbox() { Close("berth is stopping"); }
 
+void ControlMailbox::SetWake(std::function<void()> wake) {
+  std::lock_guard<std::mutex> lock(mu_);
+  wake_ = std::move(wake);
+}
+
 ControlReply ControlMailbox::Call(std::function<ControlReply()> job,
                                   std::chrono::milliseconds queue_timeout) {
   auto e = std::make_shared<Entry>();
@@ -36,6 +41,12 @@ ControlReply ControlMailbox::Call(std::function<ControlReply()> job,
     if (closed_) return ErrorReply(Unavailable(closed_why_), std::nullopt, 503);
     queue_.push_back(e);
   }
+  std::function<void()> wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake = wake_;
+  }
+  if (wake) wake();  // the owner may be waiting on something else
   if (reply.wait_for(queue_timeout) == std::future_status::ready) return reply.get();
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -129,6 +129,9 @@ class ControlMailbox {
   ControlReply Call(std::function<ControlReply()> job, std::chrono::milliseconds queue_timeout);
   // Runs every job queued now; returns how many ran. The owner's thread.
   size_t Drain();
+  // Called (on the caller's thread) after each job is queued, so that an
+  // owner waiting on something else turns to Drain at once.
+  void SetWake(std::function<void()> wake);
   // Refuses new jobs and answers queued ones with 503 `why`.
   void Close(const std::string& why);
   size_t queued() const;
@@ -137,6 +140,7 @@ class ControlMailbox {
   struct Entry;
   std::function<std::string()> busy_;
   mutable std::mutex mu_;
+  std::function<void()> wake_;  // guarded by mu_
   std::deque<std::shared_ptr<Entry>> queue_;
   bool closed_ = false;
   std::string closed_why_;

@@ -181,7 +181,11 @@ Status Run::StartScheduler() {
   } else {
     so.gpu_release_wait = scheduler::kGpuReleaseLimit;
   }
+  ProcessLauncher* launcher = launcher_.get();  // the Scheduler's from here on
   BERTH_ASSIGN_OR_RETURN(scheduler_, Scheduler::Start(std::move(so), std::move(launcher_)));
+  // A control API call wakes the watch loop's wait for exits. (The mailbox
+  // is closed before the Scheduler goes, in ~Run.)
+  mailbox_.SetWake([launcher] { launcher->Wake(); });
   recovery_ = std::make_unique<Recovery>(*scheduler_, clock_,
                                          [this](const RecoveryEvent& e) { OnRecovery(e); });
   BERTH_ASSIGN_OR_RETURN(events_, EventsLog::Open(run_dir_->fd(), state_.run_dir));

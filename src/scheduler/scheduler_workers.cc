@@ -140,6 +140,10 @@ Status Scheduler::Impl::Fail(const Status& why, const Slot& s, int exit_code,
 Status Scheduler::Impl::AwaitReady(const std::string& role,
                                    std::optional<Clock::TimePoint> deadline,
                                    std::string* conflict_port, const std::set<std::string>* only) {
+  // Probed again after 1 ms, then ever less often, at most every 10 ms: a
+  // worker that listens within a few milliseconds is seen ready in about
+  // that, one that takes minutes costs no more probes than before.
+  milliseconds pause(1);
   while (true) {
     if (opt.interrupted && opt.interrupted()) return Unavailable("interrupted");
     TakeExits();
@@ -218,7 +222,8 @@ Status Scheduler::Impl::AwaitReady(const std::string& role,
       ++pending;
     }
     if (pending == 0) return Status::Ok();
-    clock.SleepFor(milliseconds(10));
+    clock.SleepFor(pause);
+    pause = std::min(pause * 2, milliseconds(10));
   }
 }
 

@@ -119,8 +119,20 @@ Result<std::optional<ExitEvent>> ProcessSupervisor::WaitExit(milliseconds timeou
     }
     if (s.eof || s.fd < 0) return s.Gone();
     if (SteadyClock::now() >= deadline) return std::optional<ExitEvent>();
-    s.Pump(deadline);
+    if (s.PumpOrWake(deadline)) {
+      s.ReadAvailable();  // an exit that came with the wake is not left waiting
+      if (!s.exits.empty()) continue;
+      return std::optional<ExitEvent>();
+    }
   }
+}
+
+void ProcessSupervisor::Wake() {
+  if (impl_->wake_write < 0) return;
+  const char byte = 1;
+  // Non-blocking: a full pipe already holds a wake.
+  const ssize_t written = write(impl_->wake_write, &byte, 1);
+  (void)written;
 }
 
 Status ProcessSupervisor::Terminate(const std::string& id, milliseconds grace) {

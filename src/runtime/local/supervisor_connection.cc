@@ -49,6 +49,8 @@ ExitEvent MakeExitEvent(const std::string& id, pid_t pid, int status) {
 
 ProcessSupervisor::Impl::~Impl() {
   if (fd >= 0) close(fd);
+  if (wake_read >= 0) close(wake_read);
+  if (wake_write >= 0) close(wake_write);
 }
 
 Status ProcessSupervisor::Impl::Gone() const {
@@ -84,6 +86,19 @@ void ProcessSupervisor::Impl::Pump(SteadyClock::time_point deadline) {
   pollfd p{fd, POLLIN, 0};
   int r = poll(&p, 1, MsLeft(deadline));
   if (r > 0) ReadAvailable();
+}
+
+bool ProcessSupervisor::Impl::PumpOrWake(SteadyClock::time_point deadline) {
+  if (fd < 0 || eof) return false;
+  pollfd p[2] = {{fd, POLLIN, 0}, {wake_read, POLLIN, 0}};
+  const int r = poll(p, wake_read >= 0 ? 2 : 1, MsLeft(deadline));
+  if (r <= 0) return false;
+  if ((p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) ReadAvailable();
+  if (wake_read < 0 || (p[1].revents & POLLIN) == 0) return false;
+  char buf[64];
+  while (read(wake_read, buf, sizeof buf) > 0) {
+  }
+  return true;
 }
 
 bool ProcessSupervisor::Impl::Dispatch(const std::string& body) {

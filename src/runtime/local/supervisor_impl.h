@@ -61,6 +61,8 @@ struct ProcessSupervisor::Impl {
 
   std::mutex mu;
   int fd = -1;
+  int wake_read = -1;  // Wake() writes a byte to wake_write; WaitExit polls wake_read
+  int wake_write = -1;
   FrameBuffer in;
   std::deque<ExitEvent> exits;
   std::map<std::string, WorkerState> workers;
@@ -84,6 +86,8 @@ struct ProcessSupervisor::Impl {
 
   // Waits until the socket is readable or `deadline`, then reads.
   void Pump(SteadyClock::time_point deadline);
+  // Pump, but true (having read the pipe empty) as soon as Wake() was called.
+  bool PumpOrWake(SteadyClock::time_point deadline);
 
   bool Dispatch(const std::string& body);
 

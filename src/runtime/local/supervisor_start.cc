@@ -122,6 +122,11 @@ Result<std::unique_ptr<ProcessSupervisor>> ProcessSupervisor::Start(
   impl->cgroup = std::move(cgroup);
   impl->cgroup_unavailable = std::move(cgroup_unavailable);
   impl->fd = sv[0];
+  int wake[2];
+  if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) == 0) {
+    impl->wake_read = wake[0];
+    impl->wake_write = wake[1];
+  }                            // else WaitExit runs its time, as without Wake()
   impl->shutting_down = true;  // until ready: an EOF is a failed start, not a loss
 
   // Hello: the supervisor's pid and whether it could become a subreaper.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -52,8 +53,9 @@ inline bool Running(int pid) {
   return p && !p->zombie();
 }
 
-inline long ElapsedMs(Clock::time_point start) {
-  return static_cast<long>(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
+inline int64_t ElapsedMs(Clock::time_point start) {
+  return static_cast<int64_t>(
+      std::chrono::duration_cast<milliseconds>(Clock::now() - start).count());
 }
 
 class SupervisorTest : public ::testing::Test {
