@@ -75,6 +75,23 @@ struct FailurePolicy {
 };
 const char* FailureActionName(FailurePolicy::Action a);  // "fail", "restart", "drop"
 
+// A launch preset: berth renders the argv (and the env) that torchrun, vLLM
+// or SGLang expect from the plan instead of the spec's cmd (docs/experiment.md,
+// "Launch presets"). The argv is program, berth's flags, then args.
+struct LauncherSpec {
+  enum class Kind { kTorchrun, kVllm, kSglang };
+  // torchrun only. kPerNode: one torchrun per node of the role holding that
+  // node's ranks' GPUs (--nnodes, --node-rank, --nproc-per-node, ...);
+  // kPerRank: berth starts every rank itself with the env torchrun gives.
+  enum class Mode { kPerNode, kPerRank };
+  Kind kind = Kind::kTorchrun;
+  Mode mode = Mode::kPerNode;
+  std::vector<std::string> program;  // empty: the tool's usual entry point
+  std::vector<std::string> args;     // after berth's flags; {placeholders} expanded
+};
+const char* LauncherKindName(LauncherSpec::Kind k);  // "torchrun", "vllm", "sglang"
+const char* LauncherModeName(LauncherSpec::Mode m);  // "per-node", "per-rank"
+
 struct RoleSpec {
   std::string name;  // 1-64 of [A-Za-z0-9_.-], starting with a letter or digit
   int replicas = 1;
@@ -92,6 +109,8 @@ struct RoleSpec {
   Readiness readiness;
   double startup_timeout_s = 30.0;
   FailurePolicy on_failure;
+  // Set: the workers' argv comes from the preset, and the specs have no cmd.
+  std::optional<LauncherSpec> launcher;
 };
 
 // Where the workers run. kLocal: processes on this machine. kSlurm: steps of

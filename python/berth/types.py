@@ -160,6 +160,11 @@ class Job:
       restart=None         with "restart": {"max_restarts": 3, "window_s": 3600,
                            "backoff_s": [1, 60]} (any of them); used up, WorkerFailedError
       min_replicas=None    with "restart" or "drop": instances that must stay alive
+      launcher=None        a launch preset instead of the specs' cmd (docs/experiment.md,
+                           "Launch presets"): {"kind": "torchrun" | "vllm" | "sglang",
+                           "program": [...] (optional), "args": [...], "mode": "per-node" |
+                           "per-rank" (torchrun)}; berth renders the tool's flags (node count
+                           and rank, head address and port, tp and pp) from the placement
     """
 
     role: str
@@ -172,6 +177,7 @@ class Job:
     on_failure: str = "fail"
     restart: Optional[Dict[str, Any]] = None
     min_replicas: Optional[int] = None
+    launcher: Optional[Dict[str, Any]] = None
 
     @property
     def is_alias(self) -> bool:
@@ -274,11 +280,12 @@ def _readiness(value: Union[None, str, Mapping[str, Any]], role: str) -> Any:
         "http:<port name>/<path> (e.g. http:http/health)")
 
 
-def _spec_map(spec: SchedulingSpec, where: str, role: str) -> Dict[str, Any]:
+def _spec_map(spec: SchedulingSpec, where: str, role: str,
+              launcher: bool = False) -> Dict[str, Any]:
     if not isinstance(spec, SchedulingSpec):
         raise WorkerCreationError(role, f"{where} is {type(spec).__name__}, not a SchedulingSpec")
     argv = spec.argv()
-    if argv is None:
+    if argv is None and not launcher:
         raise WorkerCreationError(
             role, f"{where}.cmd is required: berth has no default worker program; give the "
             "worker's command, e.g. cmd=['python3', '-m', 'my.server', '--port={BERTH_PORT_HTTP}']")
@@ -298,8 +305,9 @@ def _spec_map(spec: SchedulingSpec, where: str, role: str) -> Dict[str, Any]:
         "gpu": _number(spec.gpu, where + ".gpu", role),
         "mem": _number(spec.mem, where + ".mem", role),
         "ports": spec.port_names(),
-        "cmd": argv,
     }
+    if argv is not None:
+        m["cmd"] = argv  # beside a launcher: refused by berth, naming both
     if env:
         m["env_vars"] = env
     return m
@@ -352,7 +360,17 @@ def role_map(job: Job) -> Dict[str, Any]:
             raise WorkerCreationError(role, f"instance must be (tp, pp), got {job.instance!r}")
         m["instance"] = {"tp": _number(tp, "instance.tp", role),
                          "pp": _number(pp, "instance.pp", role)}
-    specs = [_spec_map(t, "tasks[0]" if len(tasks) == 1 else f"tasks[{i}]", role)
+    launcher = job.launcher
+    if launcher is not None:
+        if not isinstance(launcher, Mapping):
+            raise WorkerCreationError(
+                role, f"launcher must be a dict like {{'kind': 'vllm', 'args': ['/models/m']}}, "
+                f"got {launcher!r}")
+        # Kind, mode, program and args are checked by berth, naming the field.
+        m["launcher"] = {k: (list(v) if isinstance(v, (list, tuple)) else v)
+                         for k, v in launcher.items()}
+    specs = [_spec_map(t, "tasks[0]" if len(tasks) == 1 else f"tasks[{i}]", role,
+                       launcher is not None)
              for i, t in enumerate(tasks)]
     m["scheduling_spec"] = specs[0] if len(specs) == 1 else specs
     readiness = _readiness(job.readiness, role)

@@ -38,7 +38,7 @@ Status Reader::ReadCluster(const Node& n, ExperimentSpec& e) {
   return Status::Ok();
 }
 
-Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path) {
+Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path, bool launcher) {
   BERTH_ASSIGN_OR_RETURN(Entries m,
                          Map(n, path, {"cpu", "gpu", "mem", "ports", "cmd", "env_vars"},
                              "a map like {cpu: 1, gpu: 1, mem: 4, ports: [http], cmd: [prog]}"));
@@ -63,21 +63,29 @@ Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path) 
     }
   }
   std::optional<Node> cmd = Get(m, "cmd");
-  if (!cmd) {
+  if (cmd && launcher) {
+    return Err(*cmd, path + ".cmd",
+               "is given beside launcher, which renders the command; remove cmd and put the "
+               "program's own arguments in launcher.args (or its entry point in "
+               "launcher.program)");
+  }
+  if (!cmd && !launcher) {
     return Err(n, path + ".cmd",
                "required key is missing; give the worker's argv, like [python, -m, my.server]");
   }
-  const std::string cpath = path + ".cmd";
-  BERTH_RETURN_IF_ERROR(Tick(*cmd, cpath));
-  if (!cmd->IsSequence()) {
-    return TypeErr(*cmd, cpath,
-                   "a list of arguments (argv), like [python, -m, my.server]; berth runs no "
-                   "shell, so split the command into words");
-  }
-  for (size_t i = 0; i < cmd->size(); ++i) {
-    BERTH_ASSIGN_OR_RETURN(std::string arg,
-                           String((*cmd)[i], cpath + "[" + std::to_string(i) + "]", "a string"));
-    s.cmd.push_back(std::move(arg));
+  if (cmd) {
+    const std::string cpath = path + ".cmd";
+    BERTH_RETURN_IF_ERROR(Tick(*cmd, cpath));
+    if (!cmd->IsSequence()) {
+      return TypeErr(*cmd, cpath,
+                     "a list of arguments (argv), like [python, -m, my.server]; berth runs no "
+                     "shell, so split the command into words");
+    }
+    for (size_t i = 0; i < cmd->size(); ++i) {
+      BERTH_ASSIGN_OR_RETURN(std::string arg,
+                             String((*cmd)[i], cpath + "[" + std::to_string(i) + "]", "a string"));
+      s.cmd.push_back(std::move(arg));
+    }
   }
   if (auto v = Get(m, "env_vars")) {
     const std::string p = path + ".env_vars";
@@ -234,7 +242,7 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
       Entries m,
       Map(n, path,
           {"name", "replicas", "placement", "instance", "scheduling_spec", "scheduling_strategy",
-           "readiness", "startup_timeout", "on_failure", "restart", "min_replicas"},
+           "readiness", "startup_timeout", "on_failure", "restart", "min_replicas", "launcher"},
           "a role map with name, replicas, scheduling_spec, ..."));
   RoleSpec role;
   std::optional<Node> name = Get(m, "name");
@@ -281,6 +289,10 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
     }
     role.instance = std::make_pair(static_cast<int>(tp), static_cast<int>(pp));
   }
+  if (auto v = Get(m, "launcher")) {
+    BERTH_ASSIGN_OR_RETURN(role.launcher, ReadLauncher(*v, path + ".launcher"));
+  }
+  const bool launcher = role.launcher.has_value();
   if (auto v = Get(m, "scheduling_spec")) {
     const std::string p = path + ".scheduling_spec";
     if (v->IsSequence()) {
@@ -295,11 +307,11 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
       for (size_t i = 0; i < v->size(); ++i) {
         BERTH_ASSIGN_OR_RETURN(
             SchedulingSpec s,
-            ReadSpec((*v)[i], v->size() == 1 ? p : p + "[" + std::to_string(i) + "]"));
+            ReadSpec((*v)[i], v->size() == 1 ? p : p + "[" + std::to_string(i) + "]", launcher));
         role.tasks.push_back(std::move(s));
       }
     } else {
-      BERTH_ASSIGN_OR_RETURN(SchedulingSpec s, ReadSpec(*v, p));
+      BERTH_ASSIGN_OR_RETURN(SchedulingSpec s, ReadSpec(*v, p, launcher));
       role.tasks.push_back(std::move(s));
     }
   } else if (!alias) {

@@ -88,7 +88,14 @@ class Reader {
   Result<double> Seconds(const Node& n, const std::string& path);
 
   Status ReadCluster(const Node& n, ExperimentSpec& e);
-  Result<SchedulingSpec> ReadSpec(const Node& n, const std::string& path);
+  // `launcher`: the role has a launch preset, which renders the argv (so
+  // cmd is not required, and is refused).
+  Result<SchedulingSpec> ReadSpec(const Node& n, const std::string& path, bool launcher);
+  // The role's `launcher` map (experiment_yaml_launcher.cc).
+  Result<LauncherSpec> ReadLauncher(const Node& n, const std::string& path);
+  // A list of strings (launcher.program, launcher.args).
+  Result<std::vector<std::string>> Words(const Node& n, const std::string& path,
+                                         const std::string& expected);
   Result<Readiness> ReadReadiness(const Node& n, const std::string& path);
   Result<Colocation> ReadStrategy(const Node& n, const std::string& path, bool* colocated);
   // on_failure, restart and min_replicas of the role map `m` (at `path`).

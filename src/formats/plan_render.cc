@@ -4,6 +4,9 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "placement/explain_text.h"
 
@@ -142,6 +145,26 @@ std::string Notes(const WorkerPlan& w) {
   return out;
 }
 
+// An argv word as a shell would need it to read it back: plain words as they
+// are, others in single quotes (a quote inside as '\''), so that a command
+// line can be copied and checked by eye.
+std::string ShellWord(const std::string& w) {
+  const bool plain = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("-_./:=,+@%").find(c) != std::string_view::npos;
+  });
+  if (plain) return w;
+  std::string out = "'";
+  for (char c : w) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string CommandLine(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& a : argv) out += (out.empty() ? "" : " ") + ShellWord(a);
+  return out;
+}
+
 // Left-aligned columns; the last one is not padded.
 std::string Table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> width;
@@ -258,6 +281,13 @@ std::string PlanText(const std::string& experiment, const Plan& plan,
     rows.push_back({w.node, placement::DeviceRanges(w.gpus), w.id, Rank(w), Ports(w), Notes(w)});
   }
   out += Table(rows);
+
+  // Each process's command line as berth starts it (launch presets render
+  // theirs from the plan), in launch order.
+  out += "\nCOMMANDS\n";
+  std::vector<std::vector<std::string>> commands;
+  for (const WorkerPlan& w : plan.workers) commands.push_back({w.id, CommandLine(w.argv)});
+  out += Table(commands);
 
   // One row per bundle; a group's name only on its first.
   out += "\nGROUPS\n";

@@ -11,6 +11,7 @@
 
 #include "berth/experiment.h"
 #include "common/text.h"
+#include "roles/launcher.h"
 #include "roles/limits.h"
 #include "roles/names.h"
 #include "roles/placeholders.h"
@@ -35,7 +36,7 @@ Status At(const std::string& path, const std::string& what) {
 
 bool HasNul(const std::string& s) { return s.find('\0') != std::string::npos; }
 
-Status CheckSpec(const SchedulingSpec& s, const std::string& path) {
+Status CheckSpec(const SchedulingSpec& s, const std::string& path, const RoleSpec& role) {
   if (s.cpu.units() < 0) return At(path + ".cpu", s.cpu.ToString() + " is negative; give >= 0");
   if (s.gpu.units() < 0) return At(path + ".gpu", s.gpu.ToString() + " is negative; give >= 0");
   if (s.gpu >= Quantity::Whole(1) && !s.gpu.IsWhole()) {
@@ -44,7 +45,7 @@ Status CheckSpec(const SchedulingSpec& s, const std::string& path) {
                                  "for a share of one device");
   }
   BERTH_RETURN_IF_ERROR(StatusOf(roles::MemBytes(s.mem_gib, path + ".mem")));
-  if (s.cmd.empty()) {
+  if (s.cmd.empty() && !role.launcher) {
     return At(path + ".cmd", "is empty; give the worker's argv, like [python, -m, my.server]");
   }
   for (size_t i = 0; i < s.cmd.size(); ++i) {
@@ -79,6 +80,10 @@ Status CheckSpec(const SchedulingSpec& s, const std::string& path) {
                         roles::BerthOwnedEnvList() +
                         "); use another name, or use berth's value through {" + name + "} in cmd");
     }
+    if (roles::LauncherOwnsEnv(role, name)) {
+      return At(at, name + " is set by the role's launcher (kind torchrun, mode per-rank, sets " +
+                        roles::LauncherOwnedEnvList(role) + "); use another name");
+    }
     if (!env_names.insert(name).second) return At(at, "is given twice; give each name once");
     if (HasNul(value)) return At(at, "holds a NUL byte, which an environment cannot carry");
   }
@@ -93,7 +98,8 @@ Status CheckReadiness(const RoleSpec& role, size_t r) {
   const std::string at = path + (rd.kind == Readiness::Kind::kTcp ? ".tcp" : ".http.port");
   for (size_t w = 0; w < role.tasks.size(); ++w) {
     const auto& ports = role.tasks[w].ports;
-    bool found = false;
+    // A launcher's server port counts as declared: berth adds it.
+    bool found = roles::LauncherAddsPort(role, rd.port);
     std::string names;
     for (const std::string& p : ports) {
       found = found || p == rd.port;
@@ -211,6 +217,7 @@ Status CheckRole(const RoleSpec& role, size_t r) {
                   std::to_string(static_cast<int>(roles::kMaxStartupTimeoutS)) + "] seconds");
   }
   BERTH_RETURN_IF_ERROR(CheckFailurePolicy(role, r));
+  BERTH_RETURN_IF_ERROR(roles::CheckLauncher(role, r));
   const bool alias = role.colocation && !role.colocation->fork;
   if (alias) {
     if (!role.tasks.empty()) {
@@ -235,7 +242,7 @@ Status CheckRole(const RoleSpec& role, size_t r) {
                                              std::to_string(role.replicas) + " replicas");
   }
   for (size_t w = 0; w < role.tasks.size(); ++w) {
-    BERTH_RETURN_IF_ERROR(CheckSpec(role.tasks[w], SpecPath(r, role, w)));
+    BERTH_RETURN_IF_ERROR(CheckSpec(role.tasks[w], SpecPath(r, role, w), role));
     // A group's bundle must ask for something; a fork adds to its target's.
     const SchedulingSpec& s = role.tasks[w];
     if (!role.colocation && s.cpu.IsZero() && s.gpu.IsZero() && s.mem_gib.IsZero()) {
@@ -291,6 +298,7 @@ Status CheckColocation(const ExperimentSpec& e, const std::map<std::string, size
                     "be equal");
     }
     if (!role.colocation->fork) continue;
+    BERTH_RETURN_IF_ERROR(roles::CheckLauncherColocation(role, r, t));
     // A fork shares its target's devices; it cannot see more of them.
     BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> mine, roles::WorkerTasks(role, r));
     BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> theirs, roles::WorkerTasks(t, it->second));

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "roles/launcher.h"
 #include "roles/names.h"
 #include "roles/placeholders.h"
 #include "roles/tasks.h"
@@ -84,8 +85,15 @@ RankLayout Layout(const std::vector<Proc>& procs) {
 
 }  // namespace
 
-Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvContext& ctx) {
-  const RoleSpec& role = *in.role;
+Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& given, const EnvContext& ctx) {
+  const RoleSpec& role = *given.role;
+  BERTH_RETURN_IF_ERROR(CheckLauncherPlacement(given));
+  // torchrun per node: one process per node of the role, holding its ranks.
+  NodeFold fold;
+  const bool per_node = FoldRanksPerNode(given, fold);
+  const RoleWorkers& in = per_node ? fold.in : given;
+  // A torch world (RANK, MASTER_PORT ...) unless the role runs a server.
+  const bool world = in.training && TorchWorld(role);
   std::vector<Proc> procs;
   for (size_t i = 0; i < in.slots.size(); ++i) {
     for (size_t r = 0; r < in.slots[i].size(); ++r) {
@@ -106,8 +114,10 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
       p.w.gpus = s.gpus;
       p.w.group = s.group;
       p.w.bundle = s.bundle;
-      if (!in.fork_of.empty()) p.w.fork_of = in.fork_of + "/" + std::to_string(i);
-      if (r == 0) p.w.readiness = role.readiness;
+      if (!in.fork_of.empty()) {
+        p.w.fork_of = in.fork_of + "/" + std::to_string(per_node ? fold.first_rank[i] : i);
+      }
+      if (r == 0) p.w.readiness = LauncherReadiness(role);
       p.w.startup_timeout_s = role.startup_timeout_s;
       p.task = &(*in.tasks)[i];
       p.node_rank = static_cast<int>(r);
@@ -118,7 +128,10 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
 
   for (Proc& p : procs) {
     for (const std::string& name : p.task->ports) BERTH_RETURN_IF_ERROR(AddPort(p, name, ctx));
-    if (in.training && p.w.index == 0 && !Declares(*p.task, kMasterPort)) {
+    for (const std::string& name : LauncherPorts(role, p.node_rank)) {
+      if (!Declares(*p.task, name)) BERTH_RETURN_IF_ERROR(AddPort(p, name, ctx));
+    }
+    if (world && p.w.index == 0 && !Declares(*p.task, kMasterPort)) {
       BERTH_RETURN_IF_ERROR(AddPort(p, std::string(kMasterPort), ctx));
     }
     if (in.deferred && p.node_rank == 0 && !Declares(*p.task, kRendezvousPort)) {
@@ -126,7 +139,11 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
     }
   }
 
-  const RankLayout ranks = in.training ? Layout(procs) : RankLayout{};
+  const bool rank_env = world && !per_node;
+  const RankLayout ranks = rank_env ? Layout(procs) : RankLayout{};
+  const int world_nodes = ranks.node_rank.empty() ? 1
+                                                  : 1 + *std::max_element(ranks.node_rank.begin(),
+                                                                          ranks.node_rank.end());
   std::vector<WorkerPlan> out;
   for (size_t k = 0; k < procs.size(); ++k) {
     Proc& p = procs[k];
@@ -139,7 +156,7 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
       env.emplace_back(PortEnvName(name), std::to_string(port));
     env.emplace_back("CUDA_VISIBLE_DEVICES", Devices(w.gpus));
     env.emplace_back("CUDA_DEVICE_ORDER", "PCI_BUS_ID");
-    if (in.training) {
+    if (rank_env) {
       const WorkerPlan& rank0 = procs[0].w;
       env.emplace_back("RANK", std::to_string(w.index));
       env.emplace_back("WORLD_SIZE", std::to_string(procs.size()));
@@ -160,8 +177,30 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvCon
       env.emplace_back("BERTH_TP", std::to_string(role.instance->first));
       env.emplace_back("BERTH_PP", std::to_string(role.instance->second));
     }
+    LaunchFacts f;
+    f.role_index = in.role_index;
+    f.worker = w.id;
+    if (world) {
+      f.node_rank = per_node ? w.index : ranks.node_rank[k];
+      f.nnodes = per_node ? static_cast<int>(procs.size()) : world_nodes;
+      f.nproc = per_node ? fold.nproc[k] : 1;
+      f.head_addr = procs[0].w.address;
+      f.head_port = PortNamed(procs[0].w, kMasterPort);
+    } else {
+      const WorkerPlan& head = procs[k - p.node_rank].w;
+      f.node_rank = p.node_rank;
+      f.nnodes = p.nnodes;
+      f.head_addr = head.address;
+      f.head_port = PortNamed(head, kRendezvousPort);
+      f.server_port = PortNamed(w, kServerPort);
+    }
+    if (role.launcher) AppendLauncherEnv(role, f, env);
     for (const auto& kv : p.task->env_vars) env.push_back(kv);
 
+    if (role.launcher) {
+      BERTH_ASSIGN_OR_RETURN(w.argv, LauncherArgv(role, f, env));
+      continue;
+    }
     for (size_t j = 0; j < p.task->cmd.size(); ++j) {
       Result<std::string> arg = ExpandPlaceholders(p.task->cmd[j], env);
       if (!arg) {

@@ -45,6 +45,10 @@ struct RoleWorkers {
 // vLLM, SGLang's non-zero node ranks) serve nothing to probe, and the
 // instance is ready when its head is. Errors: a port source failure, an
 // unknown placeholder (naming the cmd element and the worker).
-Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& in, const EnvContext& ctx);
+// A role with a launcher preset (roles/launcher.h) gets the preset's argv,
+// ports and env instead of its cmd; torchrun per node folds the ranks into
+// one process per node first; a placed instance its preset cannot run is an
+// error naming the field and the fix.
+Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& given, const EnvContext& ctx);
 
 }  // namespace berth::roles

@@ -236,3 +236,18 @@ def test_timeout_maps_with_its_seconds():
 def test_malformed_core_error_is_internal():
     e = from_core(FakeCoreError("not json"), "get_workers", "a")
     assert type(e) is berth.SchedulerError and e.code == "internal" and "not json" in str(e)
+
+
+def test_role_map_with_a_launcher_has_no_cmd():
+    job = berth.Job(role="rollout", replicas=1, instance=(2, 1),
+                    tasks=[berth.SchedulingSpec(cpu=1, gpu=1, mem=1, ports=["http"])],
+                    launcher={"kind": "vllm", "args": ("/models/m",)})
+    m = berth.role_map(job)
+    assert m["launcher"] == {"kind": "vllm", "args": ["/models/m"]}
+    assert "cmd" not in m["scheduling_spec"]
+    json.dumps(m, allow_nan=False)
+    # Without a launcher, cmd is still required; a launcher must be a dict.
+    with pytest.raises(berth.WorkerCreationError, match="cmd is required"):
+        berth.role_map(berth.Job(role="a", replicas=1, tasks=[berth.SchedulingSpec()]))
+    with pytest.raises(berth.WorkerCreationError, match="launcher must be a dict"):
+        berth.role_map(berth.Job(role="a", replicas=1, tasks=[S()], launcher="vllm"))
