@@ -353,7 +353,11 @@ Result<std::vector<WorkerPlan>> RolePlanner::Rebuild(const std::string& role,
   }
   // A worker whose bundle lost its node and found no other place.
   const RoleEntry& owner = target != nullptr ? *target : rp;
-  for (int i : indices) {
+  std::vector<int> wanted = indices;
+  if (wanted.empty()) {
+    for (size_t i = 0; i < owner.slots.size(); ++i) wanted.push_back(static_cast<int>(i));
+  }
+  for (int i : wanted) {
     if (i < 0 || static_cast<size_t>(i) >= owner.slots.size()) continue;
     for (const Slot& slot : owner.slots[static_cast<size_t>(i)]) {
       if (!slot.node.empty()) continue;
@@ -368,7 +372,7 @@ Result<std::vector<WorkerPlan>> RolePlanner::Rebuild(const std::string& role,
   BERTH_ASSIGN_OR_RETURN(std::vector<WorkerPlan> all, BuildRole(rp, target, ports));
   std::vector<WorkerPlan> out;
   for (WorkerPlan& w : all) {
-    if (std::find(indices.begin(), indices.end(), w.index) != indices.end()) {
+    if (indices.empty() || std::find(indices.begin(), indices.end(), w.index) != indices.end()) {
       out.push_back(std::move(w));
     }
   }

@@ -60,7 +60,9 @@ class RolePlanner {
   // The workers of the instances `indices` (WorkerPlan::index) of an added
   // role, built again on the bundles they hold, with new ports: the same
   // nodes and devices for a restart. A forked role's stand on its target's
-  // bundles. Errors: kNotFound, kInvalidSpec for an alias, a port source
+  // bundles. `indices` empty: every worker the role has now (a gang whose
+  // count of processes follows its nodes, as per-node torchrun launchers
+  // do). Errors: kNotFound, kInvalidSpec for an alias, a port source
   // failure, kUnavailable or kInfeasible for a worker whose bundle lost its
   // node and found no other place (the engine's explanation attached).
   Result<std::vector<WorkerPlan>> Rebuild(const std::string& role, const std::vector<int>& indices,

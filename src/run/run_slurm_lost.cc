@@ -118,8 +118,20 @@ Status Run::HoldForRestart(const std::vector<WorkerPlan>& next) {
         it = outside.end() - 1;
         it->group.placed.clear();
       }
+      // Its own bundle, and every other one of the group on its node whose
+      // devices it holds (a per-node torchrun launcher holds its node's
+      // ranks' bundles).
       for (const BundlePlacement& b : g.placed) {
-        if (b.index == w.bundle) it->group.placed.push_back(b);
+        const bool held =
+            b.node == w.node && !b.gpus.empty() &&
+            std::all_of(b.gpus.begin(), b.gpus.end(), [&](const GpuShare& d) {
+              return std::any_of(w.gpus.begin(), w.gpus.end(),
+                                 [&](const GpuShare& x) { return x.device == d.device; });
+            });
+        const bool listed =
+            std::any_of(it->group.placed.begin(), it->group.placed.end(),
+                        [&](const BundlePlacement& x) { return x.index == b.index; });
+        if ((b.index == w.bundle || held) && !listed) it->group.placed.push_back(b);
       }
     }
     names.push_back(w.id);

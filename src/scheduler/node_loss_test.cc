@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,43 @@ TEST_F(NodeLossTest, AGangKeepsItsRanksWhereTheyWereAndMovesTheLostOnes) {
   EXPECT_EQ(s.FindWorker("train/1")->plan.node, "node3");
   EXPECT_EQ(s.FindWorker("train/0")->restarts, 1);
   EXPECT_EQ(next_.size(), 2U);
+}
+
+TEST_F(NodeLossTest, PerNodeTorchrunLaunchersFollowTheNodesTheGangNowHas) {
+  // 8 ranks of 1 GPU on node1 and node2 (4 each): two launchers. node2 lost,
+  // its 4 ranks go to node3 (2 GPUs) and node4 (2 GPUs): three launchers.
+  Scheduler& s = Start([&](SchedulerOptions& o) {
+    o.nodes = {NamedNode("node1", 4), NamedNode("node2", 4), NamedNode("node3", 2),
+               NamedNode("node4", 2)};
+  });
+  RoleSpec train = Role("train", 8, 1);
+  train.tasks[0].cmd.clear();
+  train.tasks[0].ports.clear();
+  train.readiness = {};
+  train.launcher = LauncherSpec{};  // torchrun, per node
+  train.launcher->args = {"train.py"};
+  Result<Ids> ids = s.CreateWorkers(train);
+  ASSERT_TRUE(ids) << ids.error().ToString();
+  ASSERT_EQ(ids->size(), 2U);
+  const std::string lost = s.FindWorker("train/1")->plan.node;
+  Result<Ids> on_it = s.LoseNode(lost);
+  ASSERT_TRUE(on_it);
+  ids = s.RestartUnit(on_it->at(0));
+  ASSERT_TRUE(ids) << ids.error().ToString();
+  std::vector<std::string> nodes;
+  for (const Worker& w : s.Workers()) {
+    if (w.plan.role == "train")
+      nodes.push_back(w.plan.node + ":" + std::to_string(w.plan.gpus.size()));
+  }
+  std::sort(nodes.begin(), nodes.end());
+  EXPECT_EQ(nodes, (std::vector<std::string>{"node1:4", "node3:2", "node4:2"}));
+  // Every launcher says the new node count.
+  for (const Worker& w : s.Workers()) {
+    if (w.plan.role != "train") continue;
+    auto flag = std::find(w.plan.argv.begin(), w.plan.argv.end(), "--nnodes");
+    ASSERT_NE(flag, w.plan.argv.end()) << ::testing::PrintToString(w.plan.argv);
+    EXPECT_EQ(*(flag + 1), "3") << ::testing::PrintToString(w.plan.argv);
+  }
 }
 
 TEST_F(NodeLossTest, NoRoomLeftFailsTheRestartExplainedAndKeepsTheUnitOnRecord) {

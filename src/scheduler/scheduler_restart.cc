@@ -109,20 +109,39 @@ Result<std::vector<std::string>> Scheduler::RestartUnit(const std::string& worke
   std::vector<std::vector<WorkerPlan>> next;  // per role, in `roles` order
   std::vector<WorkerPlan> all;
   for (const auto& [role, indices] : roles) {
-    Result<std::vector<WorkerPlan>> plans = s.planner.Rebuild(role, indices, s.opt.ports);
+    // A gang is built whole: its processes may follow its nodes (per-node
+    // torchrun launchers), whose count a lost node can change.
+    const bool gang = s.planner.ModeOf(role) == PlacementMode::kShared;
+    Result<std::vector<WorkerPlan>> plans =
+        s.planner.Rebuild(role, gang ? std::vector<int>{} : indices, s.opt.ports);
     if (!plans) return plans.error().WithPrefix(call);
+    // torchrun's count of restarts, for a script that reads it (the plan
+    // knows none): how many times the worker was started before.
+    for (WorkerPlan& p : *plans) {
+      for (auto& [name, value] : p.env) {
+        if (name == "TORCHELASTIC_RESTART_COUNT") value = std::to_string(s.launches[p.id]);
+      }
+    }
     all.insert(all.end(), plans->begin(), plans->end());
     next.push_back(std::move(plans).value());
   }
   if (s.opt.before_restart)
     BERTH_RETURN_IF_ERROR(s.opt.before_restart(stopped, all).WithPrefix(call));
+  const std::set<std::string> old(unit.begin(), unit.end());
   for (const std::vector<WorkerPlan>& plans : next) {
+    if (plans.empty()) continue;
     std::set<std::string> ids;
     for (const WorkerPlan& p : plans) ids.insert(p.id);
-    s.slots.erase(
-        std::remove_if(s.slots.begin(), s.slots.end(),
-                       [&](const Impl::Slot& x) { return ids.contains(x.worker.plan.id); }),
-        s.slots.end());
+    // The stopped records of this role go with the new ones' arrival (a
+    // gang that now has fewer processes leaves none behind).
+    const std::string& role = plans.front().role;
+    s.slots.erase(std::remove_if(s.slots.begin(), s.slots.end(),
+                                 [&](const Impl::Slot& x) {
+                                   const std::string& id = x.worker.plan.id;
+                                   return ids.contains(id) ||
+                                          (old.contains(id) && x.worker.plan.role == role);
+                                 }),
+                  s.slots.end());
     Status st = s.Launch(plans);
     if (st.ok()) st = s.AwaitReady(plans.front().role, std::nullopt, nullptr, &ids);
     if (!st.ok()) {

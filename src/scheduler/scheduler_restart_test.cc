@@ -141,3 +141,36 @@ TEST_F(SchedulerRestartTest, DropStopsTheUnitAndTheRoleRunsOn) {
 
 }  // namespace
 }  // namespace berth
+
+namespace berth {
+namespace {
+
+using namespace scheduler;  // NOLINT(google-build-using-namespace): the fixture
+
+TEST_F(SchedulerFakeTest, APerRankTorchrunGangRestartedSaysItsRestartCount) {
+  Scheduler& s = Start();
+  RoleSpec train = Role("train", 2, 1);
+  train.tasks[0].cmd.clear();
+  train.tasks[0].ports.clear();
+  train.readiness = {};
+  train.launcher = LauncherSpec{};
+  train.launcher->args = {"train.py"};
+  train.launcher->mode = LauncherSpec::Mode::kPerRank;
+  Result<std::vector<std::string>> ids = s.CreateWorkers(train);
+  ASSERT_TRUE(ids) << ids.error().ToString();
+  auto count = [&](const std::string& id) {
+    for (const auto& [name, value] : s.FindWorker(id)->plan.env) {
+      if (name == "TORCHELASTIC_RESTART_COUNT") return value;
+    }
+    return std::string("none");
+  };
+  EXPECT_EQ(count("train/1"), "0");
+  ASSERT_TRUE(s.RestartUnit("train/1"));
+  EXPECT_EQ(count("train/0"), "1");
+  EXPECT_EQ(count("train/1"), "1");
+  ASSERT_TRUE(s.RestartUnit("train/0"));
+  EXPECT_EQ(count("train/1"), "2");
+}
+
+}  // namespace
+}  // namespace berth
