@@ -24,7 +24,11 @@
 //   0's "master" port, added for rank 0 unless the spec declares one);
 //   deferred: NNODES, NODE_RANK, BERTH_HEAD_ADDR, BERTH_HEAD_PORT (the head's
 //   "rendezvous" port, added unless declared); roles with an instance:
-//   BERTH_TP, BERTH_PP; then the spec's env_vars in file order.
+//   BERTH_TP, BERTH_PP; a role with a launcher preset: what its tool
+//   expects (roles/launcher.h: a per-node torchrun's NNODES, NODE_RANK,
+//   MASTER_ADDR, MASTER_PORT; per-rank, torchrun's own env: GROUP_RANK,
+//   ROLE_RANK, TORCHELASTIC_RESTART_COUNT, ...); then the spec's env_vars
+//   in file order.
 // argv elements may use any of these names as {NAME}; "{{" and "}}" are
 // literal braces.
 

@@ -225,7 +225,10 @@ Result<std::vector<std::string>> LauncherArgv(const RoleSpec& role, const Launch
       if (f.nnodes > 1) {
         Flag(argv, "--nnodes", f.nnodes);
         Flag(argv, "--node-rank", f.node_rank);
-        Flag(argv, "--dist-init-addr", f.head_addr + ":" + std::to_string(f.head_port));
+        // host:port, an IPv6 host in brackets ([fd00::1]:port), as SGLang splits it.
+        Flag(argv, "--dist-init-addr",
+             (f.head_addr.find(':') != std::string::npos ? "[" + f.head_addr + "]" : f.head_addr) +
+                 ":" + std::to_string(f.head_port));
       }
       break;
   }

@@ -341,6 +341,28 @@ roles:
   EXPECT_EQ(ws[1]->readiness.kind, Readiness::Kind::kNone);
 }
 
+TEST(LauncherTest, SglangBracketsAnIpv6Head) {
+  std::vector<NodeSpec> nodes = GpuNodes(2, 4);
+  nodes[0].labels["address"] = "fd00::1";
+  nodes[1].labels["address"] = "fd00::2";
+  const Plan plan = MustPlan(R"(
+name: t
+roles:
+  - name: sg
+    replicas: 1
+    placement: deferred
+    instance: {tp: 8}
+    launcher: {kind: sglang, args: [--model-path, /m]}
+    scheduling_spec: {cpu: 1, gpu: 1, mem: 1}
+)",
+                             nodes);
+  const std::vector<const WorkerPlan*> ws = OfRole(plan, "sg");
+  ASSERT_EQ(ws.size(), 2u);
+  const std::string want = "[" + ws[0]->address + "]:" + std::to_string(Port(*ws[0], "rendezvous"));
+  EXPECT_EQ(Str(Sglang(*ws[1]), "--dist-init-addr"), want);
+  EXPECT_EQ(want.rfind("[fd00::", 0), 0u) << want;
+}
+
 TEST(LauncherTest, ForkedServerOnTrainingRanksSeesItsTargetsDevices) {
   const Plan plan = MustPlan(R"(
 name: t
