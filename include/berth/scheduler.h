@@ -129,7 +129,8 @@ struct SchedulerOptions {
   std::function<void(const std::vector<WorkerPlan>&)> before_stop;
   // Called by RestartUnit once the unit is stopped and its new workers are
   // built, before they are launched: `stopped` as they ended, `next` where
-  // they will run. The local runtime waits there until the GPUs' memory is
+  // they will run; and by ScaleWorkers before new instances start (nothing
+  // stopped). The local runtime waits there until the GPUs' memory is
   // released (NVML); the Slurm backend makes sure that a job holds the new
   // workers' nodes. An error fails the restart (the unit stays stopped, on
   // record). Default: none.

@@ -159,6 +159,8 @@ class Run : private control::ControlHandlers {
   std::optional<int> CheckFurtherJobs();
   // Their watches stopped, each cancelled and waited for.
   void EndFurtherJobs();
+  // Those that no worker runs in any more (a role scaled down) cancelled.
+  void EndIdleFurtherJobs();
   // The holder job's own last word (it ends itself without berth's
   // heartbeat), to begin a message; "" when it said nothing.
   std::string HolderLogNote() const;

@@ -222,6 +222,7 @@ control::ControlReply Run::ScaleRole(const std::string& role, int replicas,
                  (live.contains(w.id) || !recorded.contains(w.id));
         });
         table_lines_ = 0;
+        if (alloc_) EndIdleFurtherJobs();
         if (!ids) {
           std::printf("control API: %s not scaled: %s\n", role.c_str(),
                       ids.error().message().substr(0, ids.error().message().find('\n')).c_str());

@@ -200,6 +200,19 @@ std::optional<int> Run::CheckFurtherJobs() {
   return std::nullopt;
 }
 
+void Run::EndIdleFurtherJobs() {
+  std::erase_if(further_, [this](FurtherJob& f) {
+    for (const Worker& w : scheduler_->Workers()) {
+      if (HoldingJob(w.plan) == f.alloc.get()) return false;  // still someone's
+    }
+    f.watch.reset();
+    std::printf("Slurm job %s holds no worker any more: cancelled\n", f.alloc->job_id().c_str());
+    Status c = f.alloc->Cancel();
+    if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
+    return true;
+  });
+}
+
 void Run::EndFurtherJobs() {
   for (FurtherJob& f : further_) {
     f.watch.reset();

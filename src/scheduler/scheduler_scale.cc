@@ -80,6 +80,15 @@ Result<std::vector<std::string>> Scheduler::ScaleWorkers(
   Result<std::vector<WorkerPlan>> plans = s.planner.Resize(role, replicas, s.opt.ports);
   if (!plans) return plans.error().WithPrefix(call);
   follow(replicas);
+  // As before a restart, with nothing stopped: the Slurm backend makes sure
+  // that a job holds the new instances' nodes.
+  if (s.opt.before_restart) {
+    if (Status held = s.opt.before_restart({}, *plans); !held.ok()) {
+      (void)s.planner.Resize(role, have, s.opt.ports);
+      follow(have);
+      return held.WithPrefix(call);
+    }
+  }
   const std::optional<Clock::TimePoint> deadline =
       timeout ? std::optional<Clock::TimePoint>(s.clock.Now() + *timeout) : std::nullopt;
   // The role's new instances, then each fork's workers on them.
