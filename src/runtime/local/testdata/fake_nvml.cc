@@ -88,8 +88,11 @@ int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void** device) {
 }
 
 // As NVML: too small a buffer gets NVML_ERROR_INSUFFICIENT_SIZE with the
-// count it needs.
-int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count, ProcessInfo* infos) {
+// count it needs. The buffer is void* as berth's pointer to this function
+// has it (UBSan checks that a call through a pointer matches the callee's
+// type).
+int nvmlDeviceGetComputeRunningProcesses_v3(void* device, unsigned int* count, void* buffer) {
+  auto* infos = static_cast<ProcessInfo*>(buffer);
   if (g_inits == 0) return kUninitialized;
   const uintptr_t handle = reinterpret_cast<uintptr_t>(device);
   if (handle == 0 || handle > GpuCount() || count == nullptr) return kInvalidArgument;
