@@ -124,6 +124,21 @@ struct SlurmOptions {
   double queue_timeout_s = 300;  // how long the allocation may stay pending
 };
 
+// A communication group across roles (the weight-update group between the
+// trainer and the inference servers, say): berth gives each member its rank,
+// the world size and the rendezvous in its env, and a new version whenever
+// the membership changes (docs/experiment.md, "Communication groups").
+struct CommGroupMember {
+  std::string role;
+  // The role's workers of these indices (a shared role's ranks, a separate
+  // or deferred role's instances); empty: every worker of the role.
+  std::vector<int> ranks;
+};
+struct CommGroupSpec {
+  std::string name;                      // 1-32 of [A-Za-z0-9_], starting with a letter
+  std::vector<CommGroupMember> members;  // in rank order
+};
+
 struct ExperimentSpec {
   std::string name;
   Backend backend = Backend::kLocal;
@@ -139,7 +154,8 @@ struct ExperimentSpec {
   std::optional<Quantity> cpu;
   std::optional<Quantity> mem_gib;
   std::optional<std::string> cluster_file;
-  std::string run_dir;  // default: ./berth-runs/<name>-<timestamp>
+  std::string run_dir;                     // default: ./berth-runs/<name>-<timestamp>
+  std::vector<CommGroupSpec> comm_groups;  // the YAML's `groups`
 };
 
 // Parses the experiment YAML (format: docs/experiment.md). Errors name the

@@ -34,6 +34,13 @@ Result<std::vector<NodeSpec>> ParseClusterJson(std::string_view text, std::strin
 // kInvalidSpec.
 Result<RoleSpec> ParseRoleJson(std::string_view text, std::string_view file);
 
+// An experiment's `groups` list as JSON: [{"name": "weights", "members":
+// [{"role": "actor", "ranks": [0]}, {"role": "rollout"}]}]. Only the shape
+// is checked; ValidateExperiment checks the names and the roles. Errors:
+// kInvalidSpec.
+Result<std::vector<CommGroupSpec>> ParseCommGroupsJson(std::string_view text,
+                                                       std::string_view file);
+
 // The plan as `berth plan --json` prints it: {"experiment", "groups",
 // "workers": [{"id", "role", "index", "node", "address", "gpus", "ports",
 // "env", "argv", ...}], "aliases", "warnings"}. Pretty-printed, ends with a

@@ -28,7 +28,9 @@
 //   expects (roles/launcher.h: a per-node torchrun's NNODES, NODE_RANK,
 //   MASTER_ADDR, MASTER_PORT; per-rank, torchrun's own env: GROUP_RANK,
 //   ROLE_RANK, TORCHELASTIC_RESTART_COUNT, ...); then the spec's env_vars
-//   in file order.
+//   in file order; then, for each communication group it is a member of,
+//   BERTH_GROUP_<NAME>_RANK, _WORLD_SIZE, _MASTER_ADDR, _MASTER_PORT and
+//   _VERSION (<NAME> upper-cased).
 // argv elements may use any of these names as {NAME}; "{{" and "}}" are
 // literal braces.
 
@@ -69,6 +71,17 @@ struct PlannedGroup {
   GroupView group;
 };
 
+// A communication group's membership at one version: its members' worker
+// ids in rank order, and the rendezvous on the first member's node.
+struct CommGroup {
+  std::string name;
+  int version = 1;
+  std::string master_addr;  // "" while it has no member
+  int master_port = -1;
+  std::vector<std::string> members;
+  bool operator==(const CommGroup&) const = default;
+};
+
 struct Plan {
   std::vector<PlannedGroup> groups;
   // Launch order: targets before the roles colocated on them; within a role,
@@ -77,6 +90,7 @@ struct Plan {
   // Roles that are aliases (colocation with fork: false): role -> target.
   std::vector<std::pair<std::string, std::string>> aliases;
   std::vector<std::string> warnings;
+  std::vector<CommGroup> comm_groups;  // the experiment's `groups`, version 1
 };
 
 // Hands out ports. `node` is the worker's node; implementations must never

@@ -144,6 +144,19 @@ struct SchedulerOptions {
   // namespace), or 0: no wait. berth run and the Python module give 30 s
   // for local workers.
   std::chrono::milliseconds gpu_release_wait{0};
+  // Communication groups across the roles (ExperimentSpec::comm_groups):
+  // each launched member gets its rank, the world size, the rendezvous and
+  // the version in its env; the version goes up, with a new port, whenever
+  // the members change (a role created, scaled, a unit restarted or
+  // dropped). `planned_workers` and `planned_comm_groups`: the dry plan
+  // (MakePlan) of the roles to come, which count as members until they are
+  // created, so that roles created in the plan's order all get version 1
+  // (with a port of the run's own: the plan's are counted, not checked).
+  std::vector<CommGroupSpec> comm_groups;
+  std::vector<WorkerPlan> planned_workers;
+  std::vector<CommGroup> planned_comm_groups;
+  // A group's new version, as it is made.
+  std::function<void(const CommGroup&)> on_comm_group;
   std::function<void(const SchedulerEvent&)> on_event;
   // Polled while waiting for readiness: true aborts the call (rolled back,
   // kUnavailable "interrupted").
@@ -237,6 +250,9 @@ class Scheduler {
   Result<std::vector<std::string>> ScaleWorkers(
       const std::string& role, int replicas,
       std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+
+  // The communication groups as they are now (SchedulerOptions::comm_groups).
+  std::vector<CommGroup> CommGroups() const;
 
   // The spec a role was created with, or nullptr.
   const RoleSpec* FindRoleSpec(const std::string& role) const;

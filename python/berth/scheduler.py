@@ -176,7 +176,8 @@ class Scheduler:
     def __init__(self, cluster: Cluster = None, gpus: Optional[int] = None,
                  cpu: Optional[float] = None, mem: Optional[float] = None,
                  log_dir: Optional[PathLike] = None, grace: float = 5.0,
-                 expected_jobs: Sequence[Job] = ()) -> None:
+                 expected_jobs: Sequence[Job] = (),
+                 groups: Sequence[Dict[str, Any]] = ()) -> None:
         core = _core_module()
         self._lock = threading.RLock()
         self._cluster_text = _cluster_json(cluster)
@@ -198,7 +199,7 @@ class Scheduler:
                 int(gpus) if gpus is not None else -1,
                 float(cpu) if cpu is not None else -1,
                 float(mem) if mem is not None else -1,
-                float(grace), _dumps(expected), supervisor)
+                float(grace), _dumps(expected), supervisor, _dumps(list(groups)))
         except core.Error as e:
             raise from_core(e, "scheduler", "scheduler") from None
         self._closed = False
@@ -322,6 +323,20 @@ class Scheduler:
                 raise from_core(e, "fork_workers", key, timeout=timeout) from None
             self._timeouts[role] = timeout
             return ids
+
+    def group(self, name: str) -> Dict[str, Any]:
+        """A communication group (the `groups` given to the Scheduler) as it is now:
+        {"name", "version", "world_size", "master_addr", "master_port", "members": [worker
+        id, ...]} with the members in rank order. The version goes up, with a new port, each
+        time its members change (a role created, scaled, an instance restarted or dropped):
+        members re-form the group when it does. Raises KeyError for an unknown name.
+        """
+        with self._lock:
+            c = self._live()
+            for g in json.loads(c.comm_groups()):
+                if g["name"] == name:
+                    return g
+        raise KeyError(f"group {name!r}: no such group (give it in Scheduler(groups=...))")
 
     def scale_workers(self, role: str, replicas: int,
                       timeout: Optional[float] = None) -> List[str]:

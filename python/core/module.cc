@@ -91,9 +91,9 @@ class PyScheduler {
  public:
   PyScheduler(const std::string& log_dir, const std::string& cluster_json, int gpus, double cpu,
               double mem, double grace, const std::string& expected_roles_json,
-              const std::string& supervisor) {
-    Result<std::unique_ptr<Scheduler>> s =
-        Make(log_dir, cluster_json, gpus, cpu, mem, grace, expected_roles_json, supervisor);
+              const std::string& supervisor, const std::string& groups_json) {
+    Result<std::unique_ptr<Scheduler>> s = Make(log_dir, cluster_json, gpus, cpu, mem, grace,
+                                                expected_roles_json, supervisor, groups_json);
     if (!s) Raise(s.error());
     s_ = std::move(s).value();
     // Roles' on_failure, applied when the caller looks (get_workers): this
@@ -174,6 +174,23 @@ class PyScheduler {
     std::lock_guard<std::mutex> lock(mu_);
     return s_ == nullptr ? "[]" : WorkersJson(s_->Workers());
   }
+  // Every communication group as it is now, as JSON: [{"name", "version",
+  // "world_size", "master_addr", "master_port", "members"}].
+  std::string CommGroups() {
+    py::gil_scoped_release nogil;
+    std::lock_guard<std::mutex> lock(mu_);
+    nlohmann::json out = nlohmann::json::array();
+    if (s_ == nullptr) return out.dump();
+    for (const CommGroup& g : s_->CommGroups()) {
+      out.push_back({{"name", g.name},
+                     {"version", g.version},
+                     {"world_size", g.members.size()},
+                     {"master_addr", g.master_addr},
+                     {"master_port", g.master_port},
+                     {"members", g.members}});
+    }
+    return out.dump();
+  }
   std::vector<std::string> Roles() {
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
@@ -200,7 +217,8 @@ class PyScheduler {
                                                  const std::string& cluster_json, int gpus,
                                                  double cpu, double mem, double grace,
                                                  const std::string& expected_roles_json,
-                                                 const std::string& supervisor) {
+                                                 const std::string& supervisor,
+                                                 const std::string& groups_json) {
     if (!(grace >= 0) || grace > 600) {
       return InvalidSpec("grace: " + std::to_string(grace) + " s; give 0 to 600 seconds");
     }
@@ -214,6 +232,21 @@ class PyScheduler {
       BERTH_ASSIGN_OR_RETURN(
           RoleSpec r, ParseRoleJson(expected[i].dump(), "expected[" + std::to_string(i) + "]"));
       so.expected_roles.push_back(std::move(r));
+    }
+    if (!groups_json.empty() && groups_json != "[]") {
+      BERTH_ASSIGN_OR_RETURN(so.comm_groups, ParseCommGroupsJson(groups_json, "groups"));
+      // Checked against the roles to come: each member's role must be one
+      // of expected_jobs.
+      ExperimentSpec known;
+      known.name = "python";
+      known.roles = so.expected_roles;
+      known.comm_groups = so.comm_groups;
+      if (known.roles.empty()) {
+        return InvalidSpec(
+            "groups: name the member roles in expected_jobs too (berth checks each member's role "
+            "and ranks against them)");
+      }
+      BERTH_RETURN_IF_ERROR(ValidateExperiment(known));
     }
     so.log_dir = log_dir;
     // A restarted unit waits for its GPUs' memory (NVML, where there is one).
@@ -292,10 +325,12 @@ PYBIND11_MODULE(_core, m) {
   m.add_object("Error", py::handle(berth::python::g_error));
   py::class_<PyScheduler>(m, "Scheduler")
       .def(py::init<const std::string&, const std::string&, int, double, double, double,
-                    const std::string&, const std::string&>(),
+                    const std::string&, const std::string&, const std::string&>(),
            py::arg("log_dir"), py::arg("cluster_json") = "", py::arg("gpus") = -1,
            py::arg("cpu") = -1.0, py::arg("mem") = -1.0, py::arg("grace") = 5.0,
-           py::arg("expected_roles_json") = "[]", py::arg("supervisor") = "")
+           py::arg("expected_roles_json") = "[]", py::arg("supervisor") = "",
+           py::arg("groups_json") = "[]")
+      .def("comm_groups", &PyScheduler::CommGroups)
       .def("create_workers", &PyScheduler::CreateWorkers, py::arg("role_json"))
       .def("fork_workers", &PyScheduler::ForkWorkers, py::arg("role"), py::arg("target"),
            py::arg("command") = std::vector<std::string>{})

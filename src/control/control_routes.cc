@@ -23,10 +23,16 @@ namespace berth::control {
 const char* const kControlEndpoints =
     "GET /v1/status, GET /v1/roles, GET /v1/roles/<role>/workers?timeout=SECONDS, "
     "POST /v1/roles, POST /v1/roles/<role>/fork, POST /v1/roles/<role>/scale, "
-    "DELETE /v1/roles/<role>, POST /v1/down, GET /v1/events?after=N&timeout=SECONDS";
+    "DELETE /v1/roles/<role>, POST /v1/down, GET /v1/events?after=N&timeout=SECONDS, "
+    "GET /v1/groups/<name>?after_version=V&timeout=SECONDS";
 
 ControlReply ControlHandlers::GetEvents(int64_t /*after*/, double /*timeout_s*/) {
   return ErrorReply(NotFound("this server keeps no events"));
+}
+
+ControlReply ControlHandlers::GetGroup(const std::string& /*name*/, int64_t /*after_version*/,
+                                       double /*timeout_s*/) {
+  return ErrorReply(NotFound("this server keeps no communication groups"));
 }
 
 ControlReply ControlHandlers::ScaleRole(const std::string& /*role*/, int /*replicas*/,
@@ -199,6 +205,25 @@ ControlReply Events(ControlHandlers& h,
   return h.GetEvents(static_cast<int64_t>(after), timeout);
 }
 
+ControlReply Group(ControlHandlers& h, const std::string& name,
+                   const std::vector<std::pair<std::string, std::string>>& params) {
+  if (auto bad = CheckParams(params, {"after_version", "timeout"}, "GET /v1/groups/<name>")) {
+    return *bad;
+  }
+  double after = 0;
+  double timeout = 0;
+  for (const auto& [key, value] : params) {
+    std::optional<ControlReply> bad =
+        key == "after_version"
+            ? QueryNumber(key, value, 0, 9e15, true,
+                          "the last version seen; default 0: the group as it is now", &after)
+            : QueryNumber(key, value, 0, kMaxWorkersTimeout, false,
+                          "seconds to wait for a newer version; default 0", &timeout);
+    if (bad) return *bad;
+  }
+  return h.GetGroup(name, static_cast<int64_t>(after), timeout);
+}
+
 ControlReply Create(ControlHandlers& h, const std::string& body) {
   const std::string example =
       "{\"name\": \"extra\", \"replicas\": 1, \"scheduling_spec\": {\"cmd\": [\"prog\"]}} "
@@ -297,6 +322,9 @@ ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
     return h.GetStatus();
   }
   if (v1 && n == 2 && p[1] == "events" && method == "GET") return Events(h, params);
+  if (v1 && n == 3 && p[1] == "groups" && !p[2].empty() && method == "GET") {
+    return Group(h, p[2], params);
+  }
   if (v1 && n == 2 && p[1] == "roles" && method == "GET") {
     if (auto bad = CheckParams(params, {}, "GET /v1/roles")) return *bad;
     return h.ListRoles();

@@ -68,6 +68,10 @@ class ControlHandlers {
   // GET /v1/events?after=N&timeout=SECONDS: the events numbered above N,
   // waiting up to the timeout for one. Default: 404, none kept.
   virtual ControlReply GetEvents(int64_t after, double timeout_s);
+  // GET /v1/groups/<name>?after_version=V&timeout=SECONDS: the
+  // communication group once its version is above V, waiting up to the
+  // timeout (then its current version). Default: 404.
+  virtual ControlReply GetGroup(const std::string& name, int64_t after_version, double timeout_s);
   // POST /v1/roles/<role>/scale {"replicas": N, "timeout": SECONDS}: the
   // role grown or shrunk by instances (Scheduler::ScaleWorkers); nullopt
   // timeout: each worker's startup timeout. Default: 404.

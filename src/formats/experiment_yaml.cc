@@ -139,6 +139,12 @@ Result<RoleSpec> ParseRoleYaml(std::string_view text, std::string_view file) {
       text, file, [](Reader& reader, const Node& root) { return reader.ReadRole(root, "role"); });
 }
 
+Result<std::vector<CommGroupSpec>> ParseCommGroupsYaml(std::string_view text,
+                                                       std::string_view file) {
+  return ReadDocument<std::vector<CommGroupSpec>>(
+      text, file, [](Reader& reader, const Node& root) { return reader.ReadCommGroups(root); });
+}
+
 }  // namespace formats
 
 Result<ExperimentSpec> ParseExperiment(std::string_view yaml_text, std::string_view file) {

@@ -46,5 +46,9 @@ Result<ExperimentSpec> ParseExperimentYaml(std::string_view text, std::string_vi
 // Only the shape is checked here; the Scheduler validates the values when it
 // creates the role. Field paths in errors start with "role.".
 Result<RoleSpec> ParseRoleYaml(std::string_view text, std::string_view file);
+// An experiment's `groups` list on its own (shapes only: the roles are
+// ValidateExperiment's).
+Result<std::vector<CommGroupSpec>> ParseCommGroupsYaml(std::string_view text,
+                                                       std::string_view file);
 
 }  // namespace berth::formats

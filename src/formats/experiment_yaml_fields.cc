@@ -333,9 +333,10 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
 }
 
 Result<ExperimentSpec> Reader::Read(const Node& root) {
-  BERTH_ASSIGN_OR_RETURN(Entries top,
-                         Map(root, "", {"name", "cluster", "roles", "run_dir", "backend", "slurm"},
-                             "a map with name, roles and an optional cluster"));
+  BERTH_ASSIGN_OR_RETURN(
+      Entries top,
+      Map(root, "", {"name", "cluster", "roles", "run_dir", "backend", "slurm", "groups"},
+          "a map with name, roles and an optional cluster"));
   ExperimentSpec e;
   std::optional<Node> name = Get(top, "name");
   if (!name) return Err(root, "name", "required key is missing; name the experiment");
@@ -379,6 +380,9 @@ Result<ExperimentSpec> Reader::Read(const Node& root) {
   for (size_t i = 0; i < roles->size(); ++i) {
     BERTH_ASSIGN_OR_RETURN(RoleSpec r, ReadRole((*roles)[i], "roles[" + std::to_string(i) + "]"));
     e.roles.push_back(std::move(r));
+  }
+  if (auto groups = Get(top, "groups")) {
+    BERTH_ASSIGN_OR_RETURN(e.comm_groups, ReadCommGroups(*groups));
   }
   return e;
 }

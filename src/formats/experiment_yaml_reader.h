@@ -31,6 +31,8 @@ class Reader {
   Result<ExperimentSpec> Read(const Node& root);
   // One role map; `path` prefixes its fields in errors ("roles[2]").
   Result<RoleSpec> ReadRole(const Node& n, const std::string& path);
+  // The experiment's `groups` (experiment_yaml_groups.cc).
+  Result<std::vector<CommGroupSpec>> ReadCommGroups(const Node& n);
   // Places an error of ValidateExperiment ("path: message") at its field.
   Status Locate(const Status& s) const;
 

@@ -361,6 +361,39 @@ const BadCase kBad[] = {
     {"slurm zero timeout",
      "name: x\nslurm: {queue_timeout: 0}\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
      "slurm.queue_timeout: must be above 0 seconds"},
+    {"group not a list",
+     "name: x\ngroups: {a: 1}\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
+     "groups: must be a list of groups"},
+    {"group name missing",
+     "name: x\ngroups: [{members: [{role: a}]}]\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
+     "groups[0].name: required key is missing"},
+    {"group bad name",
+     "name: x\ngroups: [{name: w-1, members: [{role: a}]}]\nroles: [{name: a, scheduling_spec: "
+     "{cmd: [x]}}]\n",
+     "groups[0].name: \"w-1\" is not a group name; use 1-32 of [A-Za-z0-9_]"},
+    {"group twice",
+     "name: x\ngroups: [{name: w, members: [{role: a}]}, {name: W, members: [{role: a}]}]\nroles: "
+     "[{name: a, scheduling_spec: {cmd: [x]}}]\n",
+     "groups[1].name: \"W\" is the name of an earlier group"},
+    {"group no members",
+     "name: x\ngroups: [{name: w, members: []}]\nroles: [{name: a, scheduling_spec: {cmd: [x]}}]\n",
+     "groups[0].members: is empty"},
+    {"group unknown role",
+     "name: x\ngroups: [{name: w, members: [{role: b}]}]\nroles: [{name: a, scheduling_spec: "
+     "{cmd: [x]}}]\n",
+     "groups[0].members[0].role: no role is named \"b\"; roles: a"},
+    {"group rank out of range",
+     "name: x\ngroups: [{name: w, members: [{role: a, ranks: [0, 2]}]}]\nroles: [{name: a, "
+     "replicas: 2, scheduling_spec: {cmd: [x]}}]\n",
+     "groups[0].members[0].ranks[1]: 2 is not a worker index of role \"a\" (0..1)"},
+    {"group rank twice",
+     "name: x\ngroups: [{name: w, members: [{role: a, ranks: [1, 1]}]}]\nroles: [{name: a, "
+     "replicas: 2, scheduling_spec: {cmd: [x]}}]\n",
+     "groups[0].members[0].ranks[1]: 1 is given twice"},
+    {"group member unknown key",
+     "name: x\ngroups: [{name: w, members: [{role: a, rank: [0]}]}]\nroles: [{name: a, "
+     "scheduling_spec: {cmd: [x]}}]\n",
+     "rank"},
     {"slurm restarts_on_node_failure is gone",
      "name: x\nslurm: {restarts_on_node_failure: 1}\nroles: [{name: a, scheduling_spec: {cmd: "
      "[x]}}]\n",

@@ -39,6 +39,15 @@ Result<RoleSpec> ParseRoleJson(std::string_view text, std::string_view file) {
   }
 }
 
+Result<std::vector<CommGroupSpec>> ParseCommGroupsJson(std::string_view text,
+                                                       std::string_view file) {
+  try {
+    return formats::ParseCommGroupsYaml(text, file);
+  } catch (const std::exception& e) {
+    return Failed(file, e);
+  }
+}
+
 Result<std::string> PlanToJson(const std::string& experiment, const Plan& plan) {
   try {
     return formats::PlanJson(experiment, plan);

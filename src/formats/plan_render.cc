@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "formats/comm_group_json.h"
 #include "placement/explain_text.h"
 
 namespace berth::formats {
@@ -246,6 +247,8 @@ std::string PlanJson(const std::string& experiment, const Plan& plan) {
   for (const auto& [role, target] : plan.aliases) {
     j["aliases"].push_back({{"role", role}, {"target", target}});
   }
+  j["comm_groups"] = Json::array();
+  for (const CommGroup& g : plan.comm_groups) j["comm_groups"].push_back(CommGroupJson(g));
   j["warnings"] = plan.warnings;
   // Values are UTF-8 when they come from a parsed file; a hand-built plan
   // with other bytes gets U+FFFD rather than an exception.

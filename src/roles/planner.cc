@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "berth/plan.h"
+#include "roles/comm_groups.h"
 #include "roles/role_planner.h"
 
 namespace berth {
@@ -38,6 +39,20 @@ Result<Plan> MakePlan(const ExperimentSpec& experiment, const std::vector<NodeSp
   }
   for (GroupView& g : planner.engine().Groups()) {
     plan.groups.push_back({group_role[g.name], std::move(g)});
+  }
+  // Communication groups, version 1: the rendezvous on the first member's
+  // node, a port of its own there.
+  for (const CommGroupSpec& spec : experiment.comm_groups) {
+    CommGroup group;
+    group.name = spec.name;
+    for (const WorkerPlan* w : roles::CommGroupMembers(spec, plan.workers)) {
+      group.members.push_back(w->id);
+      if (group.members.size() > 1) continue;
+      group.master_addr = w->address;
+      BERTH_ASSIGN_OR_RETURN(group.master_port, ports(w->node));
+    }
+    roles::SetCommGroupEnv(group, plan.workers);
+    plan.comm_groups.push_back(std::move(group));
   }
   return plan;
 }

@@ -11,6 +11,7 @@
 
 #include "berth/experiment.h"
 #include "common/text.h"
+#include "roles/comm_groups.h"
 #include "roles/launcher.h"
 #include "roles/limits.h"
 #include "roles/names.h"
@@ -359,7 +360,8 @@ Status ValidateExperiment(const ExperimentSpec& e) {
                                            RolePath(it->second) + "; role names must be unique");
     }
   }
-  return CheckColocation(e, by_name);
+  BERTH_RETURN_IF_ERROR(CheckColocation(e, by_name));
+  return roles::CheckCommGroups(e);
 }
 
 }  // namespace berth

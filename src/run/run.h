@@ -11,6 +11,8 @@
 //   run_slurm_lost.cc  a node lost: the units on it, further jobs, or all again
 
 #include <chrono>
+#include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -75,6 +77,7 @@ class Run : private control::ControlHandlers {
   ~Run() override {
     mailbox_.Close("berth is stopping");
     feed_.Close();
+    CloseGroups();
     control_.Stop();
   }
 
@@ -93,6 +96,13 @@ class Run : private control::ControlHandlers {
   control::ControlReply GetEvents(int64_t after, double timeout_s) override;
   control::ControlReply ScaleRole(const std::string& role, int replicas,
                                   std::optional<double> timeout_s) override;
+  control::ControlReply GetGroup(const std::string& name, int64_t after_version,
+                                 double timeout_s) override;
+  // A communication group's new version: events.jsonl, the feed, and the
+  // view GET /v1/groups serves.
+  void OnCommGroup(const CommGroup& group);
+  // Long polls of GET /v1/groups answer now.
+  void CloseGroups();
   // Why a queued request waits, for its 503.
   std::string BusyReason();
   // On the main thread: the end of a create or fork call.
@@ -220,9 +230,17 @@ class Run : private control::ControlHandlers {
   int exit_code_ = 0;
   size_t table_lines_ = 0;  // lines of the table last drawn, for a redraw
 
+  // The dry plan's workers and communication groups (version 1), for the
+  // Scheduler's groups while roles come up.
+  std::vector<WorkerPlan> planned_workers_;
+  std::vector<CommGroup> planned_groups_;
+
   std::mutex snapshot_mu_;
-  formats::RunState snapshot_;          // guarded by snapshot_mu_
-  std::vector<std::string> roles_now_;  // guarded by snapshot_mu_
+  std::condition_variable groups_cv_;            // a group's new version
+  std::map<std::string, CommGroup> groups_now_;  // guarded by snapshot_mu_
+  bool groups_closed_ = false;                   // guarded by snapshot_mu_
+  formats::RunState snapshot_;                   // guarded by snapshot_mu_
+  std::vector<std::string> roles_now_;           // guarded by snapshot_mu_
   control::ControlMailbox mailbox_{[this] { return BusyReason(); }};
   control::ControlServer control_;
 };

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "formats/comm_group_json.h"
 #include "run/run.h"
 #include "scheduler/worker_json.h"
 
@@ -46,6 +47,7 @@ void Run::StartControl() {
 void Run::StopControl(const std::string& why) {
   mailbox_.Close(why);
   feed_.Close();
+  CloseGroups();
   control_.Stop();
 }
 
@@ -81,6 +83,60 @@ control::ControlReply Run::GetEvents(int64_t after, double timeout_s) {
   body["next"] = page.next;
   body["first"] = page.first;
   return control::ControlReply{200, std::move(body)};
+}
+
+void Run::OnCommGroup(const CommGroup& group) {
+  nlohmann::ordered_json event;
+  event["time"] = UtcNow();
+  event["kind"] = "group";
+  const nlohmann::ordered_json fields = formats::CommGroupJson(group);  // outlives the loop
+  for (const auto& [key, value] : fields.items()) event[key] = value;
+  if (events_) {
+    Status st = events_->Append(event);
+    if (!st.ok()) std::fprintf(stderr, "berth: %s\n", st.message().c_str());
+  }
+  feed_.Append(event);
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    groups_now_[group.name] = group;
+  }
+  groups_cv_.notify_all();
+}
+
+void Run::CloseGroups() {
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    groups_closed_ = true;
+  }
+  groups_cv_.notify_all();
+}
+
+control::ControlReply Run::GetGroup(const std::string& name, int64_t after_version,
+                                    double timeout_s) {
+  // From the view OnCommGroup keeps: no Scheduler call, so not through the
+  // mailbox; waits for a newer version without holding anyone up.
+  const bool known = std::any_of(experiment_.comm_groups.begin(), experiment_.comm_groups.end(),
+                                 [&](const CommGroupSpec& g) { return g.name == name; });
+  if (!known) {
+    std::string names;
+    for (const CommGroupSpec& g : experiment_.comm_groups) {
+      names += (names.empty() ? "" : ", ") + g.name;
+    }
+    return control::ErrorReply(NotFound("no communication group is named \"" + name +
+                                        "\" (groups: " + (names.empty() ? "none" : names) + ")"));
+  }
+  std::unique_lock<std::mutex> lock(snapshot_mu_);
+  groups_cv_.wait_for(lock, Seconds(timeout_s), [&] {
+    auto it = groups_now_.find(name);
+    return groups_closed_ || (it != groups_now_.end() && it->second.version > after_version);
+  });
+  auto it = groups_now_.find(name);
+  if (it == groups_now_.end()) {
+    return control::ErrorReply(
+        Unavailable("group \"" + name + "\" has no version yet: its roles are starting"),
+        std::nullopt, 503);
+  }
+  return control::ControlReply{200, formats::CommGroupJson(it->second)};
 }
 
 control::ControlReply Run::GetStatus() {

@@ -147,6 +147,8 @@ Status Run::PlanAndAdmit() {
   if (!plan) return plan.error().WithPrefix(path + ": ");
   for (const std::string& w : plan->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
+  planned_workers_ = plan->workers;
+  planned_groups_ = plan->comm_groups;
   if (slurm_) BERTH_RETURN_IF_ERROR(Allocate(*plan));
   std::map<std::string, int> restarts;
   for (const formats::WorkerRecord& w : state_.workers) restarts[w.id] = w.restarts;
@@ -173,6 +175,10 @@ Status Run::StartScheduler() {
   so.log_root = state_.run_dir;  // nothing in it is followed when a log is opened
   so.grace = milliseconds(static_cast<int64_t>(options_.grace_s * 1000));
   so.on_event = [this](const SchedulerEvent& e) { OnEvent(e); };
+  so.comm_groups = experiment_.comm_groups;
+  so.planned_workers = planned_workers_;
+  so.planned_comm_groups = planned_groups_;
+  so.on_comm_group = [this](const CommGroup& g) { OnCommGroup(g); };
   so.interrupted = [this] { return Stopping(); };
   so.clock = &clock_;
   so.probe = probe_;

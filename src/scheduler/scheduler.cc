@@ -126,6 +126,7 @@ Result<std::vector<std::string>> Scheduler::CreateWorkers(const RoleSpec& job) {
       forks.push_back({index, r});
     }
   }
+  s.created.insert(job.name);  // its own workers count in groups from now on
   for (int attempt = 1;; ++attempt) {
     Result<roles::PlacedRole> placed = s.planner.Add(job, index, forks, s.opt.ports);
     if (!placed) {
@@ -151,6 +152,7 @@ Result<std::vector<std::string>> Scheduler::CreateWorkers(const RoleSpec& job) {
     // Roll back this attempt: processes first, then the groups.
     (void)s.Stop(job.name, /*forget=*/true);
     (void)s.planner.Remove(job.name);
+    s.RefreshCommGroups(nullptr);
     if (conflict.empty()) return st.WithPrefix(call);
     s.Emit(SchedulerEvent::Kind::kPortConflict, job.name, conflict);
   }
@@ -226,6 +228,7 @@ Status Scheduler::DeleteWorkers(const std::optional<std::string>& role) {
     s.roles.erase(std::find_if(s.roles.begin(), s.roles.end(),
                                [&](const Impl::Role& x) { return x.spec.name == name; }));
   }
+  s.RefreshCommGroups(nullptr);
   return result;
 }
 

@@ -46,6 +46,14 @@ struct Scheduler::Impl {
   std::deque<ExitEvent> exits;          // seen while waiting for readiness, not yet returned
   std::vector<std::string> warnings;
   std::optional<WorkerFailure> failure;
+  // Each communication group's current version and what it was made from
+  // (its members and how many times each was launched again).
+  struct GroupState {
+    CommGroup group;
+    std::vector<std::pair<std::string, int>> key;
+  };
+  std::map<std::string, GroupState> comm_groups;
+  std::set<std::string> created;  // roles CreateWorkers was asked for
 
   Impl(SchedulerOptions o, std::unique_ptr<ProcessLauncher> l, roles::RolePlanner p)
       : opt(std::move(o)),
@@ -83,8 +91,13 @@ struct Scheduler::Impl {
     return names;
   }
 
-  // Starts the plans' workers in one batch, all or none.
-  Status Launch(const std::vector<WorkerPlan>& plans);
+  // Starts the plans' workers in one batch, all or none (their env gains
+  // the communication groups they are members of).
+  Status Launch(std::vector<WorkerPlan> plans);
+  // The groups' members now (`launching` about to start, counted launched
+  // once more): a group whose members changed gets a new version and port.
+  // Sets the groups' env on `launching`.
+  void RefreshCommGroups(std::vector<WorkerPlan>* launching);
   // Waits until every slot of `role` is ready. `deadline`: GetWorkers' bound;
   // else each worker's own startup timeout. `conflict_port`: where to say
   // which port was lost when a worker exited because another process took it

@@ -169,7 +169,9 @@ Status Scheduler::DropUnit(const std::string& worker) {
   const std::vector<std::string> unit = UnitOf(worker);
   if (unit.empty())
     return NotFound("drop of " + worker + "'s unit: no worker " + common::Quote(worker));
-  return impl_->StopUnit(unit, /*forget=*/true);
+  Status st = impl_->StopUnit(unit, /*forget=*/true);
+  impl_->RefreshCommGroups(nullptr);
+  return st;
 }
 
 }  // namespace berth

@@ -73,6 +73,7 @@ Result<std::vector<std::string>> Scheduler::ScaleWorkers(
     if (!none) return none.error().WithPrefix(call);
     BERTH_RETURN_IF_ERROR(s.StopUnit(ids, /*forget=*/true).WithPrefix(call));
     Result<std::vector<WorkerPlan>> gone = s.planner.Resize(role, replicas, s.opt.ports);
+    s.RefreshCommGroups(nullptr);
     if (!gone) return gone.error().WithPrefix(call);
     follow(replicas);
     return s.IdsOf(role);
@@ -116,6 +117,7 @@ Result<std::vector<std::string>> Scheduler::ScaleWorkers(
   (void)s.StopUnit(started, /*forget=*/true);
   (void)s.planner.Resize(role, have, s.opt.ports);
   follow(have);
+  s.RefreshCommGroups(nullptr);
   return st.WithPrefix(call);
 }
 

@@ -55,7 +55,8 @@ ReadinessTarget ProbeOf(const WorkerPlan& w) {
 
 }  // namespace
 
-Status Scheduler::Impl::Launch(const std::vector<WorkerPlan>& plans) {
+Status Scheduler::Impl::Launch(std::vector<WorkerPlan> plans) {
+  RefreshCommGroups(&plans);
   const std::vector<std::pair<std::string, std::string>> base =
       opt.base_env ? *opt.base_env : BerthEnvironment();
   std::vector<LaunchSpec> specs;
