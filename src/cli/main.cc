@@ -71,6 +71,12 @@ CLI::App* AddPlan(CLI::App& app, berth::cli::PlanOptions& options) {
                   "Plan for this cluster JSON (the format of berth place) instead of the "
                   "experiment's cluster; ports are then counted from 30000 per node");
   cmd->add_flag("--json", options.json, "Print the plan as JSON");
+  cmd->add_option("--html", options.html_path,
+                  "Also write the placement map (nodes x GPUs, one self-contained page) to FILE; "
+                  "written when the plan does not fit too, with the reason")
+      ->type_name("FILE");
+  cmd->add_option("--svg", options.svg_path, "Also write the placement map as an SVG image")
+      ->type_name("FILE");
   cmd->add_option("--backend", options.backend,
                   "local (this machine, or --cluster) or slurm (the nodes Slurm has free now); "
                   "default: the experiment's backend");

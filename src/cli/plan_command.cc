@@ -8,8 +8,10 @@
 
 #include "berth/experiment.h"
 #include "berth/plan.h"
+#include "cli/output_file.h"
 #include "common/read_file.h"
 #include "formats/place_json.h"
+#include "formats/plan_map.h"
 #include "formats/plan_render.h"
 #include "placement/explain_text.h"
 #include "roles/ports.h"
@@ -40,6 +42,15 @@ struct Output {
   std::vector<std::string> warnings;
 };
 
+// What the placement map is drawn from, filled as soon as it is known: a
+// plan that does not fit still has its cluster to draw.
+struct MapSource {
+  std::string experiment;
+  Cluster cluster;
+  bool cluster_known = false;
+  berth::Plan plan;
+};
+
 // The experiment fits the Slurm nodes as configured, not what they have free
 // now: `berth run` would submit it and it would wait in the queue.
 Status Pending(const std::string& path, const ExperimentSpec& experiment,
@@ -56,11 +67,12 @@ Status Pending(const std::string& path, const ExperimentSpec& experiment,
 }
 
 // On an error, `note` may get one more line for people (after the error).
-Result<Output> Plan(const PlanOptions& options, std::string* note) {
+Result<Output> Plan(const PlanOptions& options, std::string* note, MapSource* map) {
   const std::string& path = options.experiment_path;
   BERTH_ASSIGN_OR_RETURN(std::string text,
                          common::ReadFile(path, common::kMaxExperimentBytes, "an experiment file"));
   BERTH_ASSIGN_OR_RETURN(ExperimentSpec experiment, ParseExperiment(text, path));
+  map->experiment = experiment.name;
 
   Output out;
   Cluster cluster;
@@ -103,6 +115,8 @@ Result<Output> Plan(const PlanOptions& options, std::string* note) {
 
   // Nodes that share this machine's loopback (a test Slurm) share its ports:
   // plan free ones, as berth run does.
+  map->cluster = cluster;
+  map->cluster_known = true;
   const bool loopback = slurm && roles::AllOnLoopback(cluster.nodes);
   const PortSource ports =
       cluster.local || loopback ? roles::LocalFreePorts() : roles::CountingPorts();
@@ -137,6 +151,7 @@ Result<Output> Plan(const PlanOptions& options, std::string* note) {
   out.text = options.json
                  ? formats::PlanJson(experiment.name, *plan)
                  : formats::PlanText(experiment.name, *plan, cluster.nodes, cluster.description);
+  map->plan = std::move(plan).value();
   return out;
 }
 
@@ -153,16 +168,48 @@ int ExitCode(ErrorCode code) {
   }
 }
 
+// The map files asked for: of the plan, or of the cluster and the group not
+// placed (`not_placed`) when it does not fit.
+Status WriteMaps(const PlanOptions& options, const MapSource& map, const Status* not_placed) {
+  if (options.html_path.empty() && options.svg_path.empty()) return Status::Ok();
+  formats::PlanMapInput input{map.experiment, map.cluster.description, &map.plan,
+                              &map.cluster.nodes, not_placed};
+  if (!options.html_path.empty()) {
+    BERTH_RETURN_IF_ERROR(
+        WriteFileAtomically("--html", options.html_path, formats::PlanHtml(input)));
+  }
+  if (!options.svg_path.empty()) {
+    BERTH_RETURN_IF_ERROR(WriteFileAtomically("--svg", options.svg_path, formats::PlanSvg(input)));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int RunPlan(const PlanOptions& options) {
+  if (!options.html_path.empty() && options.html_path == options.svg_path) {
+    std::fprintf(stderr, "--html and --svg both name %s; give each its own file\n",
+                 options.html_path.c_str());
+    return kExitBadInput;
+  }
   std::string note;
-  Result<Output> out = Plan(options, &note);
+  MapSource map;
+  Result<Output> out = Plan(options, &note, &map);
   if (!out) {
     // The message, then the engine's per-node breakdown when it is a placement.
     std::fprintf(stderr, "%s\n", placement::ErrorText(out.error()).c_str());
     if (!note.empty()) std::fprintf(stderr, "  %s\n", note.c_str());
-    return ExitCode(out.error().code());
+    const int code = ExitCode(out.error().code());
+    // A plan that does not fit is still drawn: the nodes and what each lacks.
+    if (code == kExitDoesNotFit && map.cluster_known) {
+      const Status written = WriteMaps(options, map, &out.error());
+      if (!written.ok()) std::fprintf(stderr, "%s\n", written.message().c_str());
+    }
+    return code;
+  }
+  if (Status written = WriteMaps(options, map, nullptr); !written.ok()) {
+    std::fprintf(stderr, "%s\n", written.message().c_str());
+    return ExitCode(written.code());
   }
   for (const std::string& w : out->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   const std::string& text = out->text;

@@ -44,7 +44,7 @@ struct MapChip {
   std::string worker;  // its id
   std::string role;
   size_t colour = 0;   // index into the palette, by role
-  std::string detail;  // "rank 0/2", "inst 1 tp 2 pp 1", "node 1/2"
+  std::string detail;  // "rank 0/2", "inst 1 tp2 pp1", "inst 0 node 1/2"
   std::string share;   // "0.5 GPU" when below one device, else empty
   std::string fork_of;
   std::string tooltip;  // group, bundle, ports, argv: for the title
@@ -63,7 +63,7 @@ struct MapBundle {
 };
 
 struct MapCell {
-  int device = -1;  // -1: the node's work without GPUs
+  int device = -1;   // -1: the node's work without GPUs
   std::string free;  // "free", "0.5 free" or "" when full
   std::vector<MapBundle> bundles;
 };
@@ -79,8 +79,9 @@ struct MapRow {
   std::string cpu_text;                // "3 / 8"
   std::string mem_text;                // "3 GiB / 16 GiB"
   std::string verdict;  // for the group not placed: "never_fits: bundle 0: GPU needs 16, has 8"
-  std::vector<MapCell> cells;  // one per device; then the no-GPU cell when it is used
-  bool idle() const { return cells.empty() || cells.size() == static_cast<size_t>(gpus); }
+  // One per device, then the no-GPU cell (device -1) when the node has work
+  // without GPUs; empty for an idle node (drawn as one span).
+  std::vector<MapCell> cells;
 };
 
 struct MapRole {
@@ -97,7 +98,7 @@ struct PlanMap {
   std::vector<MapRow> rows;
   int max_gpus = 0;
   size_t workers = 0;
-  std::string not_placed;  // the error's message; empty when the plan fits
+  std::string not_placed;         // the error's message; empty when the plan fits
   std::string not_placed_state;   // "INFEASIBLE" or "PENDING"
   std::string not_placed_detail;  // the engine's per-node lines
   std::vector<std::string> warnings;
@@ -113,6 +114,10 @@ const char* MapStroke(size_t i);
 // characters and bytes that are not UTF-8 replaced by U+FFFD (XML 1.0
 // refuses them even as references).
 std::string EscapeMarkup(const std::string& s);
+
+// At most `max` characters (code points) of `s`, "..." ending a cut one;
+// for labels in fixed-width cells (the whole text goes in the title).
+std::string ClipText(const std::string& s, size_t max);
 
 // The two renderings: a whole HTML document (inline CSS, no script) and a
 // whole SVG document. Deterministic; size linear in workers + rows.
