@@ -7,22 +7,13 @@
 #include <vector>
 
 #include "control/control_server.h"
+#include "control/control_test_util.h"
 
 namespace berth::control {
 namespace {
 
-class EventsHandlers : public ControlHandlers {
+class EventsHandlers : public StubHandlers {
  public:
-  ControlReply GetStatus() override { return {}; }
-  ControlReply ListRoles() override { return {}; }
-  ControlReply GetWorkers(const std::string&, double) override { return {}; }
-  ControlReply CreateRole(const RoleSpec&) override { return {}; }
-  ControlReply ForkRole(const std::string&, const std::string&,
-                        const std::vector<std::string>&) override {
-    return {};
-  }
-  ControlReply DeleteRole(const std::string&) override { return {}; }
-  ControlReply Down() override { return {}; }
   ControlReply GetEvents(int64_t after, double timeout_s) override {
     asked.emplace_back(after, timeout_s);
     return {};

@@ -8,24 +8,12 @@
 #include <vector>
 
 #include "control/control_server.h"
+#include "control/control_test_util.h"
 
 namespace berth::control {
 namespace {
 
-// Every endpoint but scale: 200, nothing done.
-class Handlers : public ControlHandlers {
- public:
-  ControlReply GetStatus() override { return {}; }
-  ControlReply ListRoles() override { return {}; }
-  ControlReply GetWorkers(const std::string& /*role*/, double /*timeout_s*/) override { return {}; }
-  ControlReply CreateRole(const RoleSpec& /*role*/) override { return {}; }
-  ControlReply ForkRole(const std::string& /*role*/, const std::string& /*target*/,
-                        const std::vector<std::string>& /*command*/) override {
-    return {};
-  }
-  ControlReply DeleteRole(const std::string& /*role*/) override { return {}; }
-  ControlReply Down() override { return {}; }
-};
+using Handlers = StubHandlers;  // every endpoint but scale: 200, nothing done
 
 class ScaleHandlers : public Handlers {
  public:
