@@ -22,6 +22,12 @@ namespace berth {
 // (out of memory).
 Result<std::string> WorkersToJson(const std::vector<Worker>& workers);
 
+// Communication groups (Scheduler::CommGroups) as a JSON array of {"name",
+// "version", "world_size", "master_addr", "master_port", "members"}, as
+// GET /v1/groups/<name> gives one. Compact. Errors: kInternal (out of
+// memory).
+Result<std::string> CommGroupsToJson(const std::vector<CommGroup>& groups);
+
 // An error as a JSON object, as the control API's "error" (docs/control-api.md):
 // {"code": "invalid_spec" | "infeasible" | "unavailable" | "not_found" |
 // "backend" | "worker_failed" | "timeout" | "internal", "message"} and, for

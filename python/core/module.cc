@@ -179,17 +179,10 @@ class PyScheduler {
   std::string CommGroups() {
     py::gil_scoped_release nogil;
     std::lock_guard<std::mutex> lock(mu_);
-    nlohmann::json out = nlohmann::json::array();
-    if (s_ == nullptr) return out.dump();
-    for (const CommGroup& g : s_->CommGroups()) {
-      out.push_back({{"name", g.name},
-                     {"version", g.version},
-                     {"world_size", g.members.size()},
-                     {"master_addr", g.master_addr},
-                     {"master_port", g.master_port},
-                     {"members", g.members}});
-    }
-    return out.dump();
+    if (s_ == nullptr) return "[]";
+    Result<std::string> text = CommGroupsToJson(s_->CommGroups());
+    if (!text) throw std::runtime_error(text.error().message());  // out of memory
+    return std::move(text).value();
   }
   std::vector<std::string> Roles() {
     py::gil_scoped_release nogil;

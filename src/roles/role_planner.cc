@@ -379,11 +379,10 @@ Result<std::vector<WorkerPlan>> RolePlanner::Rebuild(const std::string& role,
   return out;
 }
 
-Result<std::vector<WorkerPlan>> RolePlanner::Resize(const std::string& role, int replicas,
-                                                    const PortSource& ports) {
+Status RolePlanner::CheckResizable(const std::string& role) const {
   auto it = s_->roles.find(role);
   if (it == s_->roles.end()) return NotFound("role " + Quote(role) + " is not placed");
-  RoleEntry& rp = it->second;
+  const RoleEntry& rp = it->second;
   if (rp.spec.colocation) {
     return InvalidSpec("it is colocated on " + Quote(rp.spec.colocation->target) +
                        " and follows its instances; scale " + Quote(rp.spec.colocation->target));
@@ -398,6 +397,13 @@ Result<std::vector<WorkerPlan>> RolePlanner::Resize(const std::string& role, int
         "it has one scheduling_spec per worker; give it a single spec to "
         "scale it");
   }
+  return Status::Ok();
+}
+
+Result<std::vector<WorkerPlan>> RolePlanner::Resize(const std::string& role, int replicas,
+                                                    const PortSource& ports) {
+  BERTH_RETURN_IF_ERROR(CheckResizable(role));
+  RoleEntry& rp = s_->roles.find(role)->second;
   if (replicas < 1) {
     return InvalidSpec("replicas must be at least 1; delete the role to stop all of it");
   }

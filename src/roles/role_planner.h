@@ -80,6 +80,9 @@ class RolePlanner {
   // kInfeasible, explained, when the new instances do not fit.
   Result<std::vector<WorkerPlan>> Resize(const std::string& role, int replicas,
                                          const PortSource& ports);
+  // Resize's refusals for the role as it is, without changing anything:
+  // kNotFound, kInvalidSpec (shared, colocated, a spec per worker).
+  Status CheckResizable(const std::string& role) const;
 
   // A node is gone (a Slurm node down, say): its capacity leaves the
   // cluster, and each group that had bundles on it places those again under

@@ -181,6 +181,8 @@ class Run : private control::ControlHandlers {
   // The node watch stopped, the job cancelled and waited for.
   void EndSlurmJob();
   void OnEvent(const SchedulerEvent& e);
+  // One event to events.jsonl and to the feed of GET /v1/events.
+  void AppendEvent(const nlohmann::ordered_json& event);
   // A step of a role's on_failure: printed, appended to events.jsonl, and
   // noted on the worker's record.
   void OnRecovery(const RecoveryEvent& e);

@@ -91,11 +91,7 @@ void Run::OnCommGroup(const CommGroup& group) {
   event["kind"] = "group";
   const nlohmann::ordered_json fields = formats::CommGroupJson(group);  // outlives the loop
   for (const auto& [key, value] : fields.items()) event[key] = value;
-  if (events_) {
-    Status st = events_->Append(event);
-    if (!st.ok()) std::fprintf(stderr, "berth: %s\n", st.message().c_str());
-  }
-  feed_.Append(event);
+  AppendEvent(event);
   {
     std::lock_guard<std::mutex> lock(snapshot_mu_);
     groups_now_[group.name] = group;
@@ -293,11 +289,7 @@ control::ControlReply Run::ScaleRole(const std::string& role, int replicas,
         event["replicas"] = replicas;
         event["workers_before"] = workers.size();
         event["workers"] = scheduler_->Workers().size();
-        if (events_) {
-          Status st = events_->Append(event);
-          if (!st.ok()) std::fprintf(stderr, "berth: %s\n", st.message().c_str());
-        }
-        feed_.Append(event);
+        AppendEvent(event);
         Save();
         ShowTable(false);
         nlohmann::ordered_json body;

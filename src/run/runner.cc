@@ -198,13 +198,16 @@ Status Run::StartScheduler() {
   return Status::Ok();
 }
 
-void Run::OnRecovery(const RecoveryEvent& e) {
-  const nlohmann::ordered_json event = EventJson(e, UtcNow());
+void Run::AppendEvent(const nlohmann::ordered_json& event) {
   if (events_) {
     Status st = events_->Append(event);
     if (!st.ok()) std::fprintf(stderr, "berth: %s\n", st.message().c_str());
   }
   feed_.Append(event);
+}
+
+void Run::OnRecovery(const RecoveryEvent& e) {
+  AppendEvent(EventJson(e, UtcNow()));
   formats::WorkerRecord* rec = Record(e.worker);
   switch (e.kind) {
     case RecoveryEvent::Kind::kFailed:

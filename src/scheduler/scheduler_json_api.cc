@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "berth/scheduler_json.h"
+#include "formats/comm_group_json.h"
 #include "scheduler/worker_json.h"
 
 namespace berth {
@@ -28,6 +29,16 @@ Result<std::string> WorkersToJson(const std::vector<Worker>& workers) {
     return Dump(a);
   } catch (const std::exception& e) {
     return Internal(std::string("workers as JSON: ") + e.what());
+  }
+}
+
+Result<std::string> CommGroupsToJson(const std::vector<CommGroup>& groups) {
+  try {
+    Json a = Json::array();
+    for (const CommGroup& g : groups) a.push_back(formats::CommGroupJson(g));
+    return Dump(a);
+  } catch (const std::exception& e) {
+    return Internal(std::string("groups as JSON: ") + e.what());
   }
 }
 

@@ -60,5 +60,19 @@ TEST(PublicSchedulerJsonTest, Errors) {
   EXPECT_EQ(failed["log_tail"], "boom \xef\xbf\xbd\n");
 }
 
+TEST(PublicSchedulerJsonTest, CommGroups) {
+  CommGroup g{"weights", 3, "10.0.0.1", 31000, {"actor/0", "rollout/0"}};
+  Result<std::string> text = CommGroupsToJson({g});
+  ASSERT_TRUE(text) << text.error().ToString();
+  const nlohmann::json j = nlohmann::json::parse(*text);
+  ASSERT_EQ(j.size(), 1U);
+  EXPECT_EQ(j[0]["name"], "weights");
+  EXPECT_EQ(j[0]["version"], 3);
+  EXPECT_EQ(j[0]["world_size"], 2);
+  EXPECT_EQ(j[0]["master_port"], 31000);
+  EXPECT_EQ(j[0]["members"][1], "rollout/0");
+  EXPECT_EQ(*CommGroupsToJson({}), "[]");
+}
+
 }  // namespace
 }  // namespace berth

@@ -67,10 +67,8 @@ Result<std::vector<std::string>> Scheduler::ScaleWorkers(
           p.role == role || std::find(forks.begin(), forks.end(), p.role) != forks.end();
       if (ours && p.index >= replicas) ids.push_back(p.id);
     }
-    // Resizing to the same size changes nothing but says whether the
-    // planner can scale the role at all, before anything stops.
-    Result<std::vector<WorkerPlan>> none = s.planner.Resize(role, have, s.opt.ports);
-    if (!none) return none.error().WithPrefix(call);
+    // Whether the planner can scale the role at all, before anything stops.
+    BERTH_RETURN_IF_ERROR(s.planner.CheckResizable(role).WithPrefix(call));
     BERTH_RETURN_IF_ERROR(s.StopUnit(ids, /*forget=*/true).WithPrefix(call));
     Result<std::vector<WorkerPlan>> gone = s.planner.Resize(role, replicas, s.opt.ports);
     s.RefreshCommGroups(nullptr);

@@ -18,6 +18,9 @@ class SupervisorWakeTest : public SupervisorTest {};
 TEST_F(SupervisorWakeTest, AWaitReturnsWhenWokenFromAnotherThread) {
   const auto start = Clock::now();
   std::thread waker([this] {
+    // Not a wait for a condition: most likely the WaitExit below is in its
+    // poll by then; if not, the wake comes first, which must end it at once
+    // as well (the next test), so the assertions hold either way.
     std::this_thread::sleep_for(milliseconds(50));
     sup_->Wake();
   });
