@@ -225,6 +225,7 @@ class Run : private control::ControlHandlers {
     std::unique_ptr<runtime::slurm::NodeWatch> watch;
   };
   std::vector<FurtherJob> further_;
+  int further_submitted_ = 0;  // names their folders further-1, -2, ... uniquely
   Clock::TimePoint next_node_check_;
   std::set<std::string> lost_nodes_;  // found silent by node_watch_: never planned on again
   std::vector<const RoleSpec*> launch_order_;

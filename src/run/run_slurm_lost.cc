@@ -142,7 +142,7 @@ Status Run::HoldForRestart(const std::vector<WorkerPlan>& next) {
   std::vector<runtime::slurm::NodeRequest> nodes = runtime::slurm::NodeRequests(part);
   std::string who;
   for (const std::string& n : names) who += (who.empty() ? "" : ", ") + n;
-  const std::string dir = "further-" + std::to_string(state_.further_slurm_jobs.size() + 1);
+  const std::string dir = "further-" + std::to_string(++further_submitted_);
   std::printf(
       "no job of the run holds where %s now go%s: submitting a further Slurm job for "
       "%zu node(s)\n",
@@ -208,7 +208,15 @@ void Run::EndIdleFurtherJobs() {
     f.watch.reset();
     std::printf("Slurm job %s holds no worker any more: cancelled\n", f.alloc->job_id().c_str());
     Status c = f.alloc->Cancel();
-    if (!c.ok()) std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
+    if (!c.ok()) {
+      // Left in state.json: `berth down` tries again.
+      std::fprintf(stderr, "berth: cancelling: %s\n", c.message().c_str());
+    } else {
+      std::erase_if(state_.further_slurm_jobs, [&](const formats::FurtherSlurmJob& held) {
+        return held.id == f.alloc->job_id();
+      });
+      Save();
+    }
     return true;
   });
 }
