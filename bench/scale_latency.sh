@@ -2,12 +2,14 @@
 # How long `berth scale` takes to add two rollout instances, ready, to a
 # running experiment (issue 15's target: within 1.2x of starting the same two
 # worker processes on their own), side by side in one run, alternating, so
-# that the shared machine's noise falls on both alike:
-#   scale:    `berth scale RUN rollout 4` on a run of 2 (the demo worker,
-#             HTTP readiness), from the command's start to its exit: the
-#             control API call, placement of two groups, two launches through
-#             the supervisor, readiness probed every 10 ms; then back to 2
-#             (not timed);
+# that the shared machine's noise falls on all alike:
+#   api:      POST /v1/roles/rollout/scale {"replicas": 4} on a run of 2 (the
+#             demo worker, HTTP readiness), as a controller calls it, from the
+#             request to the reply: placement of two groups, two launches
+#             through the supervisor, readiness (probed after 1, 2, 4, 8, then
+#             every 10 ms), state.json written; then back to 2 (not timed);
+#   cli:      the same through `berth scale RUN rollout 4`, from the
+#             command's start to its exit (its own process start added);
 #   baseline: the same two demo workers started directly (subprocess) on two
 #             free ports, /health polled every 5 ms until both answer.
 # Usage: bench/scale_latency.sh [TRIALS] (after ./scripts/build.sh; BUILD=DIR
@@ -32,7 +34,7 @@ YAML
 "$BERTH" run "$T/exp.yaml" --run-dir "$T/run" > "$T/out" 2>&1 &
 trap '"$BERTH" down "$T/run" > /dev/null 2>&1 || true; rm -rf "$T"' EXIT
 /usr/bin/python3 - "$BERTH" "$WORKER" "$T/run" "$N" <<'PYEOF'
-import json, os, socket, statistics, subprocess, sys, time, urllib.request
+import http.client, json, os, socket, statistics, subprocess, sys, time, urllib.request
 berth, worker, run, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 deadline = time.time() + 60
 while time.time() < deadline:
@@ -81,14 +83,37 @@ def scale(k):
     subprocess.run([berth, "scale", run, "rollout", str(k)], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
-ours, base = [], []
+port = json.load(open(os.path.join(run, "control.json")))["port"]
+token = open(os.path.join(run, "control.token")).read().strip()
+
+def api_scale(k):
+    """POST /v1/roles/rollout/scale, as a controller would call it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    t0 = time.perf_counter()
+    conn.request("POST", "/v1/roles/rollout/scale", body=json.dumps({"replicas": k}),
+                 headers={"Authorization": "Bearer " + token,
+                          "Content-Type": "application/json"})
+    r = conn.getresponse()
+    r.read()
+    took = time.perf_counter() - t0
+    conn.close()
+    if r.status != 200:
+        sys.exit(f"scale to {k}: HTTP {r.status}")
+    return took
+
+cli, api, base = [], [], []
 for _ in range(n):
     base.append(baseline())
-    ours.append(scale(4))
+    api.append(api_scale(4))
+    api_scale(2)
+    cli.append(scale(4))
     scale(2)
-m_ours, m_base = statistics.median(ours), statistics.median(base)
+m_base = statistics.median(base)
 print(f"trials {n}")
-print(f"berth scale 2->4, ready:      median {m_ours*1000:.1f} ms (min {min(ours)*1000:.1f}, max {max(ours)*1000:.1f})")
-print(f"two processes on their own:   median {m_base*1000:.1f} ms (min {min(base)*1000:.1f}, max {max(base)*1000:.1f})")
-print(f"ratio of medians: {m_ours / m_base:.2f}")
+for name, xs in (("control API POST .../scale, 2->4, ready", api),
+                 ("berth scale 2->4 (the CLI), ready", cli),
+                 ("two processes on their own", base)):
+    m = statistics.median(xs)
+    print(f"{name:42s} median {m*1000:5.1f} ms (min {min(xs)*1000:.1f}, max {max(xs)*1000:.1f}),"
+          f" {m / m_base:.2f}x")
 PYEOF
