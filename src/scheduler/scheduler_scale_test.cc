@@ -1,6 +1,7 @@
 // Scheduler::ScaleWorkers on fakes: instances added with the role's
 // strategy and started, or explained and nothing left when they do not fit;
-// the highest removed first in teardown order; forks follow; what cannot be
+// deferred instances as node-sized bundles on nodes of their own; the
+// highest removed first in teardown order; forks follow; what cannot be
 // scaled says why.
 
 #include <gtest/gtest.h>
@@ -121,6 +122,52 @@ TEST_F(SchedulerScaleTest, ForksFollowTheirTargetsInstances) {
   };
   EXPECT_LT(stage_of("ref/2"), stage_of("rollout/2"));
   EXPECT_LT(stage_of("rollout/2"), calls.size());
+}
+
+TEST_F(SchedulerScaleTest, DeferredInstancesGrowAsNodeSizedBundlesOnNodesOfTheirOwn) {
+  Scheduler& s = Start([](SchedulerOptions& o) {
+    o.nodes.clear();
+    for (int i = 1; i <= 4; ++i) {
+      NodeSpec n = Node(8);
+      n.name = "n" + std::to_string(i);
+      o.nodes.push_back(n);
+    }
+  });
+  RoleSpec r = Rollout(1, 16);  // 16 GPUs: two nodes of 8 each
+  r.placement = PlacementMode::kDeferred;
+  ASSERT_TRUE(s.CreateWorkers(r));
+  // nodes_of(i): the nodes of instance i's workers, each with all 8 GPUs.
+  auto nodes_of = [&](int instance) {
+    std::set<std::string> nodes;
+    for (const Worker& w : s.Workers()) {
+      if (w.plan.role != "rollout" || w.plan.index != instance) continue;
+      EXPECT_EQ(w.plan.gpus.size(), 8U) << w.plan.id;
+      EXPECT_EQ(w.phase, WorkerPhase::kReady) << w.plan.id;
+      nodes.insert(w.plan.node);
+    }
+    return nodes;
+  };
+  const std::set<std::string> first = nodes_of(0);
+  ASSERT_EQ(first.size(), 2U);
+
+  Result<Ids> ids = s.ScaleWorkers("rollout", 2);
+  ASSERT_TRUE(ids) << ids.error().ToString();
+  const std::set<std::string> second = nodes_of(1);
+  ASSERT_EQ(second.size(), 2U);
+  for (const std::string& n : second) EXPECT_FALSE(first.contains(n)) << n;
+  EXPECT_EQ(nodes_of(0), first);  // the first instance untouched
+
+  // A third does not fit in the 4 nodes: explained, nothing new stays.
+  Result<Ids> third = s.ScaleWorkers("rollout", 3);
+  ASSERT_FALSE(third);
+  EXPECT_NE(third.error().message().find("rollout/2"), std::string::npos)
+      << third.error().message();
+  EXPECT_TRUE(nodes_of(2).empty());
+
+  ids = s.ScaleWorkers("rollout", 1);
+  ASSERT_TRUE(ids) << ids.error().ToString();
+  EXPECT_TRUE(nodes_of(1).empty());
+  EXPECT_EQ(nodes_of(0), first);
 }
 
 TEST_F(SchedulerScaleTest, WhatCannotBeScaledSaysWhy) {
