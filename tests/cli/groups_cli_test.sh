@@ -10,6 +10,7 @@
 set -u
 TEST_NAME=berth-groups-test
 . "$(dirname "$0")/run_test_lib.sh"
+LIB=$(cd "$(dirname "$0")/../lib" && pwd)
 
 cat > "$T/exp.yaml" <<YAML
 name: groups
@@ -52,35 +53,17 @@ if ! wait_phase "$T/r" running 300; then
 fi
 # check VERSION: every member's env against the API's group at that version.
 check() {
-  $PY - "$T/r" "$1" <<'PY'
-import json, sys, urllib.request
-run, want = sys.argv[1], int(sys.argv[2])
-port = json.load(open(run + "/control.json"))["port"]
-token = open(run + "/control.token").read().strip()
-def api(path):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                 headers={"Authorization": "Bearer " + token})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.load(r)
-g = api("/v1/groups/weights")
-assert g["version"] == want, g
-workers = {w["id"]: w for w in api("/v1/status")["workers"]}
-def env(id):
-    with urllib.request.urlopen(f"http://127.0.0.1:{workers[id]['ports']['http']}/env", timeout=10) as r:
-        return json.load(r)
-# Members started at this version say so; earlier ones keep what they were told.
-checked = 0
-for rank, id in enumerate(g["members"]):
-    e = env(id)
-    if e["BERTH_GROUP_WEIGHTS_VERSION"] != str(want):
-        continue
-    checked += 1
-    assert e["BERTH_GROUP_WEIGHTS_RANK"] == str(rank), (id, e)
-    assert e["BERTH_GROUP_WEIGHTS_WORLD_SIZE"] == str(g["world_size"]), (id, e)
-    assert e["BERTH_GROUP_WEIGHTS_MASTER_ADDR"] == g["master_addr"], (id, e)
-    assert e["BERTH_GROUP_WEIGHTS_MASTER_PORT"] == str(g["master_port"]), (id, e)
+  $PY - "$T/r" "$1" "$LIB" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[3])
+import berth_api
+api = berth_api.RunApi(sys.argv[1])
+want = int(sys.argv[2])
+g, checked = berth_api.check_group_env(api, "weights", want)
+# Every member is told at version 1; after the scale, only the new one.
 assert checked == (g["world_size"] if want == 1 else 1), checked
-assert not any(k.startswith("BERTH_GROUP_") for k in env("actor/1")), "actor/1 is no member"
+e = berth_api.worker_env(api.workers()["actor/1"])
+assert not any(k.startswith("BERTH_GROUP_") for k in e), "actor/1 is no member"
 print(json.dumps(g))
 PY
 }
@@ -88,15 +71,12 @@ check 1 > "$T/v1.json" 2> "$T/v1.err" && ok "version 1: each member's env and th
   || fail "version 1: $(cat "$T/v1.err")"
 
 # A long poll on version 1, answered by the scale.
-$PY - "$T/r" > "$T/poll.json" 2> "$T/poll.err" <<'PY' &
-import json, sys, urllib.request
-run = sys.argv[1]
-port = json.load(open(run + "/control.json"))["port"]
-token = open(run + "/control.token").read().strip()
-req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/groups/weights?after_version=1&timeout=60",
-                             headers={"Authorization": "Bearer " + token})
-with urllib.request.urlopen(req, timeout=90) as r:
-    print(json.dumps(json.load(r)))
+$PY - "$T/r" "$LIB" > "$T/poll.json" 2> "$T/poll.err" <<'PY' &
+import json, sys
+sys.path.insert(0, sys.argv[2])
+import berth_api
+api = berth_api.RunApi(sys.argv[1], timeout=90)
+print(json.dumps(api.get("/v1/groups/weights?after_version=1&timeout=60")))
 PY
 poll=$!
 berth scale "$T/r" rollout 3 > "$T/s.out" 2>&1 || fail "scale: $(cat "$T/s.out")"

@@ -50,22 +50,18 @@ YAML
 gone() { ! kill -0 "$1" 2>/dev/null; }
 further() { $PY -c "import json,sys; print(' '.join(j['id'] for j in json.load(open(sys.argv[1])).get('further_slurm_jobs', [])))" "$T/r/state.json"; }
 
-# check N VERSION: N rollout instances, all ready, no GPU given twice; the
-# group at VERSION with the trainer and every rollout worker in order; each
-# member started at VERSION agrees with the API (the emulated nodes all
-# listen on 127.0.0.1). Prints the group.
+# check N VERSION NEW: N rollout instances, all ready, no GPU given twice;
+# the group at VERSION with the trainer and every rollout worker in order,
+# the NEW members started at VERSION told what the API says. Prints the
+# group.
 check() {
-  $PY - "$T/r" "$1" "$2" <<'PY'
-import json, sys, urllib.request
-run, n, want = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-port = json.load(open(run + "/control.json"))["port"]
-token = open(run + "/control.token").read().strip()
-def api(path):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                 headers={"Authorization": "Bearer " + token})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.load(r)
-workers = {w["id"]: w for w in api("/v1/status")["workers"]}
+  $PY - "$T/r" "$1" "$2" "$3" "$root/tests/lib" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[5])
+import berth_api
+api = berth_api.RunApi(sys.argv[1])
+n, want, new = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+workers = api.workers()
 ids = ["actor/0"] + [f"rollout/{i}" for i in range(n)]
 assert sorted(workers) == sorted(ids), sorted(workers)
 assert all(w["state"] == "ready" for w in workers.values()), workers
@@ -75,20 +71,9 @@ for w in workers.values():
         key = (w["node"], gpu)
         assert key not in held, f"{key} given to {held.get(key)} and {w['id']}"
         held[key] = w["id"]
-g = api("/v1/groups/weights")
-assert g["version"] == want and g["members"] == ids and g["world_size"] == len(ids), g
-checked = 0
-for rank, id in enumerate(g["members"]):
-    with urllib.request.urlopen(f"http://127.0.0.1:{workers[id]['ports']['http']}/env", timeout=10) as r:
-        e = json.load(r)
-    if e["BERTH_GROUP_WEIGHTS_VERSION"] != str(want):
-        continue  # started earlier: it learns the new membership from the API
-    checked += 1
-    assert e["BERTH_GROUP_WEIGHTS_RANK"] == str(rank), (id, e)
-    assert e["BERTH_GROUP_WEIGHTS_WORLD_SIZE"] == str(g["world_size"]), (id, e)
-    assert e["BERTH_GROUP_WEIGHTS_MASTER_ADDR"] == g["master_addr"], (id, e)
-    assert e["BERTH_GROUP_WEIGHTS_MASTER_PORT"] == str(g["master_port"]), (id, e)
-assert checked >= (len(ids) if want == 1 else 0), checked
+g, checked = berth_api.check_group_env(api, "weights", want)
+assert g["members"] == ids and g["world_size"] == len(ids), g
+assert checked == new, (checked, new)
 print(f"v{g['version']} {g['world_size']} members, {checked} started at it, rendezvous "
       f"{g['master_addr']}:{g['master_port']}; " +
       " ".join(f"{w['id']}@{w['node']}:{w['gpus']}" for w in sorted(workers.values(), key=lambda w: w["id"])))
@@ -99,22 +84,22 @@ PY
 berth_pid=$!
 if wait_for 60 phase_is "$T/r" running; then
   job=$(job_of "$T/r")
-  out=$(check 2 1 2>&1) && ok "2 instances: $out" || fail "start: $out"
+  out=$(check 2 1 3 2>&1) && ok "2 instances: $out" || fail "start: $out"
 
   t0=$(now)
   "$berth" scale "$T/r" rollout 4 > "$T/s4.out" 2>&1; code=$?
   took=$(since "$t0")
   jobs=$(further)
-  out=$(check 4 2 2>&1); checked=$?
+  out=$(check 4 2 2 2>&1); checked=$?
   [ $code = 0 ] && [ $checked = 0 ] && ok "2 -> 4 in $took s (further job(s): '$jobs'): $out" || fail "2 -> 4: rc=$code $(cat "$T/s4.out") $out"
 
   "$berth" scale "$T/r" rollout 9 > "$T/s9.out" 2>&1; code=$?
-  out=$(check 4 2 2>&1); checked=$?
+  out=$(check 4 2 2 2>&1); checked=$?
   [ $code = 3 ] && grep -q "is not placed" "$T/s9.out" && [ $checked = 0 ] && ok "4 -> 9 does not fit: exit 3, explained, nothing started" \
     || fail "4 -> 9: rc=$code $(cat "$T/s9.out") $out"
 
   "$berth" scale "$T/r" rollout 1 > "$T/s1.out" 2>&1; code=$?
-  out=$(check 1 3 2>&1); checked=$?
+  out=$(check 1 3 0 2>&1); checked=$?
   ended_all=1
   for j in $jobs; do job_ended "$j" || ended_all=0; done
   if [ $code = 0 ] && [ $checked = 0 ] && [ $ended_all = 1 ] && [ -z "$(further)" ] && ! job_ended "$job"; then
@@ -124,7 +109,7 @@ if wait_for 60 phase_is "$T/r" running; then
   fi
 
   "$berth" scale "$T/r" rollout 3 > "$T/s3.out" 2>&1; code=$?
-  out=$(check 3 4 2>&1); checked=$?
+  out=$(check 3 4 2 2>&1); checked=$?
   [ $code = 0 ] && [ $checked = 0 ] && ok "1 -> 3: $out" || fail "1 -> 3: rc=$code $(cat "$T/s3.out") $out"
   steps=$(timeout 10 squeue -h -s -o '%i %j' | awk '$2 ~ /^(actor|rollout)\// { print $1 " " $2 }' | sort -k2 | tr '\n' ' ')
   case "$steps" in
