@@ -62,6 +62,9 @@ struct WorkerPlan {
   std::string group;              // placement group holding it
   int bundle = 0;                 // its bundle in that group
   std::string fork_of;            // forked worker: the target worker's id
+  // Grouped (N:M) colocation: the target workers whose devices this fork
+  // runs on, in order (fork_of is the first); empty for a 1:1 fork.
+  std::vector<std::string> shares;
   Readiness readiness;
   double startup_timeout_s = 30.0;
 };

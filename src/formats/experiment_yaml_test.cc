@@ -440,10 +440,26 @@ const BadCase kBadColocation[] = {
      "\"a\" directly"},
     {"mismatch",
      "name: x\nroles:\n  - {name: a, replicas: 4, scheduling_spec: {cmd: [x]}}\n  - {name: b, "
-     "replicas: 2, scheduling_strategy: {type: colocation, target: a}, scheduling_spec: {cmd: "
+     "replicas: 3, scheduling_strategy: {type: colocation, target: a}, scheduling_spec: {cmd: "
      "[x]}}\n",
-     "x.yaml:4:25: roles[1].replicas: Replica count mismatch: \"b\" has 2 replicas but its "
+     "x.yaml:4:25: roles[1].replicas: Replica count mismatch: \"b\" has 3 replicas but its "
      "target \"a\" has 4"},
+    {"alias mismatch",
+     "name: x\nroles:\n  - {name: a, replicas: 4, scheduling_spec: {cmd: [x]}}\n  - {name: b, "
+     "replicas: 2, scheduling_strategy: {type: colocation, target: a, fork: false}}\n",
+     "roles[1].replicas: Replica count mismatch: \"b\" has 2 replicas"},
+    {"grouped onto separate",
+     "name: x\nroles:\n  - {name: a, replicas: 4, placement: separate, scheduling_spec: {cmd: "
+     "[x]}}\n  - {name: b, replicas: 2, scheduling_strategy: {type: colocation, target: a}, "
+     "scheduling_spec: {cmd: [x]}}\n",
+     "roles[1].replicas: 2 instances over 4 workers of \"a\": grouped colocation runs a fork over "
+     "several workers of a training role (placement shared)"},
+    {"grouped asks more gpu",
+     "name: x\nroles:\n  - {name: a, replicas: 4, scheduling_spec: {gpu: 1, cmd: [x]}}\n  - "
+     "{name: b, replicas: 2, scheduling_strategy: {type: colocation, target: a}, scheduling_spec: "
+     "{gpu: 3, cmd: [x]}}\n",
+     "roles[1].scheduling_spec.gpu: 3 is more than the 2 GPU of its target 2 workers of \"a\" it "
+     "runs over"},
     {"mismatch defaulted replicas",
      "name: x\nroles:\n  - {name: a, replicas: 4, scheduling_spec: {cmd: [x]}}\n  - {name: b, "
      "scheduling_strategy: {type: colocation, target: a, fork: false}}\n",

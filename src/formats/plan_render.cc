@@ -101,6 +101,7 @@ Json Worker(const WorkerPlan& w) {
   j["env"] = std::move(env);
   j["argv"] = w.argv;
   if (!w.fork_of.empty()) j["fork_of"] = w.fork_of;
+  if (!w.shares.empty()) j["shares"] = w.shares;
   j["readiness"] = Readiness(w.readiness);
   // Seconds; whole ones print as integers (30, not 30.0).
   const double t = w.startup_timeout_s;
@@ -142,7 +143,12 @@ std::string Notes(const WorkerPlan& w) {
   if (const std::string* tp = EnvOf(w, "BERTH_TP")) {
     out += "tp " + *tp + " pp " + *EnvOf(w, "BERTH_PP");
   }
-  if (!w.fork_of.empty()) out += (out.empty() ? "" : ", ") + std::string("fork of ") + w.fork_of;
+  if (!w.shares.empty()) {
+    out += (out.empty() ? "" : ", ") + std::string("fork over ") + w.shares.front() + ".." +
+           w.shares.back();
+  } else if (!w.fork_of.empty()) {
+    out += (out.empty() ? "" : ", ") + std::string("fork of ") + w.fork_of;
+  }
   return out;
 }
 

@@ -14,7 +14,8 @@ namespace berth::formats {
 // bundle with its "resources"], "workers": [{"id", "role", "index", "node",
 // "address", "group", "bundle", "gpus": [ids], "gpu_fractions" (only when a
 // share is below 1), "ports": {name: port}, "env": {...} (berth's order),
-// "argv", "fork_of" (forks only), "readiness", "startup_timeout"}],
+// "argv", "fork_of" (forks only), "shares" (a grouped fork's target
+// workers), "readiness", "startup_timeout"}],
 // "aliases": [{"role", "target"}], "warnings": [...]}. Pretty-printed, ends
 // with a newline.
 std::string PlanJson(const std::string& experiment, const Plan& plan);

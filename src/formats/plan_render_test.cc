@@ -39,6 +39,27 @@ roles:
   EXPECT_EQ(j["workers"][0]["argv"][2], script);
 }
 
+TEST(PlanJsonTest, AGroupedForkSaysWhichTargetWorkersItShares) {
+  Plan plan = MustPlan(R"(
+name: t
+roles:
+  - {name: actor, replicas: 8, scheduling_spec: {gpu: 1, cmd: [x]}}
+  - {name: gen, replicas: 2, scheduling_strategy: {type: colocation, target: actor},
+     scheduling_spec: {gpu: 4, cmd: [y]}}
+)",
+                       GpuNodes(1, 8));
+  auto j = nlohmann::json::parse(PlanJson("t", plan));
+  for (const auto& w : j["workers"]) {
+    if (w["id"] != "gen/1") continue;
+    EXPECT_EQ(w["shares"], nlohmann::json::array({"actor/4", "actor/5", "actor/6", "actor/7"}));
+    EXPECT_EQ(w["fork_of"], "actor/4");
+    EXPECT_EQ(w["gpus"], nlohmann::json::array({4, 5, 6, 7}));
+  }
+  EXPECT_FALSE(j["workers"][0].contains("shares"));  // actor/0: no fork
+  const std::string text = PlanText("t", plan, GpuNodes(1, 8), "1 node");
+  EXPECT_NE(text.find("fork over actor/4..actor/7"), std::string::npos) << text;
+}
+
 TEST(PlanJsonTest, Shape) {
   Plan plan = MustPlan(R"(
 name: t

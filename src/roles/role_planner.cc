@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/text.h"
+#include "roles/fork_share.h"
 #include "roles/tasks.h"
 #include "roles/worker_env.h"
 
@@ -61,12 +62,6 @@ Result<std::vector<ResourceSet>> DeferredBundles(const SchedulingSpec& t, int64_
   return out;
 }
 
-// What a fork reserved in one target worker's head bundle.
-struct Reserved {
-  Quantity cpu;
-  Quantity mem_bytes;
-};
-
 }  // namespace
 
 // One added role.
@@ -80,7 +75,7 @@ struct RoleEntry {
   std::vector<std::vector<ResourceSet>> requests;
   std::vector<std::vector<Slot>> slots;
   std::vector<std::string> groups;
-  std::map<std::string, std::vector<Reserved>> reserved;  // fork role -> per worker
+  std::map<std::string, std::vector<ForkReserve>> reserved;  // fork role -> per worker
 
   std::string Label() const { return RolePath(index) + " (" + spec.name + ")"; }
 };
@@ -152,21 +147,21 @@ Status Layout(RoleEntry& rp, int64_t gpus_per_node, const std::vector<ForkRole>&
   // are added to its target's request before it is placed. Its GPU is the
   // target's devices, shared (ValidateExperiment keeps it <= the target's).
   for (const ForkRole& fork : forks) {
-    BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> tasks, WorkerTasks(fork.spec, fork.index));
-    std::vector<Reserved>& reserved = rp.reserved[fork.spec.name];
-    for (size_t w = 0; w < tasks.size() && w < rp.requests.size(); ++w) {
+    BERTH_ASSIGN_OR_RETURN(std::vector<ForkReserve> per_worker,
+                           ForkReservations(fork.spec, fork.index, rp.requests.size()));
+    std::vector<ForkReserve>& reserved = rp.reserved[fork.spec.name];
+    for (size_t w = 0; w < per_worker.size(); ++w) {
       ResourceSet& head = rp.requests[w][0];  // a deferred instance's head bundle
-      const std::string path = SpecPath(fork.index, fork.spec, w);
-      BERTH_ASSIGN_OR_RETURN(Quantity mem, MemBytes(tasks[w].mem_gib, path + ".mem"));
-      const Quantity cpu = head.Get(kCpu) + tasks[w].cpu;
-      const Quantity bytes = head.Get(kMemory) + mem;
+      const Quantity cpu = head.Get(kCpu) + per_worker[w].cpu;
+      const Quantity bytes = head.Get(kMemory) + per_worker[w].mem_bytes;
       if (cpu.units() > Quantity::kMaxUnits || bytes.units() > Quantity::kMaxUnits) {
-        return InvalidSpec(path + ": with the forks added, the bundle of " + Quote(rp.spec.name) +
-                           "/" + std::to_string(w) + " is above the maximum 1e14");
+        return InvalidSpec(SpecPath(fork.index, fork.spec, 0) +
+                           ": with the forks added, the bundle of " + Quote(rp.spec.name) + "/" +
+                           std::to_string(w) + " is above the maximum 1e14");
       }
       if (!cpu.IsZero()) head.Set(kCpu, cpu);
       if (!bytes.IsZero()) head.Set(kMemory, bytes);
-      reserved.push_back({tasks[w].cpu, mem});
+      reserved.push_back(per_worker[w]);
     }
   }
   return Status::Ok();
@@ -208,26 +203,6 @@ Status Place(PlacementEngine& engine, RoleEntry& rp) {
       std::sort(rp.slots[k].begin(), rp.slots[k].end(),
                 [](const Slot& a, const Slot& b) { return a.bundle < b.bundle; });
     }
-  }
-  return Status::Ok();
-}
-
-// A fork added after its target: it must fit what was reserved for it.
-Status CheckReservation(const RoleEntry& fork, const RoleEntry& target) {
-  auto it = target.reserved.find(fork.spec.name);
-  for (size_t w = 0; w < fork.tasks.size(); ++w) {
-    const SchedulingSpec& t = fork.tasks[w];
-    BERTH_ASSIGN_OR_RETURN(Quantity mem, MemBytes(t.mem_gib, SpecPath(fork.index, fork.spec, w)));
-    Reserved have;
-    if (it != target.reserved.end() && w < it->second.size()) have = it->second[w];
-    if (t.cpu <= have.cpu && mem <= have.mem_bytes) continue;
-    return InvalidSpec(
-        SpecPath(fork.index, fork.spec, w) + ": the fork asks for cpu " + t.cpu.ToString() +
-        " and mem " + t.mem_gib.ToString() + " GiB in the bundle of " + Quote(target.spec.name) +
-        "/" + std::to_string(w) + ", which was placed with room for cpu " + have.cpu.ToString() +
-        " and " + have.mem_bytes.ToString() +
-        " bytes for it (a placed bundle cannot grow); declare the fork before its target is "
-        "created (berth run does this from the experiment file), or give it cpu 0 and mem 0");
   }
   return Status::Ok();
 }
@@ -296,7 +271,10 @@ Result<PlacedRole> RolePlanner::Add(const RoleSpec& role, size_t role_index,
       s_->roles.emplace(role.name, std::move(rp));
       return out;
     }
-    BERTH_RETURN_IF_ERROR(CheckReservation(rp, *target));
+    auto reserved = target->reserved.find(rp.spec.name);
+    BERTH_RETURN_IF_ERROR(CheckForkReservation(
+        rp.spec, rp.index, rp.tasks, target->spec.name,
+        reserved != target->reserved.end() ? &reserved->second : nullptr, target->slots.size()));
   } else {
     BERTH_RETURN_IF_ERROR(Layout(rp, s_->gpus_per_node, forks, out.warnings));
     Status placed = Place(s_->engine, rp);
@@ -326,7 +304,17 @@ Result<std::vector<WorkerPlan>> RolePlanner::BuildRole(const RoleEntry& rp, cons
   in.role = &rp.spec;
   in.role_index = rp.index;
   in.tasks = &rp.tasks;
-  if (target != nullptr) {
+  const size_t k = target != nullptr ? ForkGroupSize(rp.tasks.size(), target->slots.size()) : 1;
+  if (target != nullptr && k > 1) {
+    // Grouped (N:M): instance j over the union of its block's devices.
+    BERTH_ASSIGN_OR_RETURN(in.fork_targets, GroupedBlocks(target->slots, target->spec.name,
+                                                          rp.tasks.size(), k, rp.Label()));
+    for (const std::vector<int>& block : in.fork_targets) {
+      in.slots.push_back({UnionSlot(target->slots, block)});
+    }
+    in.fork_of = target->spec.name;
+    in.training = target->mode == PlacementMode::kShared;
+  } else if (target != nullptr) {
     for (const auto& slot : target->slots) in.slots.push_back({slot[0]});
     in.fork_of = target->spec.name;
     in.training = target->mode == PlacementMode::kShared;

@@ -290,27 +290,47 @@ Status CheckColocation(const ExperimentSpec& e, const std::map<std::string, size
       return At(at, Quote(target) + " is itself colocated onto " + Quote(t.colocation->target) +
                         "; colocate onto " + Quote(t.colocation->target) + " directly");
     }
-    if (role.replicas != t.replicas) {
+    // Grouped (N:M, AReaL #1575): fork instance j over k of a training
+    // role's workers on one node (roles/role_planner.cc, GroupedBlocks).
+    const bool grouped = role.colocation->fork && role.replicas > 0 && t.replicas > role.replicas &&
+                         t.replicas % role.replicas == 0;
+    if (role.replicas != t.replicas && !grouped) {
       return At(RolePath(r) + ".replicas",
                 "Replica count mismatch: " + Quote(role.name) + " has " +
                     std::to_string(role.replicas) + " replicas but its target " + Quote(t.name) +
                     " has " + std::to_string(t.replicas) +
                     "; a colocated role pairs worker i with target worker i, so the counts must "
-                    "be equal");
+                    "be equal (or, for a fork onto a training role, divide its count: each "
+                    "instance then runs over that many of its workers on one node)");
+    }
+    if (grouped && (t.placement != PlacementMode::kShared || t.instance)) {
+      return At(RolePath(r) + ".replicas",
+                std::to_string(role.replicas) + " instances over " + std::to_string(t.replicas) +
+                    " workers of " + Quote(t.name) +
+                    ": grouped colocation runs a fork over several workers of a training role "
+                    "(placement shared), which restart together; " +
+                    Quote(t.name) + " is placed per instance, so give " + Quote(role.name) + " " +
+                    std::to_string(t.replicas) + " replicas");
     }
     if (!role.colocation->fork) continue;
     BERTH_RETURN_IF_ERROR(roles::CheckLauncherColocation(role, r, t));
     // A fork shares its target's devices; it cannot see more of them.
     BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> mine, roles::WorkerTasks(role, r));
     BERTH_ASSIGN_OR_RETURN(std::vector<SchedulingSpec> theirs, roles::WorkerTasks(t, it->second));
+    const size_t k = theirs.size() / mine.size();
     for (size_t w = 0; w < mine.size(); ++w) {
-      if (mine[w].gpu > theirs[w].gpu) {
+      Quantity has;
+      for (size_t i = w * k; i < (w + 1) * k; ++i) has = has + theirs[i].gpu;
+      if (mine[w].gpu > has) {
+        const std::string of =
+            k == 1 ? Quote(t.name) + "/" + std::to_string(w)
+                   : std::to_string(k) + " workers of " + Quote(t.name) + " it runs over";
         return At(SpecPath(r, role, w) + ".gpu",
-                  mine[w].gpu.ToString() + " is more than the " + theirs[w].gpu.ToString() +
-                      " GPU of its target " + Quote(t.name) + "/" + std::to_string(w) +
+                  mine[w].gpu.ToString() + " is more than the " + has.ToString() +
+                      " GPU of its target " + of +
                       "; a forked worker shares its target's devices (no extra reservation), "
                       "so give at most " +
-                      theirs[w].gpu.ToString());
+                      has.ToString());
       }
     }
   }

@@ -114,7 +114,10 @@ Result<std::vector<WorkerPlan>> BuildWorkers(const RoleWorkers& given, const Env
       p.w.gpus = s.gpus;
       p.w.group = s.group;
       p.w.bundle = s.bundle;
-      if (!in.fork_of.empty()) {
+      if (!in.fork_of.empty() && !per_node && !in.fork_targets.empty()) {
+        for (int t : in.fork_targets[i]) p.w.shares.push_back(in.fork_of + "/" + std::to_string(t));
+        p.w.fork_of = p.w.shares.front();
+      } else if (!in.fork_of.empty()) {
         p.w.fork_of = in.fork_of + "/" + std::to_string(per_node ? fold.first_rank[i] : i);
       }
       if (r == 0) p.w.readiness = LauncherReadiness(role);

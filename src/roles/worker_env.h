@@ -32,7 +32,11 @@ struct RoleWorkers {
   // instance (head first). A fork's are its target's (the head's, for a
   // deferred target).
   std::vector<std::vector<Slot>> slots;
-  std::string fork_of;    // a forked role: its target role
+  std::string fork_of;  // a forked role: its target role
+  // A forked role in grouped (N:M) colocation: per worker, the target
+  // workers whose devices it runs on (its slot is their union). Empty: 1:1,
+  // worker i on target worker i.
+  std::vector<std::vector<int>> fork_targets;
   bool training = false;  // torchrun's variables (shared, or a fork of shared)
   bool deferred = false;  // NNODES, NODE_RANK, BERTH_HEAD_*
 };

@@ -38,6 +38,7 @@ nlohmann::ordered_json WorkerJson(const Worker& w) {
   j["env"] = env;
   j["argv"] = p.argv;
   if (!p.fork_of.empty()) j["fork_of"] = p.fork_of;
+  if (!p.shares.empty()) j["shares"] = p.shares;
   j["pid"] = w.pid;
   j["phase"] = WorkerPhaseName(w.phase);
   j["exit"] = w.exit;
