@@ -46,6 +46,7 @@ wait_for() {
   done
 }
 
+gone() { ! kill -0 "$1" 2>/dev/null; }  # gone PID
 phase_is() { grep -q "\"phase\": \"$2\"" "$1/state.json" 2>/dev/null; }
 job_of() { $PY -c "import json,sys; print(json.load(open(sys.argv[1]))['slurm_job'])" "$1/state.json" 2>/dev/null; }
 
@@ -111,4 +112,18 @@ what_is_left() {
   echo "nodes: $(timeout 10 sinfo -h -N -o '%N=%t' | tr '\n' ' ')"
   echo "client processes: $(leftover_procs)"
   echo "on the nodes: $("$cluster" nodes-procs "$dir" 2>/dev/null)"
+}
+
+# stop_run RUN_DIR NAME: berth down; berth ($berth, running as $berth_pid,
+# its stderr in RUN_DIR.err) exits 0 within 60 s; then nothing is left
+# within 20 s. Its ok/fail lines begin with NAME.
+stop_run() {
+  "$berth" down "$1" > "$1.down" 2>&1 || fail "$2: berth down: $(cat "$1.down")"
+  wait_for 60 gone "$berth_pid" || { fail "$2: berth still runs after down"; kill -9 "$berth_pid"; }
+  wait "$berth_pid"
+  local rc=$?
+  berth_pid=
+  [ $rc -eq 0 ] && ok "$2: berth down, berth exited 0" || fail "$2: berth exited $rc: $(tail -5 "$1.err")"
+  if nothing_left 20; then ok "$2: nothing left (no job, step or process)"
+  else fail "$2 left: $(what_is_left)"; fi
 }

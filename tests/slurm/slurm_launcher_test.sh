@@ -77,11 +77,6 @@ assert head["master"] == follower["master"] and len(head["devices"]) == 8 == len
 assert r["sglang.sg_0"]["tp"] == 4 and len(r["sglang.sg_0"]["devices"]) == 4, r
 PY
 
-"$berth" down "$T/run" > /dev/null 2>&1
-wait "$berth_pid"
-rc=$?
-berth_pid=
-[ $rc -eq 0 ] && ok "down: berth exits 0" || fail "down: rc=$rc $(tail -5 "$T/run.err")"
-if nothing_left 20; then ok "nothing left: no job, step or process"; else fail "left: $(what_is_left)"; fi
+stop_run "$T/run" "down"
 
 [ "$failures" -eq 0 ] && echo "PASS" || { echo "FAILED: $failures"; exit 1; }

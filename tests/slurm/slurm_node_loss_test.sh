@@ -40,7 +40,6 @@ roles:
 YAML
 node_of() { $PY -c "import json,sys; print([w for w in json.load(open(sys.argv[1]))['workers'] if w['id']==sys.argv[2]][0]['node'])" "$1/state.json" "$2"; }
 reported() { ! kill -0 "$berth_pid" 2>/dev/null || grep -q "stopped answering" "$1"; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # --- 1. No restart policy: reported within 10 s, the run ends.
 "$berth" run "$T/exp.yaml" --run-dir "$T/r1" > "$T/r1.out" 2> "$T/r1.err" &

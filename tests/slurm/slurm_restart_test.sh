@@ -51,7 +51,6 @@ start_berth() {  # YAML RUN_DIR
   "$berth" run "$1" --run-dir "$2" > "$2.out" 2> "$2.err" &
   berth_pid=$!
 }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 # came_up RUN_DIR: within 60 s the run is running, its berth alive (one that
 # exits at start-up is not waited out).
 running_or_gone() { phase_is "$1" running || gone "$berth_pid"; }
@@ -134,18 +133,6 @@ assert b.keys() == a.keys() == ids, (b, a)
 for n in ids:
     assert a[n][0] != b[n][0] and a[n][1] == b[n][1], (n, b[n], a[n])
 PY
-}
-# stop_run RUN_DIR NAME: berth down, berth exits 0 within 60 s, then
-# nothing is left within 20 s.
-stop_run() {
-  "$berth" down "$1" > "$1.down" 2>&1 || fail "$2: berth down: $(cat "$1.down")"
-  wait_for 60 gone "$berth_pid" || { fail "$2: berth still runs after down"; kill -9 "$berth_pid"; }
-  wait "$berth_pid"
-  local rc=$?
-  berth_pid=
-  [ $rc -eq 0 ] && ok "$2: berth down, berth exited 0" || fail "$2: berth exited $rc: $(tail -5 "$1.err")"
-  if nothing_left 20; then ok "$2: nothing left (no job, step or process)"
-  else fail "$2 left: $(what_is_left)"; fi
 }
 
 # --- 1. A rollout instance crashes once: it alone restarts.

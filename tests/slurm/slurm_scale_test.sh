@@ -47,7 +47,6 @@ roles:
     scheduling_spec: {cpu: 1, gpu: 4, ports: [http], cmd: [$worker]}
     readiness: {http: {port: http, path: /health}}
 YAML
-gone() { ! kill -0 "$1" 2>/dev/null; }
 further() { $PY -c "import json,sys; print(' '.join(j['id'] for j in json.load(open(sys.argv[1])).get('further_slurm_jobs', [])))" "$T/r/state.json"; }
 
 # check N VERSION NEW: N rollout instances, all ready, no GPU given twice;
@@ -121,11 +120,7 @@ import json, sys
 print(" ".join(str(e["version"]) for e in map(json.loads, open(sys.argv[1])) if e["kind"] == "group"))' "$T/r/events.jsonl")
   [ "$versions" = "1 2 3 4" ] && ok "events.jsonl: versions $versions" || fail "events: versions '$versions'"
 
-  "$berth" down "$T/r" > /dev/null 2>&1
-  wait_for 60 gone "$berth_pid" || { fail "berth down did not stop berth"; kill -9 "$berth_pid"; }
-  wait "$berth_pid"; rc=$?; berth_pid=
-  [ $rc -eq 0 ] && ok "berth down: exit 0" || fail "rc=$rc $(cat "$T/r.err")"
-  if nothing_left 20; then ok "nothing left"; else fail "left: $(what_is_left)"; fi
+  stop_run "$T/r" "the end"
 else
   fail "did not come up: $(cat "$T/r.out" "$T/r.err")"
 fi

@@ -55,7 +55,6 @@ kill_berth() {
   wait "$berth_pid" 2>/dev/null
   berth_pid=
 }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 # The berth of RUN_DIR (this one, not a dead one's state.json) runs its workers.
 berth_runs() { phase_is "$1" running && grep -q "\"berth_pid\": $berth_pid," "$1/state.json"; }
 
