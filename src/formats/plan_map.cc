@@ -59,7 +59,11 @@ std::string Tooltip(const WorkerPlan& w) {
   std::string out = w.id + " (role " + w.role + ") group " + w.group + " bundle #" +
                     std::to_string(w.bundle) + " on " + w.node + " GPU " +
                     placement::DeviceRanges(w.gpus);
-  if (!w.fork_of.empty()) out += ", fork of " + w.fork_of;
+  if (!w.shares.empty()) {
+    out += ", fork over " + w.shares.front() + ".." + w.shares.back();
+  } else if (!w.fork_of.empty()) {
+    out += ", fork of " + w.fork_of;
+  }
   for (const auto& [name, port] : w.ports) out += ", " + name + "=" + std::to_string(port);
   std::string argv;
   for (const std::string& a : w.argv) argv += (argv.empty() ? "" : " ") + a;
@@ -135,7 +139,8 @@ MapRow NodeRow(const NodeSpec& node, const std::vector<Placed>& placed,
       MapCell& cell = row.cells[d];
       MapBundle* home = nullptr;
       for (MapBundle& b : cell.bundles) {
-        if (b.group == w->group && b.bundle == w->bundle) home = &b;
+        // A grouped fork spans its targets' bundles: each device's own.
+        if (b.group == w->group && (b.bundle == w->bundle || !w->shares.empty())) home = &b;
       }
       if (home == nullptr) {  // not in a bundle of the plan's groups: its own box
         cell.bundles.push_back(Box(w->group, w->bundle, chip.colour));

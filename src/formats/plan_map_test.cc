@@ -155,6 +155,30 @@ TEST(PlanMapTest, ForksSitOnTheirTargetsGpus) {
   EXPECT_TRUE(Contains(html, "fork of actor/0"));
 }
 
+TEST(PlanMapTest, AGroupedForkSitsInEachOfItsTrainersBundles) {
+  const std::vector<NodeSpec> nodes = GpuNodes(1, 8);
+  const Plan plan = MustPlan(R"(
+name: t
+roles:
+  - {name: actor, replicas: 8, scheduling_spec: {gpu: 1, cmd: [x]}}
+  - {name: gen, replicas: 2, scheduling_strategy: {type: colocation, target: actor},
+     scheduling_spec: {gpu: 4, cmd: [y]}}
+)",
+                             nodes);
+  const PlanMap map = BuildPlanMap(Input(plan, nodes));
+  ASSERT_EQ(map.rows.size(), 1U);
+  for (int d = 0; d < 8; ++d) {
+    const MapCell& cell = map.rows[0].cells[static_cast<size_t>(d)];
+    ASSERT_EQ(cell.bundles.size(), 1U) << "GPU " << d;  // no box of its own for the fork
+    std::vector<std::string> chips;
+    for (const MapChip& c : cell.bundles[0].chips) chips.push_back(c.worker);
+    EXPECT_EQ(chips, (std::vector<std::string>{"actor/" + std::to_string(d),
+                                               "gen/" + std::to_string(d / 4)}))
+        << "GPU " << d;
+  }
+  EXPECT_TRUE(Contains(PlanHtml(Input(plan, nodes)), "fork over actor/4..actor/7"));
+}
+
 TEST(PlanMapTest, GpuSharesAreShownWithWhatIsLeft) {
   const std::vector<NodeSpec> nodes = GpuNodes(1, 2);
   const Plan plan = MustPlan(R"(
