@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 experiment=examples/demo.yaml
 case "${1:-}" in *.yaml) experiment=$1; shift ;; esac
 ./scripts/install-deps.sh
-./scripts/build.sh >/dev/null
+echo "== build (Release, into build/)"
+./scripts/build.sh
 echo "== berth plan $experiment"
 ./build/berth plan "$experiment"
 echo

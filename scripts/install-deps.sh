@@ -11,6 +11,7 @@ packages=(
   clang-format clang-tidy    # the format and lint gates
   python3 python3-dev pybind11-dev python3-pytest   # the Python module and its tests (Debian's /usr/bin/python3)
   slurmctld slurmd slurm-client munge   # a real single-machine Slurm for the Slurm backend's tests
+  chromium python3-websocket   # the status page's browser test (headless, DevTools protocol)
 )
 
 missing=()
@@ -34,5 +35,10 @@ if [ "$(id -u)" != 0 ]; then
   fi
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+. "$(dirname "$0")/progress.sh"
+log_dir=${TMPDIR:-/tmp}/berth-install-deps
+# shellcheck disable=SC2086 # $sudo is empty or one word
+progress_run "apt-get update" "$log_dir/update.log" $sudo apt-get update
+# shellcheck disable=SC2086
+progress_run "apt-get install (${#missing[@]} packages and what they need)" "$log_dir/install.log" \
+  $sudo apt-get install -y --no-install-recommends "${missing[@]}"

@@ -107,6 +107,10 @@ int Main(int argc, char** argv) {
       "status",
       "Show a run's workers: live from its berth run (control API), else from state.json.");
   status->add_option("run_dir", status_dir, "The run dir that `berth run` printed")->required();
+  bool status_web = false;
+  status->add_flag("--web", status_web,
+                   "Print the URL of the live status page in a browser (the token in its "
+                   "#fragment) instead of the table");
   std::string events_dir;
   bool events_follow = false;
   bool events_json = false;
@@ -150,7 +154,9 @@ int Main(int argc, char** argv) {
   if (place->parsed()) return berth::cli::RunPlace(place_options);
   if (plan->parsed()) return berth::cli::RunPlan(plan_options);
   if (run->parsed()) return berth::run::RunExperiment(run_options);
-  if (status->parsed()) return berth::run::ShowStatus(status_dir);
+  if (status->parsed()) {
+    return status_web ? berth::run::ShowStatusWeb(status_dir) : berth::run::ShowStatus(status_dir);
+  }
   if (down->parsed()) return berth::run::Down(down_dir, down_timeout);
   if (scale->parsed()) {
     return berth::run::Scale(scale_dir, scale_role, scale_replicas, scale_timeout);

@@ -170,8 +170,8 @@ const char* HttpReasonPhrase(int status) {
 
 std::string RenderReply(const HttpReply& reply, bool with_body) {
   std::string out = "HTTP/1.1 " + std::to_string(reply.status) + " " +
-                    HttpReasonPhrase(reply.status) + "\r\nContent-Type: application/json\r\n" +
-                    "Content-Length: " + std::to_string(reply.body.size()) +
+                    HttpReasonPhrase(reply.status) + "\r\nContent-Type: " + reply.content_type +
+                    "\r\n" + "Content-Length: " + std::to_string(reply.body.size()) +
                     "\r\nConnection: close\r\n";
   for (const auto& [name, value] : reply.headers) out += name + ": " + value + "\r\n";
   out += "\r\n";

@@ -34,12 +34,14 @@ struct HttpRequest {
   std::vector<std::string_view> HeaderValues(std::string_view name) const;
 };
 
-// A reply: the status, the body (JSON for the control API) and any headers
-// besides Content-Type, Content-Length and Connection, which every reply has.
+// A reply: the status, the body (JSON for the control API; the status page
+// is HTML) and any headers besides Content-Type, Content-Length and
+// Connection, which every reply has.
 struct HttpReply {
   int status = 200;
   std::string body;
   HttpHeaders headers;
+  std::string content_type = "application/json";
 };
 
 // "HTTP/1.1 <status> <reason>\r\n" and the headers; "Connection: close"

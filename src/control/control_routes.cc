@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/read_file.h"
 #include "control/control_http.h"
 #include "control/control_server.h"
 #include "formats/experiment_yaml.h"
@@ -24,7 +25,9 @@ const char* const kControlEndpoints =
     "GET /v1/status, GET /v1/roles, GET /v1/roles/<role>/workers?timeout=SECONDS, "
     "POST /v1/roles, POST /v1/roles/<role>/fork, POST /v1/roles/<role>/scale, "
     "DELETE /v1/roles/<role>, POST /v1/down, GET /v1/events?after=N&timeout=SECONDS, "
-    "GET /v1/groups/<name>?after_version=V&timeout=SECONDS";
+    "GET /v1/groups/<name>?after_version=V&timeout=SECONDS, "
+    "GET /v1/status?after_version=V&timeout=SECONDS, GET /v1/map, "
+    "GET /v1/log?worker=ID&lines=N, GET / (the status page)";
 
 ControlReply ControlHandlers::GetEvents(int64_t /*after*/, double /*timeout_s*/) {
   return ErrorReply(NotFound("this server keeps no events"));
@@ -33,6 +36,14 @@ ControlReply ControlHandlers::GetEvents(int64_t /*after*/, double /*timeout_s*/)
 ControlReply ControlHandlers::GetGroup(const std::string& /*name*/, int64_t /*after_version*/,
                                        double /*timeout_s*/) {
   return ErrorReply(NotFound("this server keeps no communication groups"));
+}
+
+ControlReply ControlHandlers::GetStatusAfter(int64_t /*after_version*/, double /*timeout_s*/) {
+  return GetStatus();
+}
+
+ControlReply ControlHandlers::GetMap() {
+  return ErrorReply(NotFound("this server has no placement map"));
 }
 
 ControlReply ControlHandlers::ScaleRole(const std::string& /*role*/, int /*replicas*/,
@@ -224,6 +235,67 @@ ControlReply Group(ControlHandlers& h, const std::string& name,
   return h.GetGroup(name, static_cast<int64_t>(after), timeout);
 }
 
+ControlReply StatusAfter(ControlHandlers& h,
+                         const std::vector<std::pair<std::string, std::string>>& params) {
+  if (auto bad = CheckParams(params, {"after_version", "timeout"}, "GET /v1/status")) return *bad;
+  if (params.empty()) return h.GetStatus();
+  double after = 0;
+  double timeout = 0;
+  for (const auto& [key, value] : params) {
+    std::optional<ControlReply> bad =
+        key == "after_version"
+            ? QueryNumber(key, value, 0, 9e15, true,
+                          "the last version seen; default 0: the status as it is now", &after)
+            : QueryNumber(key, value, 0, kMaxWorkersTimeout, false,
+                          "seconds to wait for a newer version; default 0", &timeout);
+    if (bad) return *bad;
+  }
+  return h.GetStatusAfter(static_cast<int64_t>(after), timeout);
+}
+
+// A worker's log tail, found through the status (its "log"): no handler of
+// its own, and only a log berth names can be read.
+ControlReply Log(ControlHandlers& h,
+                 const std::vector<std::pair<std::string, std::string>>& params) {
+  if (auto bad = CheckParams(params, {"worker", "lines"}, "GET /v1/log")) return *bad;
+  std::optional<std::string> worker;
+  double lines = kDefaultLogLines;
+  for (const auto& [key, value] : params) {
+    if (key == "worker") {
+      worker = value;
+      continue;
+    }
+    if (auto bad = QueryNumber(
+            key, value, 1, kMaxLogLines, true,
+            "how many of the last lines; default " + std::to_string(kDefaultLogLines), &lines)) {
+      return *bad;
+    }
+  }
+  if (!worker || worker->empty()) {
+    return BadRequest(
+        "worker is missing; name a worker id of GET /v1/status, e.g. "
+        "/v1/log?worker=actor/0");
+  }
+  ControlReply status = h.GetStatus();
+  if (status.status != 200) return status;
+  const auto workers = status.body.find("workers");
+  if (workers != status.body.end() && workers->is_array()) {
+    for (const nlohmann::ordered_json& w : *workers) {
+      if (!w.is_object() || w.value("id", std::string()) != *worker) continue;
+      const std::string log = w.value("log", std::string());
+      nlohmann::ordered_json body;
+      body["worker"] = *worker;
+      body["log"] = log;
+      body["lines"] = static_cast<int>(lines);
+      body["tail"] = log.empty() ? std::string("(no log yet: the worker has not started)")
+                                 : common::LogTail(log, static_cast<size_t>(lines));
+      return ControlReply{200, std::move(body)};
+    }
+  }
+  return ErrorReply(
+      NotFound("no worker \"" + *worker + "\" in this run; GET /v1/status lists the ids"));
+}
+
 ControlReply Create(ControlHandlers& h, const std::string& body) {
   const std::string example =
       "{\"name\": \"extra\", \"replicas\": 1, \"scheduling_spec\": {\"cmd\": [\"prog\"]}} "
@@ -317,10 +389,12 @@ ControlReply RouteControlRequest(ControlHandlers& h, const std::string& method,
   const bool v1 = !p.empty() && p[0] == "v1";
   const size_t n = p.size();
   const bool role_ok = n >= 3 && p[1] == "roles" && !p[2].empty();
-  if (v1 && n == 2 && p[1] == "status" && method == "GET") {
-    if (auto bad = CheckParams(params, {}, "GET /v1/status")) return *bad;
-    return h.GetStatus();
+  if (v1 && n == 2 && p[1] == "status" && method == "GET") return StatusAfter(h, params);
+  if (v1 && n == 2 && p[1] == "map" && method == "GET") {
+    if (auto bad = CheckParams(params, {}, "GET /v1/map")) return *bad;
+    return h.GetMap();
   }
+  if (v1 && n == 2 && p[1] == "log" && method == "GET") return Log(h, params);
   if (v1 && n == 2 && p[1] == "events" && method == "GET") return Events(h, params);
   if (v1 && n == 3 && p[1] == "groups" && !p[2].empty() && method == "GET") {
     return Group(h, p[2], params);

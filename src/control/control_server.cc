@@ -15,6 +15,7 @@
 
 #include "common/fd_io.h"
 #include "common/random.h"
+#include "control/status_page.h"
 
 namespace berth::control {
 
@@ -67,6 +68,8 @@ HttpReply ToHttp(const ControlReply& r) { return HttpReply{r.status, ReplyText(r
 // Runs on the poll thread once the headers are in: only the token check,
 // which is quick; a refused request's body is never kept.
 std::optional<HttpReply> Screen(const HttpRequest& req, const std::string& token) {
+  // The status page carries no data: its script asks for it with the token.
+  if (IsStatusPageRequest(req)) return std::nullopt;
   const std::vector<std::string_view> auth = req.HeaderValues("Authorization");
   std::optional<ControlReply> denied;
   if (auth.size() > 1) {
@@ -83,6 +86,7 @@ std::optional<HttpReply> Screen(const HttpRequest& req, const std::string& token
 }
 
 HttpReply Handle(ControlHandlers& handlers, const HttpRequest& req) {
+  if (IsStatusPageRequest(req)) return StatusPageReply();
   ControlReply r;
   try {
     r = RouteControlRequest(handlers, req.method, req.path, req.params, req.body);

@@ -58,6 +58,13 @@ class ControlHandlers {
  public:
   virtual ~ControlHandlers() = default;
   virtual ControlReply GetStatus() = 0;  // GET /v1/status
+  // GET /v1/status?after_version=V&timeout=SECONDS: the status once its
+  // "version" is above V, waiting up to the timeout (then as it is); the
+  // status page's live view. Default: GetStatus() at once.
+  virtual ControlReply GetStatusAfter(int64_t after_version, double timeout_s);
+  // GET /v1/map: {"html": the run's placement map (formats/plan_map.h)}.
+  // Default: 404.
+  virtual ControlReply GetMap();
   virtual ControlReply ListRoles() = 0;  // GET /v1/roles
   virtual ControlReply GetWorkers(const std::string& role, double timeout_s) = 0;
   virtual ControlReply CreateRole(const RoleSpec& role) = 0;  // POST /v1/roles
@@ -85,6 +92,9 @@ extern const char* const kControlEndpoints;
 inline constexpr size_t kMaxControlBody = 1 << 20;
 // Longest ?timeout= of GET /v1/roles/<role>/workers, in seconds.
 inline constexpr double kMaxWorkersTimeout = 3600;
+// Most lines of GET /v1/log?worker=ID&lines=N, and its default.
+inline constexpr int kMaxLogLines = 1000;
+inline constexpr int kDefaultLogLines = 100;
 
 // One request, after authentication: the route, the checks of its query and
 // body, and the handler's reply. `params`: the query's (name, value) pairs.

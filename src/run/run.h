@@ -86,6 +86,8 @@ class Run : private control::ControlHandlers {
  private:
   // control::ControlHandlers, on the server's threads.
   control::ControlReply GetStatus() override;
+  control::ControlReply GetStatusAfter(int64_t after_version, double timeout_s) override;
+  control::ControlReply GetMap() override;
   control::ControlReply ListRoles() override;
   control::ControlReply GetWorkers(const std::string& role, double timeout_s) override;
   control::ControlReply CreateRole(const RoleSpec& role) override;
@@ -111,6 +113,8 @@ class Run : private control::ControlHandlers {
   void StopControl(const std::string& why);
   // state_ -> the snapshot the control API serves.
   void Publish();
+  // The plan's placement map for GET /v1/map (the status page).
+  void DrawMap(const Plan& plan);
   // Exits of running workers: nullopt to go on, else berth run's exit code.
   std::optional<int> HandleExits(const std::vector<Worker>& exits);
   // Workers that ended while an API call waited (get_workers answers an exit
@@ -243,7 +247,16 @@ class Run : private control::ControlHandlers {
   std::map<std::string, CommGroup> groups_now_;  // guarded by snapshot_mu_
   bool groups_closed_ = false;                   // guarded by snapshot_mu_
   formats::RunState snapshot_;                   // guarded by snapshot_mu_
-  std::vector<std::string> roles_now_;           // guarded by snapshot_mu_
+  // For the status page (GET /v1/status?after_version, GET /v1/map): the
+  // snapshot's number, bumped by each Publish; when each worker last started
+  // (its uptime); the plan's map, drawn once planned. Guarded by snapshot_mu_
+  // but started_, the main thread's, copied to started_now_ by Publish.
+  std::condition_variable status_cv_;
+  int64_t status_version_ = 0;
+  std::map<std::string, std::chrono::system_clock::time_point> started_;
+  std::map<std::string, std::chrono::system_clock::time_point> started_now_;
+  std::string map_html_;
+  std::vector<std::string> roles_now_;  // guarded by snapshot_mu_
   control::ControlMailbox mailbox_{[this] { return BusyReason(); }};
   control::ControlServer control_;
 };

@@ -5,6 +5,8 @@
 // them between two waits of Watch. See run.h and control_server.h.
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <optional>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "formats/comm_group_json.h"
+#include "formats/plan_map.h"
 #include "run/run.h"
 #include "scheduler/worker_json.h"
 
@@ -53,9 +56,14 @@ void Run::StopControl(const std::string& why) {
 
 void Run::Publish() {
   std::vector<std::string> roles = scheduler_ ? scheduler_->Roles() : std::vector<std::string>{};
-  std::lock_guard<std::mutex> lock(snapshot_mu_);
-  snapshot_ = state_;
-  roles_now_ = std::move(roles);
+  {
+    std::lock_guard<std::mutex> lock(snapshot_mu_);
+    snapshot_ = state_;
+    roles_now_ = std::move(roles);
+    started_now_ = started_;
+    ++status_version_;
+  }
+  status_cv_.notify_all();
 }
 
 std::string Run::BusyReason() {
@@ -105,6 +113,7 @@ void Run::CloseGroups() {
     groups_closed_ = true;
   }
   groups_cv_.notify_all();
+  status_cv_.notify_all();  // long polls of the status end too
 }
 
 control::ControlReply Run::GetGroup(const std::string& name, int64_t after_version,
@@ -135,9 +144,43 @@ control::ControlReply Run::GetGroup(const std::string& name, int64_t after_versi
   return control::ControlReply{200, formats::CommGroupJson(it->second)};
 }
 
-control::ControlReply Run::GetStatus() {
+control::ControlReply Run::GetStatus() { return GetStatusAfter(0, 0); }
+
+control::ControlReply Run::GetStatusAfter(int64_t after_version, double timeout_s) {
+  std::unique_lock<std::mutex> lock(snapshot_mu_);
+  status_cv_.wait_for(lock, Seconds(timeout_s),
+                      [&] { return groups_closed_ || status_version_ > after_version; });
+  nlohmann::ordered_json body = formats::RunStateToJson(snapshot_, formats::PortShape::kMap);
+  body["version"] = status_version_;
+  // Uptime of the workers that run: since their last start.
+  const auto now = std::chrono::system_clock::now();
+  for (nlohmann::ordered_json& w : body["workers"]) {
+    const std::string state = w.value("state", std::string());
+    auto it = started_now_.find(w.value("id", std::string()));
+    if (it == started_now_.end() || (state != "starting" && state != "ready")) continue;
+    const double up = std::chrono::duration<double>(now - it->second).count();
+    w["uptime_s"] = std::max(0.0, std::floor(up * 10) / 10);
+  }
+  return control::ControlReply{200, std::move(body)};
+}
+
+void Run::DrawMap(const Plan& plan) {
+  const std::string cluster =
+      std::to_string(nodes_.size()) + (slurm_ ? " node(s) of Slurm" : " node: this machine");
+  std::string html =
+      formats::PlanHtml(formats::PlanMapInput{experiment_.name, cluster, &plan, &nodes_, nullptr});
   std::lock_guard<std::mutex> lock(snapshot_mu_);
-  return control::ControlReply{200, formats::RunStateToJson(snapshot_, formats::PortShape::kMap)};
+  map_html_ = std::move(html);
+}
+
+control::ControlReply Run::GetMap() {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  if (map_html_.empty()) {
+    return control::ErrorReply(NotFound("no placement map yet: berth has not planned the run"));
+  }
+  nlohmann::ordered_json body;
+  body["html"] = map_html_;
+  return control::ControlReply{200, std::move(body)};
 }
 
 control::ControlReply Run::ListRoles() {

@@ -149,6 +149,7 @@ Status Run::PlanAndAdmit() {
 
   planned_workers_ = plan->workers;
   planned_groups_ = plan->comm_groups;
+  DrawMap(*plan);
   if (slurm_) BERTH_RETURN_IF_ERROR(Allocate(*plan));
   std::map<std::string, int> restarts;
   for (const formats::WorkerRecord& w : state_.workers) restarts[w.id] = w.restarts;
@@ -272,6 +273,7 @@ void Run::OnEvent(const SchedulerEvent& e) {
         rec->log = w->log_path;
         rec->restarts = w->restarts;  // every start after the first, for any reason
       }
+      started_[rec->id] = std::chrono::system_clock::now();
       rec->state = formats::WorkerState::kStarting;
       rec->exit.clear();
       break;

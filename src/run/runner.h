@@ -25,6 +25,9 @@ int RunExperiment(const RunOptions& options);
 
 // Prints the run's status table from RUN_DIR/state.json.
 int ShowStatus(const std::string& run_dir);
+// Prints the URL of the run's status page with its token in the fragment
+// (`berth status --web`); exit 2 when berth does not run there.
+int ShowStatusWeb(const std::string& run_dir);
 
 // Prints RUN_DIR/events.jsonl (docs/experiment.md), one event a line, or
 // the lines as written with `json`; with `follow`, then what is appended

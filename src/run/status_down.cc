@@ -79,6 +79,43 @@ int ShowStatus(const std::string& run_dir) {
   return 0;
 }
 
+int ShowStatusWeb(const std::string& run_dir) {
+  // Only the URL: the page itself asks berth, so berth must be running.
+  Result<control::ControlAddress> addr = control::ReadControlAddress(run_dir);
+  if (!addr) {
+    std::fprintf(stderr, "berth status --web: %s\n",
+                 addr.error().code() == ErrorCode::kNotFound
+                     ? ("berth is not running in " + run_dir +
+                        " (no control.json); the page is served by a running berth run; "
+                        "berth status " +
+                        run_dir + " shows the last saved state")
+                           .c_str()
+                     : addr.error().message().c_str());
+    return 2;
+  }
+  if (!ProcessAlive(addr->pid)) {
+    std::fprintf(stderr,
+                 "berth status --web: berth is not running (pid %d gone); berth status %s "
+                 "shows the last saved state\n",
+                 addr->pid, run_dir.c_str());
+    return 2;
+  }
+  Result<std::string> token = control::ReadControlToken(run_dir);
+  if (!token) {
+    std::fprintf(stderr, "berth status --web: %s\n", token.error().message().c_str());
+    return 2;
+  }
+  // The token goes in the fragment: a browser never sends it to a server or
+  // in a Referer; the page reads it and sends it as the Authorization header.
+  std::printf("%s/#token=%s\n", addr->url.c_str(), token->c_str());
+  std::fprintf(stderr,
+               "open it in a browser on this machine (it listens on 127.0.0.1; from another "
+               "one: ssh -L %d:127.0.0.1:%d this-host); the URL carries the run's token: "
+               "whoever has it can stop the run\n",
+               addr->port, addr->port);
+  return 0;
+}
+
 int Down(const std::string& run_dir, double timeout_s) {
   Result<formats::RunState> s = formats::ReadState(run_dir);
   if (!s) {
