@@ -44,7 +44,16 @@ want="ref/0@0,1:ready ref/1@2,3:ready ref/2@4,5:ready ref/3@6,7:ready rollout/0@
 [ $code = 0 ] && [ "$(workers)" = "$want" ] && grep -q "rollout: 4 instance(s): rollout/0 rollout/1 rollout/2 rollout/3" "$T/s4.out" \
   && ok "2 -> 4: two instances and their forks on GPUs of their own" || fail "2 -> 4: rc=$code $(cat "$T/s4.out") $(workers)"
 
+gone_pids="$(pid_of ref/1) $(pid_of ref/2) $(pid_of ref/3) $(pid_of rollout/1) $(pid_of rollout/2) $(pid_of rollout/3)"
 berth scale "$T/r" rollout 1 > "$T/s1.out" 2>&1; code=$?
+# The scale returns once its workers have exited: none of them may be left.
+alive=""
+for p in $gone_pids; do [ -d "/proc/$p" ] && alive="$alive $p"; done
+[ -z "$alive" ] && ok "4 -> 1: the six workers had exited when scale returned" \
+  || fail "4 -> 1: still running after scale returned: $alive"
+# Their last words are in the merged log by then; allow for a slow disk.
+i=0
+while [ "$(grep -c ': stopped$' "$T/r/merged.log")" -lt 6 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 [ $code = 0 ] && [ "$(workers)" = "ref/0@0,1:ready rollout/0@0,1:ready" ] \
   && ok "4 -> 1: the highest three gone, forks and all" || fail "4 -> 1: rc=$code $(cat "$T/s1.out") $(workers)"
 # Forks first: each demo worker says "stopped" as it exits on SIGTERM.
@@ -58,6 +67,12 @@ for n, line in enumerate(open(sys.argv[1])):
 for i in "123":
     assert seen["ref/" + i] < seen["rollout/" + i], seen
 PY
+if [ "$(grep -c ': stopped$' "$T/r/merged.log")" -lt 6 ]; then
+  for w in ref/1 ref/2 ref/3 rollout/1 rollout/2 rollout/3; do
+    echo "  $w log: $(tail -c 300 "$T/r/logs/$(echo "$w" | tr / .).log" 2>/dev/null | tr '\n' '|')"
+  done
+  echo "  events: $(grep -E '"(ref|rollout)/[123]"' "$T/r/events.jsonl" | tail -n 12)"
+fi
 
 berth scale "$T/r" rollout 3 > "$T/s3.out" 2>&1; code=$?
 [ $code = 0 ] && [ "$(workers)" = "ref/0@0,1:ready ref/1@2,3:ready ref/2@4,5:ready rollout/0@0,1:ready rollout/1@2,3:ready rollout/2@4,5:ready" ] \
