@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "placement/fit_score.h"
+
 namespace berth::placement {
 
 ResourceIndex::ResourceIndex() {
@@ -135,16 +137,15 @@ bool Cluster::Fits(int n, const BundleDemand& d, Capacity cap) const {
 double Cluster::Score(int n, const BundleDemand& d, Capacity cap) const {
   const NodeState& node = nodes_[n];
   const std::vector<Units>& have = cap == Capacity::kFree ? node.free : node.total;
-  double score = 0;
-  for (const auto& [rid, need] : d.scalars) {
-    if (node.total[rid] > 0) {
-      score += static_cast<double>(have[rid] - need) / static_cast<double>(node.total[rid]);
-    }
+  return FitScore(node, d, [&](int rid) { return have[rid] - d.Need(rid); });
+}
+
+Units BundleDemand::Need(int rid) const {
+  if (rid == kGpuId) return gpu;
+  for (const auto& [id, units] : scalars) {
+    if (id == rid) return units;
   }
-  if (d.gpu > 0 && node.total[kGpuId] > 0) {
-    score += static_cast<double>(have[kGpuId] - d.gpu) / static_cast<double>(node.total[kGpuId]);
-  }
-  return score;
+  return 0;
 }
 
 int ScarcityRank(int rid) {

@@ -41,6 +41,7 @@ struct BundleDemand {
   std::vector<std::pair<int, Units>> scalars;  // non-GPU, sorted by id, zeros dropped
   Units gpu = 0;                               // a multiple of kDevice, or below it
   bool WholeGpu() const { return gpu >= kDevice; }
+  Units Need(int rid) const;  // of any resource, GPU included
   bool operator==(const BundleDemand&) const = default;
 };
 

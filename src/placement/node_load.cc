@@ -1,5 +1,6 @@
 #include "placement/node_load.h"
 
+#include "placement/fit_score.h"
 #include "placement/solver.h"
 
 namespace berth::placement {
@@ -56,19 +57,12 @@ void NodeLoad::Pop(const BundleDemand& d) {
 }
 
 double NodeLoad::ScoreWith(const BundleDemand& d) const {
-  const NodeState& n = cluster_->nodes()[node_];
-  double score = 0;
-  for (const auto& [rid, need] : d.scalars) {
-    if (n.total[rid] > 0) {
-      score +=
-          static_cast<double>(Have(rid) - used_[rid] - need) / static_cast<double>(n.total[rid]);
-    }
-  }
-  if (d.gpu > 0 && n.total[kGpuId] > 0) {
-    score += static_cast<double>(Have(kGpuId) - used_[kGpuId] - d.gpu) /
-             static_cast<double>(n.total[kGpuId]);
-  }
-  return score;
+  return FitScore(cluster_->nodes()[node_], d,
+                  [&](int rid) { return Have(rid) - used_[rid] - d.Need(rid); });
+}
+
+double NodeLoad::Score(const BundleDemand& asked) const {
+  return FitScore(cluster_->nodes()[node_], asked, [&](int rid) { return Have(rid) - used_[rid]; });
 }
 
 }  // namespace berth::placement

@@ -19,9 +19,13 @@ class NodeLoad {
   void Add(const BundleDemand& d, int tag);
   // Undoes the last Add (which added d).
   void Pop(const BundleDemand& d);
-  // Best-fit score of the node once d is added (lower is fuller).
+  // Score of the node once d is added (FitScore: lower is better).
   double ScoreWith(const BundleDemand& d) const;
+  // Score of the node as loaded, for what `asked` lists (see AskedBy).
+  double Score(const BundleDemand& asked) const;
   const std::vector<GpuAsk>& asks() const { return asks_; }
+  // What the node has left of resource rid (GPU in units) with the load on it.
+  Units Left(int rid) const { return Have(rid) - used_[rid]; }
 
  private:
   Units Have(int rid) const { return cluster_->Have(node_, rid, capacity_); }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <utility>
 #include <vector>
@@ -44,6 +45,17 @@ std::vector<int> ScarceFirstOrder(std::span<const BundleDemand> bundles) {
   return order;
 }
 
+BundleDemand AskedBy(std::span<const BundleDemand> bundles) {
+  BundleDemand sum;
+  std::map<int, Units> scalars;
+  for (const BundleDemand& d : bundles) {
+    for (const auto& [rid, units] : d.scalars) scalars[rid] += units;
+    sum.gpu += d.gpu;
+  }
+  sum.scalars.assign(scalars.begin(), scalars.end());
+  return sum;
+}
+
 std::vector<int> LiveNodes(const Cluster& c, std::span<const int> excluded, size_t bundles) {
   return c.Candidates(excluded, std::max<size_t>(bundles, 1));
 }
@@ -60,6 +72,7 @@ int BestNode(const Cluster& c, std::span<const int> nodes, const BundleDemand& d
 
 int BestSingleNode(const Cluster& c, std::span<const int> nodes,
                    std::span<const BundleDemand> bundles, Capacity cap) {
+  const BundleDemand asked = AskedBy(bundles);
   Scored best{std::numeric_limits<double>::infinity(), -1};
   for (int n : nodes) {
     NodeLoad load(c, n, cap);
@@ -70,11 +83,7 @@ int BestSingleNode(const Cluster& c, std::span<const int> nodes,
     }
     if (!ok) continue;
     // Score the node by what is left once everything is on it.
-    BundleDemand none;
-    for (int rid = 0; rid < c.resources().size(); ++rid) {
-      if (rid != kGpuId) none.scalars.emplace_back(rid, 0);
-    }
-    Scored s{load.ScoreWith(none), n};
+    Scored s{load.Score(asked), n};
     if (best.node < 0 || s < best) best = s;
   }
   return best.node;
@@ -90,6 +99,7 @@ int DistinctCount(const std::vector<int>& node_of, std::span<const int> pinned) 
 bool GreedyPack(const Cluster& c, std::span<const BundleDemand> bundles,
                 std::span<const int> pinned, Capacity cap, std::vector<int>* node_of) {
   std::vector<int> order = ScarceFirstOrder(bundles);
+  const BundleDemand asked = AskedBy(bundles);
   std::vector<int> nodes = LiveNodes(c, {}, bundles.size());
   std::vector<NodeLoad> used;
   for (int n : pinned) used.emplace_back(c, n, cap);
@@ -125,7 +135,7 @@ bool GreedyPack(const Cluster& c, std::span<const BundleDemand> bundles,
         }
       }
       if (count == 0) continue;
-      double score = trial.ScoreWith(BundleDemand{});
+      double score = trial.Score(asked);
       if (count > best_count || (count == best_count && score < best_score)) {
         best = n;
         best_count = count;

@@ -22,6 +22,10 @@ struct Scored {
 // their order.
 std::vector<int> ScarceFirstOrder(std::span<const BundleDemand> bundles);
 
+// Everything `bundles` ask for together: per resource the sum (for scores
+// of a node that takes several of them).
+BundleDemand AskedBy(std::span<const BundleDemand> bundles);
+
 // The nodes worth looking at for a request of `bundles` bundles: every class
 // of identical nodes contributes at most that many (see Cluster::Candidates).
 std::vector<int> LiveNodes(const Cluster& c, std::span<const int> excluded, size_t bundles);
@@ -51,6 +55,15 @@ bool GreedyPack(const Cluster& c, std::span<const BundleDemand> bundles,
 // equals).
 bool GreedySpread(const Cluster& c, std::span<const BundleDemand> bundles,
                   std::span<const int> pinned, Capacity cap, std::vector<int>* node_of);
+
+// Ray's PACK and SPREAD policies (solver_least_allocated.cc): greedy onto
+// the emptiest node. A second opinion when berth's own greedy finds nothing
+// and the search may run out of budget, so that berth never leaves pending a
+// group that Ray's policy would place on the same cluster.
+bool LeastAllocatedPack(const Cluster& c, std::span<const BundleDemand> bundles,
+                        std::span<const int> pinned, Capacity cap, std::vector<int>* node_of);
+bool LeastAllocatedSpread(const Cluster& c, std::span<const BundleDemand> bundles,
+                          std::span<const int> pinned, Capacity cap, std::vector<int>* node_of);
 
 // A lower bound on the nodes any placement needs: per resource, the demand
 // over the largest amount any one node offers.

@@ -210,7 +210,8 @@ SolveResult SolvePack(const Cluster& c, const SolveRequest& r) {
   int lower =
       std::max({pinned, pinned != 0 ? pinned : 2, PackLowerBound(c, r.bundles, r.capacity)});
   std::vector<int> best;
-  bool have = GreedyPack(c, r.bundles, r.pinned, r.capacity, &best);
+  bool have = GreedyPack(c, r.bundles, r.pinned, r.capacity, &best) ||
+              LeastAllocatedPack(c, r.bundles, r.pinned, r.capacity, &best);
   int best_distinct = have ? DistinctCount(best, r.pinned) : std::numeric_limits<int>::max();
   if (have && best_distinct <= lower) {
     out.found = true;
@@ -248,7 +249,8 @@ SolveResult SolveSpread(const Cluster& c, const SolveRequest& r) {
   SolveResult out;
   const int pinned = static_cast<int>(r.pinned.size());
   std::vector<int> best;
-  bool have = GreedySpread(c, r.bundles, r.pinned, r.capacity, &best);
+  bool have = GreedySpread(c, r.bundles, r.pinned, r.capacity, &best) ||
+              LeastAllocatedSpread(c, r.bundles, r.pinned, r.capacity, &best);
   // A maximum matching bounds the distinct nodes of any placement.
   int upper = pinned + MaxDistinctNodes(c, r.bundles, r.pinned, r.capacity);
   if (have && DistinctCount(best, r.pinned) >= upper) {
