@@ -28,9 +28,11 @@ enum class ReasonCode {
   kStrictPackNodesBusy,      // STRICT_PACK: the nodes that could hold it are full now
   kStrictSpreadNodesBusy,    // STRICT_SPREAD: too few nodes with room now
   kFreeCapacityFragmented,   // each bundle fits alone, not all together, now
+  kNoNodeMatchesLabels,      // no node has the labels a bundle's selector asks for
 };
 // The stable snake_case name: "none", "no_nodes", "bundle_too_large", ...,
-// "free_capacity_fragmented" (docs/control-api.md lists them).
+// "free_capacity_fragmented", "no_node_matches_labels" (docs/control-api.md
+// lists them).
 const char* ReasonCodeName(ReasonCode code);
 
 // Per node: kFitsNow, kFullNow (fits the node's totals, not its free

@@ -49,6 +49,10 @@ struct GroupSpec {
   std::string name;
   Strategy strategy = Strategy::kPack;
   std::vector<ResourceSet> bundles;
+  // Empty, or one map per bundle: the labels a node needs to hold that
+  // bundle, in Ray's syntax: key -> "v", "!v", "in(a,b)" or "!in(a,b)"; all
+  // must hold; a node without the key matches only the negative forms.
+  std::vector<std::map<std::string, std::string>> bundle_label_selector;
   bool operator==(const GroupSpec&) const = default;
 };
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -161,6 +162,18 @@ Result<ResourceSet> ReadResources(const Json& v, const Path& path, Holder holder
   return set;
 }
 
+// An object of strings: a node's labels, a bundle's label selector.
+Result<std::map<std::string, std::string>> ReadStrings(const Json& v, const Path& path,
+                                                       std::string_view file) {
+  if (!v.is_object()) return TypeError(file, path, "an object of strings", v);
+  std::map<std::string, std::string> out;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it->is_string()) return TypeError(file, path.Key(it.key()), "a string", *it);
+    out.emplace_hint(out.end(), it.key(), it->get<std::string>());
+  }
+  return out;
+}
+
 Result<NodeSpec> ReadNode(const Json& v, const Path& path, std::string_view file) {
   if (!v.is_object()) {
     return TypeError(file, path, "a node object with name, resources and optional labels", v);
@@ -175,12 +188,7 @@ Result<NodeSpec> ReadNode(const Json& v, const Path& path, std::string_view file
                          ReadResources(*res, path.Key("resources"), Holder::kNode, file));
   auto labels = v.find("labels");
   if (labels != v.end()) {
-    const Path lpath = path.Key("labels");
-    if (!labels->is_object()) return TypeError(file, lpath, "an object of strings", *labels);
-    for (auto it = labels->begin(); it != labels->end(); ++it) {
-      if (!it->is_string()) return TypeError(file, lpath.Key(it.key()), "a string", *it);
-      node.labels.emplace_hint(node.labels.end(), it.key(), it->get<std::string>());
-    }
+    BERTH_ASSIGN_OR_RETURN(node.labels, ReadStrings(*labels, path.Key("labels"), file));
   }
   return node;
 }
@@ -203,7 +211,8 @@ Result<Op> ReadOp(const Json& v, const Path& path, std::string_view file) {
   Op op;
   if (k == "create") {
     op.kind = Op::Kind::kCreate;
-    BERTH_RETURN_IF_ERROR(CheckKeys(v, path, {"op", "group", "strategy", "bundles"}, file));
+    BERTH_RETURN_IF_ERROR(
+        CheckKeys(v, path, {"op", "group", "strategy", "bundles", "bundle_label_selector"}, file));
     BERTH_ASSIGN_OR_RETURN(const Json* group, Require(v, "group", path, "a group name", file));
     BERTH_ASSIGN_OR_RETURN(op.group.name,
                            ReadName(*group, path.Key("group"), "a non-empty group name", file));
@@ -225,6 +234,17 @@ Result<Op> ReadOp(const Json& v, const Path& path, std::string_view file) {
       BERTH_ASSIGN_OR_RETURN(ResourceSet r,
                              ReadResources((*bundles)[b], bpath.Index(b), Holder::kBundle, file));
       op.group.bundles.push_back(std::move(r));
+    }
+    if (auto sel = v.find("bundle_label_selector"); sel != v.end()) {
+      const Path lpath = path.Key("bundle_label_selector");
+      if (!sel->is_array()) {
+        return TypeError(file, lpath, R"(an array of one object per bundle, like [{"rack": "a"}])",
+                         *sel);
+      }
+      for (size_t b = 0; b < sel->size(); ++b) {
+        BERTH_ASSIGN_OR_RETURN(auto selector, ReadStrings((*sel)[b], lpath.Index(b), file));
+        op.group.bundle_label_selector.push_back(std::move(selector));
+      }
     }
   } else if (k == "remove") {
     op.kind = Op::Kind::kRemove;

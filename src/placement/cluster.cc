@@ -70,6 +70,8 @@ void Cluster::ClassKey(int n, std::vector<Units>* key) const {
   size_t devices_at = key->size();
   key->insert(key->end(), node.device_free.begin(), node.device_free.end());
   std::sort(key->begin() + static_cast<std::ptrdiff_t>(devices_at), key->end());
+  // Nodes with different labels are not interchangeable.
+  key->push_back(node.label_class);
 }
 
 void Cluster::Reclassify(int n) {
@@ -108,6 +110,13 @@ std::vector<int> Cluster::Candidates(std::span<const int> excluded, size_t per_c
   return out;
 }
 
+int Cluster::LabelClass(const Labels& labels) {
+  if (labels.empty()) return 0;
+  auto [it, added] =
+      label_classes_.try_emplace(labels, static_cast<int>(label_classes_.size()) + 1);
+  return it->second;
+}
+
 int Cluster::Find(std::string_view name) const {
   auto it = by_name_.find(std::string(name));
   return it == by_name_.end() ? -1 : it->second;
@@ -131,6 +140,7 @@ bool Cluster::Fits(int n, const BundleDemand& d, Capacity cap) const {
   for (const auto& [rid, need] : d.scalars) {
     if (have[rid] < need) return false;
   }
+  if (!d.labels.empty() && !LabelsMatch(d.labels, node.labels)) return false;
   return GpuFits(node, d.gpu, cap);
 }
 

@@ -4,6 +4,7 @@
 // GPU devices as a vector of free units each.
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "berth/placement.h"
 #include "berth/resources.h"
+#include "placement/label_selector.h"
 
 namespace berth::placement {
 
@@ -40,6 +42,7 @@ class ResourceIndex {
 struct BundleDemand {
   std::vector<std::pair<int, Units>> scalars;  // non-GPU, sorted by id, zeros dropped
   Units gpu = 0;                               // a multiple of kDevice, or below it
+  std::vector<LabelTerm> labels;               // the nodes it may use (label_selector.h)
   bool WholeGpu() const { return gpu >= kDevice; }
   Units Need(int rid) const;  // of any resource, GPU included
   bool operator==(const BundleDemand&) const = default;
@@ -48,6 +51,7 @@ struct BundleDemand {
 struct NodeState {
   std::string name;
   std::map<std::string, std::string> labels;
+  int label_class = 0;  // equal for nodes with equal labels (Cluster::LabelClass)
   bool alive = true;
   std::vector<Units> total;  // by resource id (GPU: device count * kDevice)
   std::vector<Units> free;
@@ -71,6 +75,8 @@ class Cluster {
   // Makes every node's vectors as long as the resource index.
   void Widen();
   int Find(std::string_view name) const;  // live node index or -1
+  // The same number for the same labels; 0 for none.
+  int LabelClass(const Labels& labels);
   void AddAlive(int index) { by_name_[nodes_[index].name] = index; }
   void Forget(int index) { by_name_.erase(nodes_[index].name); }
   int alive_count() const { return static_cast<int>(by_name_.size()); }
@@ -113,6 +119,7 @@ class Cluster {
   std::vector<std::vector<Units>> key_of_;  // per node: its class key, empty when unfiled
   std::vector<NodeState> nodes_;            // never shrinks; removed nodes stay, not alive
   std::unordered_map<std::string, int> by_name_;
+  std::map<Labels, int> label_classes_;
 };
 
 // Orders resources "scarce first" as Ray does: GPU, custom ones, memory, CPU.

@@ -124,6 +124,7 @@ Status PlacementEngine::Impl::AddNode(const NodeSpec& spec) {
   NodeState node;
   node.name = spec.name;
   node.labels = spec.labels;
+  node.label_class = cluster_.LabelClass(spec.labels);
   node.total.assign(static_cast<size_t>(cluster_.resources().size()), 0);
   for (const auto& [name, q] : spec.resources.items()) {
     node.total[cluster_.resources().Find(name)] = q.units();
@@ -197,8 +198,24 @@ Result<GroupState> PlacementEngine::Impl::CreateGroup(const GroupSpec& spec) {
                          "number of devices");
     }
   }
-  for (const ResourceSet& bundle : spec.bundles) {
+  if (!spec.bundle_label_selector.empty() &&
+      spec.bundle_label_selector.size() != spec.bundles.size()) {
+    return InvalidSpec(where + ": bundle_label_selector has " +
+                       std::to_string(spec.bundle_label_selector.size()) + " entries for " +
+                       std::to_string(spec.bundles.size()) +
+                       " bundles; give one map per bundle ({} for none), or none at all");
+  }
+  std::vector<std::vector<placement::LabelTerm>> selectors(spec.bundles.size());
+  for (size_t b = 0; b < spec.bundle_label_selector.size(); ++b) {
+    BERTH_ASSIGN_OR_RETURN(selectors[b],
+                           placement::ParseLabelSelector(
+                               spec.bundle_label_selector[b],
+                               where + ": bundle_label_selector[" + std::to_string(b) + "]"));
+  }
+  for (size_t b = 0; b < spec.bundles.size(); ++b) {
+    const ResourceSet& bundle = spec.bundles[b];
     BundleDemand d;
+    d.labels = std::move(selectors[b]);
     for (const auto& [name, q] : bundle.items()) {
       int rid = cluster_.resources().Intern(name);
       if (q.IsZero()) continue;

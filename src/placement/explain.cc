@@ -70,12 +70,14 @@ std::string ShortResource(const Cluster& c, const std::vector<int>& live, const 
     Units most = -1;
     int where = -1;
     for (int n : live) {
+      if (!LabelsMatch(d.labels, c.nodes()[n].labels)) continue;  // not a node it may use
       Units offer = Offer(c, n, d, rid, cap);
       if (offer > most) {
         most = offer;
         where = n;
       }
     }
+    if (where < 0) return "";
     if (most < need) {
       *out = {rid, need, most, where};
       std::string which = cap == Capacity::kTotal ? "the most any node has is "
@@ -140,6 +142,21 @@ NodeExplanation ExplainNode(const Cluster& c, int n, const GroupRecord& g,
     e.verdict = NodeVerdict::kUsedByGroup;
     return e;
   }
+  // A node whose labels a bundle rules out never holds it, whatever is free.
+  for (int b : todo) {
+    const LabelTerm* term = FirstFailingTerm(g.demands[b].labels, c.nodes()[n].labels);
+    if (term == nullptr) continue;
+    if (g.strategy != Strategy::kStrictPack &&
+        std::any_of(todo.begin(), todo.end(), [&](int other) {
+          return LabelsMatch(g.demands[other].labels, c.nodes()[n].labels);
+        })) {
+      break;  // another bundle may use it: judged below
+    }
+    e.verdict = NodeVerdict::kNeverFits;
+    e.bundle = b;
+    e.resource = "label " + DescribeTerm(*term);
+    return e;
+  }
   if (g.strategy == Strategy::kStrictPack) {
     BundleDemand sum = SumOf(g, todo);
     e.bundle = -1;
@@ -168,6 +185,7 @@ NodeExplanation ExplainNode(const Cluster& c, int n, const GroupRecord& g,
   bool have_never = false;
   for (int b : todo) {
     const BundleDemand& d = g.demands[b];
+    if (!LabelsMatch(d.labels, c.nodes()[n].labels)) continue;
     if (c.Fits(n, d, Capacity::kFree)) {
       e.verdict = NodeVerdict::kFitsNow;
       return e;
@@ -208,9 +226,20 @@ Why InfeasibleReason(const Cluster& c, const GroupRecord& g, const std::vector<i
     bool anywhere = std::any_of(live.begin(), live.end(),
                                 [&](int n) { return c.Fits(n, d, Capacity::kTotal); });
     if (anywhere) continue;
+    why.bundle = b;
+    if (std::none_of(live.begin(), live.end(),
+                     [&](int n) { return LabelsMatch(d.labels, c.nodes()[n].labels); })) {
+      std::string terms;
+      for (const LabelTerm& t : d.labels) terms += (terms.empty() ? "" : ", ") + DescribeTerm(t);
+      why.code = ReasonCode::kNoNodeMatchesLabels;
+      why.what =
+          "bundle " + std::to_string(b) + " asks for labels {" + terms + "}, and no node has them";
+      why.hint = "change its bundle_label_selector, or add a node with those labels";
+      why.resource = "labels";
+      return why;
+    }
     Short s;
     std::string text = ShortResource(c, live, d, Capacity::kTotal, &s);
-    why.bundle = b;
     if (!text.empty()) {
       why.code = ReasonCode::kBundleTooLarge;
       why.what = "bundle " + std::to_string(b) + " " + text;
@@ -437,6 +466,8 @@ const char* ReasonCodeName(ReasonCode code) {
       return "strict_spread_nodes_busy";
     case ReasonCode::kFreeCapacityFragmented:
       return "free_capacity_fragmented";
+    case ReasonCode::kNoNodeMatchesLabels:
+      return "no_node_matches_labels";
   }
   return "none";
 }

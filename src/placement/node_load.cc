@@ -15,6 +15,7 @@ bool NodeLoad::Fits(const BundleDemand& d) const {
   for (const auto& [rid, need] : d.scalars) {
     if (Have(rid) - used_[rid] < need) return false;
   }
+  if (!d.labels.empty() && !LabelsMatch(d.labels, cluster_->nodes()[node_].labels)) return false;
   if (d.gpu == 0) return true;
   const NodeState& n = cluster_->nodes()[node_];
   if (fractional_ == 0 && d.WholeGpu()) {
