@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from . import compat
 from .config import areal_options, detected_gpus
+from .engine_rpc import EngineCalls, EngineRPC
 from .errors import SchedulerError, WorkerNotFoundError, from_core
 from .types import Job, Worker, role_map
 
@@ -130,7 +131,7 @@ def _close_all() -> None:
             logger.exception("berth: closing a scheduler at exit failed")
 
 
-class Scheduler:
+class Scheduler(EngineCalls):
     """Places and runs the worker groups of roles on this machine (AReaL's Scheduler).
 
     Scheduler(cluster=None, gpus=None, cpu=None, mem=None, log_dir=None, grace=5.0,
@@ -208,7 +209,9 @@ class Scheduler:
         self._port_names: Dict[str, List[List[str]]] = {}
         # Roles whose workers run AReaL's RPC server (fork_workers' None runs it too).
         self._rpc_roles: set = set()
-        self._engines = None  # engine_rpc.EngineClient, made on first use
+        self._rpc: Optional[EngineRPC] = None  # made on first use
+        # worker id -> (ip, first port), for engine calls without a round trip to _core.
+        self._endpoints: Dict[str, Any] = {}
         supervisor = os.path.join(os.path.dirname(os.path.abspath(__file__)), "berth-supervisor")
         try:
             self._core = core.Scheduler(
@@ -229,7 +232,32 @@ class Scheduler:
             raise SchedulerError("this Scheduler is closed", code="closed")
         return self._core
 
+    def _engine_rpc(self) -> EngineRPC:
+        self._live()
+        if self._rpc is None:
+            self._rpc = EngineRPC(self)
+        return self._rpc
+
+    def _worker(self, worker_id: str) -> Optional[Worker]:
+        """Worker `worker_id` as it is now (any phase), None when there is none."""
+        with self._lock:
+            for d in json.loads(self._live().workers()):
+                if d["id"] == worker_id:
+                    return self._exact_ports(d.get("role", ""), Worker.from_json(d))
+        return None
+
+    def _endpoint(self, worker_id: str) -> Optional[Any]:
+        """(ip, worker_ports[0]) of worker `worker_id`, None when there is none."""
+        ep = self._endpoints.get(worker_id)
+        if ep is None:
+            w = self._worker(worker_id)
+            if w is None or not w.worker_ports:
+                return None
+            ep = self._endpoints[worker_id] = (w.ip, int(w.worker_ports[0]))
+        return ep
+
     def _forget_deleted(self) -> None:
+        self._endpoints.clear()
         alive = set(self._core.roles())
         for r in list(self._timeouts):
             if r not in alive:
@@ -327,7 +355,11 @@ class Scheduler:
                 text = c.get_workers(role, t)
             except core.Error as e:
                 raise from_core(e, "get_workers", role, timeout=t) from None
-            return [self._exact_ports(role, Worker.from_json(w)) for w in json.loads(text)]
+            ws = [self._exact_ports(role, Worker.from_json(w)) for w in json.loads(text)]
+            for w in ws:  # a restart may have given it new ports
+                if w.worker_ports:
+                    self._endpoints[w.id] = (w.ip, int(w.worker_ports[0]))
+            return ws
 
     def delete_workers(self, role: Optional[str] = None, reverse_order: bool = False) -> None:
         """Stops the role's workers (None: every role) and releases their placement groups.
@@ -453,6 +485,7 @@ class Scheduler:
             c = self._live()
             t = self._timeouts.get(role, 30.0) if timeout is None else float(timeout)
             try:
+                self._endpoints.clear()
                 return list(c.scale_workers(role, replicas,
                                             None if timeout is None else float(timeout)))
             except core.Error as e:
