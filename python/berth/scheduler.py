@@ -20,7 +20,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 from . import compat
 from .config import areal_options, detected_gpus
 from .engine_rpc import EngineCalls, EngineRPC
-from .errors import SchedulerError, WorkerNotFoundError, from_core
+from .errors import SchedulerError, WorkerCreationError, WorkerNotFoundError, from_core
 from .types import Job, Worker, role_map
 
 try:
@@ -303,6 +303,11 @@ class Scheduler(EngineCalls):
         core = _core_module()
         with self._lock:
             c = self._live()
+            if job.role in c.roles():  # AReaL's words first, then berth's
+                raise WorkerCreationError(
+                    job.role, f"Role '{job.role}' already exists", code="invalid_spec",
+                    explanation=f'berth: role "{job.role}" already has workers; '
+                    f'delete_workers("{job.role}") first, or use another name')
             try:
                 ids = list(c.create_workers(_dumps(m)))
             except core.Error as e:
