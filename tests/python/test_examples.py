@@ -8,14 +8,16 @@ import subprocess
 from berth_test_helpers import PYTHON, child_env
 
 
-def test_ppo_controller_example(repo, pythonpath, demo_worker, tmp_path):
+def test_ppo_controller_example(repo, pythonpath, tmp_path):
     r = subprocess.run([PYTHON, str(repo / "examples" / "ppo_controller.py"),
-                        "--demo-worker", demo_worker, "--log-dir", str(tmp_path / "logs")],
+                        "--log-dir", str(tmp_path / "logs"), "--steps", "2"],
                        env=child_env(pythonpath), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "MISMATCH" not in r.stdout
     assert re.search(r"^OK: \d+ checks$", r.stdout, re.M), r.stdout
-    for role in ("rollout-big", "rollout", "actor", "ref", "proxy-rollout"):
+    assert "payloads: json" in r.stdout
+    assert re.search(r"^  step 2: 6 samples, loss [0-9.]+, version 2$", r.stdout, re.M), r.stdout
+    for role in ("rollout", "actor", "ref", "proxy-rollout"):
         assert f"delete_workers({role})" in r.stdout
     # Forks and colocated roles go before their targets.
     out = r.stdout

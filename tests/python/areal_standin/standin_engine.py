@@ -38,6 +38,9 @@ class EchoEngine:
         rewards = batch["rewards"]
         return {"loss": sum(rewards) / len(rewards), "n": len(rewards)}
 
+    def compute_logp(self, batch):
+        return [-float(len(c)) for c in batch["completions"]]
+
     def generate(self, prompts):
         return [{"prompt": p, "completion": p[::-1], "reward": float(len(p) % 3)}
                 for p in prompts]
