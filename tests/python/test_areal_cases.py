@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 
 import pytest
 
@@ -75,9 +76,13 @@ def test_get_workers_on_a_dead_process(s):
     w = s.get_workers("d")[0]
     os.kill(w.pid, signal.SIGTERM)
     assert pid_gone(w.pid)
+    # berth learns of the exit from its supervisor within a poll: ask until it has.
+    deadline = time.monotonic() + 5
     with pytest.raises(berth.WorkerFailedError) as e:
-        s.get_workers("d", timeout=5)
-    assert e.value.worker_id == "d/0"
+        while time.monotonic() < deadline:
+            s.get_workers("d", timeout=0.1)
+            time.sleep(0.02)
+    assert e.value.worker_id == "d/0" and e.value.exit_code == 128 + signal.SIGTERM
 
 
 def test_get_workers_unknown_role_and_timeout(s):
