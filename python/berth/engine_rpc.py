@@ -169,6 +169,7 @@ class EngineRPC:
         get_workers (which collects its exit code, or restarts it under on_failure
         "restart") for up to that long."""
         deadline = time.monotonic() + settle
+        gone = False
         while True:
             w = self._sched._worker(worker_id)
             if w is None:
@@ -176,19 +177,27 @@ class EngineRPC:
             if w.phase in _DEAD:
                 raise _failed(worker_id, w.exit_status if w.exit_status >= 0 else -1,
                               _log_tail(w.log_path), w.exit or w.phase, w.log_path)
-            if settle <= 0 or w.pid <= 0 or _running(w.pid):
+            if settle <= 0 or w.pid <= 0:
                 return
-            try:  # the process is gone: get_workers collects it
-                self._sched.get_workers(w.role, timeout=0)
-            except WorkerFailedError as e:
-                if e.worker_id == worker_id:
-                    raise _failed(worker_id, e.exit_code, e.stderr,
-                                  e.description or "exited", w.log_path) from None
-            except SchedulerError:
-                pass
-            if time.monotonic() >= deadline:
-                raise _failed(worker_id, -1, _log_tail(w.log_path),
-                              f"process {w.pid} is no longer running", w.log_path)
+            if _running(w.pid):
+                # A connection that failed as the process exits (its sockets close before
+                # it is a zombie): give it `settle` to be gone, else it is alive.
+                if time.monotonic() >= deadline:
+                    return
+            else:
+                if not gone:  # a second to collect its exit code from the supervisor
+                    gone, deadline = True, max(deadline, time.monotonic() + 1.0)
+                try:  # the process is gone: get_workers collects it
+                    self._sched.get_workers(w.role, timeout=0)
+                except WorkerFailedError as e:
+                    if e.worker_id == worker_id:
+                        raise _failed(worker_id, e.exit_code, e.stderr,
+                                      e.description or "exited", w.log_path) from None
+                except SchedulerError:
+                    pass
+                if time.monotonic() >= deadline:
+                    raise _failed(worker_id, -1, _log_tail(w.log_path),
+                                  f"process {w.pid} is no longer running", w.log_path)
             time.sleep(0.02)
 
     # --- set_env, create_engine ---------------------------------------------------------------
@@ -268,7 +277,7 @@ class EngineRPC:
         the attempts are used up."""
         if r.connection:  # a restarted worker has new ports: look it up again
             self._sched._endpoints.pop(worker_id, None)
-        self.check_alive(worker_id, settle=1.0 if r.connection else 0.0)
+        self.check_alive(worker_id, settle=0.5 if r.connection else 0.0)
         if attempt >= max_retries:
             raise EngineCallError(worker_id, method, r.reason, attempt)
 
