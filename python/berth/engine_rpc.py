@@ -116,9 +116,10 @@ class EngineRPC:
         c = pool.get((host, port))
         if c is None:
             c = pool[(host, port)] = http.client.HTTPConnection(host, port, timeout=timeout)
-        c.timeout = timeout
-        if c.sock is not None:
-            c.sock.settimeout(timeout)
+        if c.timeout != timeout:  # settimeout is a syscall: only when it changes
+            c.timeout = timeout
+            if c.sock is not None:
+                c.sock.settimeout(timeout)
         return c
 
     def _drop(self, host: str, port: int) -> None:

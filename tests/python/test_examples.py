@@ -36,3 +36,14 @@ def test_python_overhead_bench(repo, pythonpath, demo_worker):
         m = re.fullmatch(r"op=\w+ median_us=(\d+) runs=2", line)
         assert m, line
     assert int(lines[0].split()[1].split("=")[1]) > 0
+
+
+def test_engine_rpc_overhead_bench(repo, pythonpath):
+    r = subprocess.run([PYTHON, str(repo / "bench" / "engine_rpc_overhead.py"), "--calls", "20",
+                        "--rounds", "2"],
+                       env=child_env(pythonpath), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert re.fullmatch(r"client=berth median_us=[0-9.]+ rounds=2 calls=20", lines[0]), lines
+    assert re.fullmatch(r"client=bare median_us=[0-9.]+ rounds=2 calls=20", lines[1]), lines
+    assert float(re.fullmatch(r"ratio=([0-9.]+)", lines[2]).group(1)) > 0
