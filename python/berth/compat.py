@@ -17,7 +17,7 @@ import dataclasses
 import re
 import shlex
 import sys
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 __all__ = ["RPC_SERVER_MODULE", "RpcContext", "as_job", "as_spec", "as_strategy",
            "is_module_name", "rpc_server_argv", "areal_module_of", "wrap_bash_cmds"]
@@ -169,24 +169,27 @@ def _index_wrapper(argv: List[str]) -> List[str]:
     return ["/bin/sh", "-c", _placeholder_safe(script), "sh"] + argv
 
 
-def rpc_server_argv(module: str, ctx: RpcContext, role: str, port_name: str) -> List[str]:
-    """AReaL's worker command for `module`: python -m module --port <first port> and
-    LocalScheduler's arguments, --worker-index from the worker's id."""
+def rpc_server_argv(module: str, ctx: RpcContext, role: str, port_name: str,
+                    extra: Sequence[str] = ()) -> List[str]:
+    """AReaL's worker command for `module`: python -m module [extra...] --port <first port>
+    and LocalScheduler's arguments, --worker-index from the worker's id."""
     port = "{BERTH_PORT_" + port_name.upper().replace("-", "_") + "}"
-    argv = [python_executable(), "-m", module, "--port", port] + \
-        [_placeholder_safe(a) for a in ctx.args(role)]
+    argv = [python_executable(), "-m", module] + [_placeholder_safe(a) for a in extra] + \
+        ["--port", port] + [_placeholder_safe(a) for a in ctx.args(role)]
     return _index_wrapper(argv)
 
 
-def areal_module_of(argv: Optional[List[str]]) -> Optional[str]:
-    """The module of an AReaL-style command `python... -m areal.<...>` with no arguments of its
-    own (AReaL appends its scheduler's), else None: such a command gets AReaL's arguments."""
-    if not argv or len(argv) != 3:
+def areal_module_of(argv: Optional[List[str]]) -> Optional[Tuple[str, List[str]]]:
+    """(module, its own arguments) of an AReaL-style command `python... -m areal.<module>
+    [args]` (AReaL appends its scheduler's arguments to it), else None. Such a command may not
+    name --port itself (AReaL refuses it too), else it is run as given."""
+    if not argv or len(argv) < 3:
         return None
     prog = argv[0].rsplit("/", 1)[-1]
     if prog.startswith("python") and argv[1] == "-m" and argv[2].startswith("areal.") \
-            and is_module_name(argv[2]):
-        return argv[2]
+            and is_module_name(argv[2]) and "{" not in " ".join(argv) \
+            and not any(a == "--port" or a.startswith("--port=") for a in argv[3:]):
+        return argv[2], list(argv[3:])
     return None
 
 

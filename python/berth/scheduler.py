@@ -170,7 +170,7 @@ class Scheduler(EngineCalls):
         nothing behind;
       - get_workers never waits without bound: timeout=None is the role's startup_timeout;
       - fork_workers also takes an argv list as command (berth's), besides AReaL's module name;
-      - a spec's cmd other than `python -m areal.<module>` is run as given ({NAME}
+      - a spec's cmd other than `python -m areal.<module> [args]` is run as given ({NAME}
         placeholders replaced), without AReaL's arguments appended;
       - every method is safe to call from several threads (one at a time per Scheduler;
         waiting calls release the GIL, so other threads keep running).

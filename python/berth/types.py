@@ -64,9 +64,9 @@ class SchedulingSpec:
                        server, `python -m areal.infra.rpc.rpc_server` with the arguments
                        AReaL's LocalScheduler gives it (--port <first port>, --experiment-name,
                        --trial-name, --role, --worker-index, --name-resolve-type,
-                       --nfs-record-root, --etcd3-addr, --fileroot); so does a cmd that is just
-                       `python -m areal.<module>`. A python argv[0] there is this interpreter
-                       (sys.executable), as in AReaL.
+                       --nfs-record-root, --etcd3-addr, --fileroot); so does a cmd
+                       `python -m areal.<module> [its own args, no --port]`. A python argv[0]
+                       there is this interpreter (sys.executable), as in AReaL.
       additional_bash_cmds=None   bash lines run before the worker (one bash, `set -e`, then
                        exec of the worker's argv)
       nodelist=None, exclude=None   placement constraints (Slurm's --nodelist / --exclude):
@@ -305,19 +305,20 @@ def _readiness(value: Union[None, str, Mapping[str, Any]], role: str) -> Any:
 
 def _command(spec: SchedulingSpec, where: str, role: str, launcher: bool,
              ctx: Optional["compat.RpcContext"]) -> Optional[List[str]]:
-    """The worker's argv: the spec's cmd, AReaL's RPC server for none (or for a bare
-    `python -m areal.<module>`), after its additional_bash_cmds."""
+    """The worker's argv: the spec's cmd, AReaL's RPC server for none (and AReaL's arguments
+    for `python -m areal.<module> [args]`), after its additional_bash_cmds."""
     argv = spec.argv()
     names = spec.port_names()
-    module = compat.RPC_SERVER_MODULE if argv is None and not launcher else \
+    found = (compat.RPC_SERVER_MODULE, []) if argv is None and not launcher else \
         compat.areal_module_of(argv)
-    if module is not None:
+    if found is not None:
+        module, extra = found
         if not names:
             raise WorkerCreationError(
                 role, f"{where}: AReaL's RPC server ({module}) needs a port, but the spec has "
                 f"port_count {spec.port_count!r}; give port_count >= 1 (AReaL's default is 2) or "
                 "a cmd of your own")
-        argv = compat.rpc_server_argv(module, ctx or compat.RpcContext(), role, names[0])
+        argv = compat.rpc_server_argv(module, ctx or compat.RpcContext(), role, names[0], extra)
     cmds = spec.additional_bash_cmds
     if cmds is not None:
         if isinstance(cmds, str):

@@ -46,6 +46,11 @@ def test_areal_job_runs_the_rpc_server_with_localschedulers_arguments(areal_sche
         rpc_spec(cmd="python3 -m areal.infra.rpc.rpc_server")]))
     g = areal_sched.get_workers("gen")[0]
     assert info(g)["args"]["role"] == "gen" and sys.executable in g.argv
+    # ... and so does one with arguments of its own (but no --port: AReaL refuses that too).
+    areal_sched.create_workers(Job(role="gen2", replicas=1, tasks=[
+        rpc_spec(cmd="python -m areal.infra.rpc.rpc_server --werkzeug-log-level error")]))
+    a = info(areal_sched.get_workers("gen2")[0])["args"]
+    assert (a["role"], a["werkzeug_log_level"]) == ("gen2", "error")
 
 
 def test_get_workers_waits_for_health_by_default(sched, demo_worker):

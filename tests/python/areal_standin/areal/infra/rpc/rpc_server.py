@@ -196,6 +196,7 @@ def main(argv=None) -> int:
     p.add_argument("--nfs-record-root", default="/tmp/areal/name_resolve")
     p.add_argument("--etcd3-addr", default="localhost:2379")
     p.add_argument("--fileroot", default=None)
+    p.add_argument("--werkzeug-log-level", default="warning")
     args = p.parse_args(argv)
     if args.worker_index < 0:
         p.error("--worker-index is required")
