@@ -31,6 +31,10 @@ Which exception for which code (see Scheduler's methods for where each is raised
     timeout                  WorkerTimeoutError
     backend, internal        SchedulerError
 
+The engine calls (engine_rpc.py) raise AReaL's EngineCreationError, EngineImportError,
+EngineCallError, RPCConnectionError, and WorkerFailedError / WorkerNotFoundError for a worker
+that has exited / does not exist.
+
 Differences from AReaL: AReaL's messages stop at the reason; berth adds its explanation, and
 the attributes above. PortAllocationError and GPUAllocationError exist for code that catches
 them, but berth never raises them: a placement that does not fit (GPUs, CPUs, memory, ports)
