@@ -4,7 +4,10 @@ issue 16 (signatures, properties, duck typing, default command, exact ports, for
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import threading
+import time
 import urllib.request
 
 import pytest
@@ -211,3 +214,32 @@ def test_new_exceptions_have_areals_messages():
 def test_standin_is_not_importable_here():
     # The tests speak JSON: `areal` must not be importable in the test process itself.
     assert STANDIN not in sys.path
+
+
+def test_a_mapping_is_a_job_too():
+    # An OmegaConf-style config (attribute or key access) with AReaL's field names.
+    m = berth.role_map({"role": "r", "replicas": 2,
+                        "tasks": [{"cpu": 2, "mem": 4, "gpu": 1, "env_vars": {"A": "b"}}],
+                        "scheduling_strategy": {"type": "separation"}})
+    sp = m["scheduling_spec"]
+    assert (m["name"], m["replicas"], sp["cpu"], sp["mem"], sp["gpu"]) == ("r", 2, 2, 4, 1)
+    assert sp["ports"] == ["http", "master"] and sp["env_vars"] == {"A": "b"}
+    assert "areal.infra.rpc.rpc_server" in sp["cmd"]
+    assert m["readiness"] == {"http": {"port": "http", "path": "/health"}}
+    with pytest.raises(TypeError, match="lacks the field"):
+        berth.role_map({"replicas": 1})
+
+
+def test_sync_calls_from_threads_run_side_by_side(areal_sched):
+    areal_sched.create_workers(Job(role="a", replicas=2, tasks=[rpc_spec()]))
+    for w in areal_sched.get_workers("a"):
+        asyncio.run(areal_sched.create_engine(w.id, "standin_engine.EchoEngine"))
+    got = []
+    threads = [threading.Thread(target=lambda i=i: got.append(
+        areal_sched.call_engine(f"a/{i}", "sleep", None, 0.5))) for i in range(2)]
+    t = time.monotonic()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+    assert got == [0.5, 0.5] and time.monotonic() - t < 0.95  # the GIL was released
