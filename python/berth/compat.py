@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shlex
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -207,10 +206,3 @@ def wrap_bash_cmds(argv: List[str], cmds: Sequence[str]) -> List[str]:
     lines = "\n".join(_placeholder_safe(str(c)) for c in cmds)
     return ["/bin/bash", "-c", "set -e\n" + lines + '\nexec "$@"', "bash"] + list(argv)
 
-
-def split_cmd(cmd: Any) -> Optional[List[str]]:
-    if cmd is None:
-        return None
-    if isinstance(cmd, str):
-        return shlex.split(cmd)
-    return [str(a) for a in cmd]

@@ -11,7 +11,6 @@ import atexit
 import json
 import logging
 import os
-import shlex
 import threading
 import time
 import weakref
