@@ -8,15 +8,17 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 import berth
 import berth.engine_rpc
-from areal_objects import Job, rpc_spec
-from berth_test_helpers import pid_gone
+from areal_objects import STANDIN, Job, rpc_spec
+from berth_test_helpers import PYTHON, child_env, pid_gone
 
 ECHO = "standin_engine.EchoEngine"
 
@@ -173,3 +175,21 @@ def test_unknown_worker(rpc):
         rpc.call_engine("nope/0", "echo")
     with pytest.raises(berth.WorkerNotFoundError):
         asyncio.run(rpc.set_worker_env("nope/0", {"A": "b"}))
+
+
+def test_json_payloads_without_areal(rpc):
+    # Plain JSON: a tuple goes over as a list.
+    assert rpc.call_engine("actor/0", "typeof", None, (1, 2)) == "list"
+    assert rpc.call_engine("actor/0", "pair", None, 1, 2) == {"__tuple__": [1, 2]}
+
+
+def test_areals_serializer_when_areal_is_importable(pythonpath):
+    # A controller with `areal` importable (the stand-in's, on PYTHONPATH): both ends use
+    # its serializer, so a tuple arrives as a tuple.
+    r = subprocess.run([PYTHON, str(Path(__file__).with_name("areal_serializer_client.py"))],
+                       env=child_env(pythonpath + os.pathsep + STANDIN),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert got == {"serializer": "areal", "typeof": "tuple", "pair_is_tuple": True,
+                   "init_arg": "tuple"}

@@ -23,6 +23,12 @@ class EchoEngine:
         self.calls += 1
         return {"args": list(args), "kwargs": kwargs}
 
+    def typeof(self, value):
+        return type(value).__name__
+
+    def pair(self, a, b):
+        return (a, b)
+
     def getenv(self, name):
         return os.environ.get(name)
 

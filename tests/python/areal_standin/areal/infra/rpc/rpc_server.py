@@ -10,7 +10,8 @@ Endpoints (as AReaL's): GET /health, POST /alloc_ports, /set_env, /configure, /c
 /call. Errors are {"status": "error", "error": text} (AReaL after #1019).
 
 The stand-in's own:
-    GET  /standin/info   {"args": the parsed command line, "pid", "env": os.environ}
+    GET  /standin/info   {"args": the parsed command line, "pid", "env": os.environ,
+                          "last_call": the JSON body of the last /call as it came}
     POST /standin/mode   {"mode": "ok" | "503" | "500" | "hang" | "die", "count": n}: the next
                          n engine requests (/create_engine, /call, /set_env) answer 503 or 500,
                          hang (never answer), or make the server exit with code 3 before
@@ -31,6 +32,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from areal.infra.rpc.serialization import deserialize_value, serialize_value
+
 
 class State:
     def __init__(self, args: argparse.Namespace) -> None:
@@ -40,6 +43,7 @@ class State:
         self.mode = os.environ.get("STANDIN_MODE", "ok")
         self.count = int(os.environ.get("STANDIN_COUNT", "-1"))
         self.allocated: set = set()
+        self.last_call = None
 
     def take_mode(self) -> str:
         with self.lock:
@@ -91,7 +95,7 @@ def make_handler(state: State):
                                  "engines": sorted(state.engines)})
             elif self.path == "/standin/info":
                 self.reply(200, {"args": vars(state.args), "pid": os.getpid(),
-                                 "env": dict(os.environ)})
+                                 "env": dict(os.environ), "last_call": state.last_call})
             else:
                 self.error(404, f"no such path {self.path}")
 
@@ -160,12 +164,14 @@ def make_handler(state: State):
                 except (ImportError, AttributeError) as e:
                     return self.error(400, f"Failed to import engine '{path}': {e}")
                 try:
-                    state.engines[name] = cls(*req["init_args"], **req["init_kwargs"])
+                    state.engines[name] = cls(*deserialize_value(req["init_args"]),
+                                              **deserialize_value(req["init_kwargs"]))
                 except Exception as e:  # the engine's constructor failed
                     return self.error(500, f"Failed to initialize engine: {e!r}")
             return self.reply(200, {"status": "success", "result": None})
 
         def call(self, req):
+            state.last_call = req
             name = req.get("engine_name")
             method = req.get("method")
             with state.lock:
@@ -176,10 +182,11 @@ def make_handler(state: State):
                 if not callable(fn):
                     return self.error(400, f"Engine does not have method '{method}'")
                 try:
-                    result = fn(*req.get("args", []), **req.get("kwargs", {}))
+                    result = fn(*deserialize_value(req.get("args", [])),
+                                **deserialize_value(req.get("kwargs", {})))
                 except Exception as e:
                     return self.error(500, f"Engine method '{method}' failed: {e!r}")
-            return self.reply(200, {"status": "success", "result": result})
+            return self.reply(200, {"status": "success", "result": serialize_value(result)})
 
     return Handler
 
