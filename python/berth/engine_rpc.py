@@ -214,6 +214,9 @@ class EngineRPC:
             status, body = self._post(host, port, "/set_env", {"env": dict(env)},
                                       SET_ENV_TIMEOUT)
         except _Retry as r:
+            if not r.connection:
+                raise SchedulerError(f"set_env timed out on worker '{worker_id}': {r.reason}",
+                                     worker=worker_id) from None
             self.check_alive(worker_id, settle=1.0)
             raise RPCConnectionError(worker_id, host, port, r.reason) from None
         if status != 200:

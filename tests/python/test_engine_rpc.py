@@ -193,3 +193,19 @@ def test_areals_serializer_when_areal_is_importable(pythonpath):
     got = json.loads(r.stdout.strip().splitlines()[-1])
     assert got == {"serializer": "areal", "typeof": "tuple", "pair_is_tuple": True,
                    "init_arg": "tuple"}
+
+
+def test_set_env_timeout_and_a_worker_that_does_not_listen(rpc, monkeypatch):
+    monkeypatch.setattr(berth.engine_rpc, "SET_ENV_TIMEOUT", 0.3)
+    set_mode(rpc.get_workers("actor")[0], "hang", 1)
+    with pytest.raises(berth.SchedulerError, match="set_env timed out on worker 'actor/0'"):
+        asyncio.run(rpc.set_worker_env("actor/0", {"A": "b"}))
+    # A worker that runs but serves nothing on its first port: RPCConnectionError.
+    rpc.create_workers(berth.Job(role="mute", replicas=1, readiness="none", tasks=[
+        berth.SchedulingSpec(cpu=0.5, mem=0.5, port_count=1, cmd=["sleep", "60"])]))
+    w = rpc.get_workers("mute")[0]
+    with pytest.raises(berth.RPCConnectionError) as e:
+        asyncio.run(rpc.create_engine("mute/0", ECHO))
+    assert (e.value.host, e.value.port) == (w.ip, int(w.worker_ports[0]))
+    with pytest.raises(berth.RPCConnectionError):
+        asyncio.run(rpc.set_worker_env("mute/0", {"A": "b"}))
