@@ -57,6 +57,7 @@ class ArealOptions:
     n_gpus_per_node: Optional[int] = None
     cluster_name: Optional[str] = None
     fileroot_given: bool = False
+    exp_config: Any = None  # configured into AReaL RPC servers (POST /configure)
 
     def default_log_dir(self) -> Optional[str]:
         """AReaL's {fileroot}/logs/{user}/{experiment}/{trial}, when a fileroot was given."""
@@ -129,6 +130,7 @@ def areal_options(kwargs: Dict[str, Any]) -> ArealOptions:
             if a[key] is None:
                 raise ValueError(f"exp_config has no {key}; AReaL's schedulers require one")
     o = ArealOptions()
+    o.exp_config = exp
     rpc = o.rpc
     if a["experiment_name"] is not None:
         rpc.experiment_name = _name(a["experiment_name"], "experiment_name")

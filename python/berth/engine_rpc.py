@@ -40,12 +40,13 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from .errors import (EngineCallError, EngineCreationError, EngineImportError,
-                     RPCConnectionError, SchedulerError, WorkerFailedError,
-                     WorkerNotFoundError)
+                     RPCConnectionError, SchedulerError, WorkerConfigurationError,
+                     WorkerFailedError, WorkerNotFoundError)
 
 __all__ = ["EngineCalls", "EngineRPC", "serializer", "CREATE_ENGINE_TIMEOUT", "SET_ENV_TIMEOUT"]
 
 CREATE_ENGINE_TIMEOUT = 300.0  # AReaL's
+CONFIGURE_TIMEOUT = 300.0
 SET_ENV_TIMEOUT = 30.0
 LOG_TAIL_LINES = 50
 _DEAD = ("exited", "failed")
@@ -252,6 +253,27 @@ class EngineRPC:
             raise EngineCreationError(worker_id, detail, status)
         raise EngineCreationError(worker_id, f"Unexpected status code: {status}", status)
 
+    def configure_role(self, role: str, ids: Any, config: Any) -> None:
+        """AReaL's LocalScheduler with an exp_config: POST /configure {"config", "rank"} to
+        each new worker once all have started. A failure deletes the role (create_workers is
+        all-or-nothing) and raises WorkerConfigurationError(worker_id, reason, details)."""
+        _, enc, _ = _codec()
+        body = enc(config) if serializer() == "areal" else _jsonable(config)
+        for rank, worker_id in enumerate(ids):
+            host, port = self._endpoint(worker_id)
+            try:
+                status, data = self._post(host, port, "/configure",
+                                          {"config": body, "rank": rank}, CONFIGURE_TIMEOUT)
+                reason = None if status == 200 else f"HTTP {status}: {_error_text(data)}"
+            except _Retry as r:
+                reason = r.reason
+            if reason is not None:
+                self._sched.delete_workers(role)
+                raise WorkerConfigurationError(
+                    worker_id, "configure failed", reason,
+                    explanation=f"berth: deleted role {role!r} again (POST /configure to "
+                    f"{host}:{port})")
+
     # --- calls --------------------------------------------------------------------------------
 
     def call_payload(self, method: str, engine_name: Optional[str], worker_id: str,
@@ -319,6 +341,22 @@ class EngineRPC:
 def _failed(worker_id: str, code: int, tail: str, what: str, log: str) -> WorkerFailedError:
     return WorkerFailedError(worker_id, code, tail, explanation=f"berth: {worker_id} {what} "
                              f"(log: {log})", description=what)
+
+
+def _jsonable(value: Any) -> Any:
+    """A config object as JSON values (dataclasses and mappings as dicts; anything else that
+    JSON cannot hold as its str): what the worker gets without AReaL's serializer."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def _running(pid: int) -> bool:

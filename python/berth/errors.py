@@ -115,8 +115,9 @@ class WorkerCreationError(SchedulerError):
 
 
 class WorkerConfigurationError(SchedulerError):
-    """AReaL's WorkerConfigurationError(worker_key, reason, details); berth configures no
-    engines, so it never raises it. Here for code that catches it."""
+    """A worker's RPC server refused its configuration (AReaL: WorkerConfigurationError(
+    worker_key, reason, details)): create_workers with an exp_config POSTs /configure to each
+    new AReaL RPC server, as AReaL's LocalScheduler; on a failure the role is deleted again."""
 
     def __init__(self, worker_key: str, reason: str, details: str = "", **kw: Any) -> None:
         self.worker_key = worker_key

@@ -326,6 +326,8 @@ class Scheduler(EngineCalls):
                 self._port_names[job.role] = [list(sp["ports"]) for sp in spec_list]
                 if any(compat.runs_areal_module(sp.get("cmd")) for sp in spec_list):
                     self._rpc_roles.add(job.role)
+                    if self._areal.exp_config is not None:
+                        self._engine_rpc().configure_role(job.role, ids, self._areal.exp_config)
             return ids
 
     def _exact_ports(self, role: str, w: Worker) -> Worker:

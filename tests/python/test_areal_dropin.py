@@ -136,6 +136,22 @@ def test_exp_config_names_the_workers_arguments(tmp_path):
         assert (a["experiment_name"], a["trial_name"], a["fileroot"]) == ("e", "t", str(tmp_path))
 
 
+def test_exp_config_is_configured_into_each_rpc_server(tmp_path):
+    exp = ExpConfig(experiment_name="e", trial_name="t", cluster=Cluster(fileroot=str(tmp_path)))
+    with berth.Scheduler(gpus=0, cpu=4, mem=8, exp_config=exp) as s:
+        s.create_workers(Job(role="r", replicas=2, tasks=[rpc_spec()]))
+        for i, w in enumerate(s.get_workers("r")):
+            got = info(w)["configured"]
+            assert got["rank"] == i and got["config"]["experiment_name"] == "e"
+            assert got["config"]["cluster"]["fileroot"] == str(tmp_path)
+        # A worker that refuses it: WorkerConfigurationError, and the role is gone again.
+        with pytest.raises(berth.WorkerConfigurationError) as e:
+            s.create_workers(Job(role="bad", replicas=2, tasks=[
+                rpc_spec(), rpc_spec(env_vars={"STANDIN_CONFIGURE_FAIL": "1"})]))
+        assert e.value.worker_key == "bad/1" and "configure failed (stand-in)" in str(e.value)
+        assert s.roles() == ["r"]
+
+
 def test_scheduling_spec_has_areals_fields_and_defaults():
     s = berth.SchedulingSpec()
     assert (s.cpu, s.gpu, s.mem, s.port_count, s.cmd) == (8, 0, 32, 2, None)

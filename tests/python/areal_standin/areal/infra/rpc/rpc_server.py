@@ -11,7 +11,9 @@ Endpoints (as AReaL's): GET /health, POST /alloc_ports, /set_env, /configure, /c
 
 The stand-in's own:
     GET  /standin/info   {"args": the parsed command line, "pid", "env": os.environ,
-                          "last_call": the JSON body of the last /call as it came}
+                          "last_call": the JSON body of the last /call as it came,
+                          "configured": {"rank", "config"} of the last /configure}
+    STANDIN_CONFIGURE_FAIL=1 in the environment makes /configure answer 500.
     POST /standin/mode   {"mode": "ok" | "503" | "500" | "hang" | "die", "count": n}: the next
                          n engine requests (/create_engine, /call, /set_env) answer 503 or 500,
                          hang (never answer), or make the server exit with code 3 before
@@ -44,6 +46,7 @@ class State:
         self.count = int(os.environ.get("STANDIN_COUNT", "-1"))
         self.allocated: set = set()
         self.last_call = None
+        self.configured = None
 
     def take_mode(self) -> str:
         with self.lock:
@@ -95,7 +98,8 @@ def make_handler(state: State):
                                  "engines": sorted(state.engines)})
             elif self.path == "/standin/info":
                 self.reply(200, {"args": vars(state.args), "pid": os.getpid(),
-                                 "env": dict(os.environ), "last_call": state.last_call})
+                                 "env": dict(os.environ), "last_call": state.last_call,
+                                 "configured": state.configured})
             else:
                 self.error(404, f"no such path {self.path}")
 
@@ -132,6 +136,11 @@ def make_handler(state: State):
                 state.allocated.update(ports)
                 return self.reply(200, {"status": "success", "ports": ports, "host": "127.0.0.1"})
             if self.path == "/configure":
+                if "config" not in req or "rank" not in req:
+                    return self.error(400, "Missing 'config' or 'rank' field in request")
+                if os.environ.get("STANDIN_CONFIGURE_FAIL"):
+                    return self.error(500, "configure failed (stand-in)")
+                state.configured = {"rank": req["rank"], "config": req["config"]}
                 return self.reply(200, {"status": "success"})
             if self.path in ("/set_env", "/create_engine", "/call") and self.misbehave():
                 return None
