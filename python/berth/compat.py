@@ -18,7 +18,8 @@ import re
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-__all__ = ["RPC_SERVER_MODULE", "RpcContext", "as_job", "as_spec", "as_strategy",
+__all__ = ["RPC_SERVER_MODULE", "RpcContext", "areal_pythonpath", "as_job", "as_spec",
+           "as_strategy",
            "is_module_name", "rpc_server_argv", "areal_module_of", "wrap_bash_cmds"]
 
 # AReaL's RPC server module, the default worker command (areal.md §2.4, §6.1).
@@ -190,6 +191,21 @@ def areal_module_of(argv: Optional[List[str]]) -> Optional[Tuple[str, List[str]]
             and not any(a == "--port" or a.startswith("--port=") for a in argv[3:]):
         return argv[2], list(argv[3:])
     return None
+
+
+def areal_pythonpath() -> str:
+    """The PYTHONPATH AReaL gives its workers (get_env_vars): the current directory, this
+    interpreter's sys.path (zip entries left out) and the PYTHONPATH it was started with, in
+    that order, each once."""
+    import os
+
+    seen: List[str] = []
+    parts = [os.getcwd()] + [p or os.getcwd() for p in sys.path if not p.endswith(".zip")]
+    parts += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    for p in parts:
+        if p not in seen:
+            seen.append(p)
+    return os.pathsep.join(seen)
 
 
 def runs_areal_module(argv: Optional[List[str]]) -> bool:

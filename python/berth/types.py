@@ -359,6 +359,9 @@ def _spec_map(spec: SchedulingSpec, where: str, role: str, launcher: bool = Fals
             raise WorkerCreationError(
                 role, f"{where}.env_vars: {k!r}: {v!r}: names and values must be strings")
         env[k] = v
+    if "PYTHONPATH" not in env and compat.runs_areal_module(argv):
+        # As AReaL: the worker imports what the controller can (spec env_vars win).
+        env["PYTHONPATH"] = compat.areal_pythonpath()
     m: Dict[str, Any] = {
         "cpu": _number(spec.cpu, where + ".cpu", role),
         "gpu": _number(spec.gpu, where + ".gpu", role),

@@ -1,5 +1,8 @@
-"""Run as a program by test_engine_rpc.py with the stand-in `areal` importable: a controller
-whose payloads go through AReaL's serializer (the stand-in's). Prints one JSON line."""
+"""Run as a program by test_engine_rpc.py: `areal_serializer_client.py STANDIN_DIR`, a
+controller that puts the stand-in `areal` on its sys.path (not on PYTHONPATH): its payloads go
+through AReaL's serializer (the stand-in's), and its workers find the stand-in through the
+PYTHONPATH berth gives them, as AReaL's (cwd and the controller's sys.path). Prints one JSON
+line."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import json
 import sys
 import tempfile
 
-import berth
+sys.path.insert(0, sys.argv[1])
+
+import berth  # noqa: E402
 
 with tempfile.TemporaryDirectory() as tmp, \
         berth.Scheduler(gpus=0, cpu=2, mem=2, log_dir=tmp, grace=1.0) as s:

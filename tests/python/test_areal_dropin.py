@@ -5,6 +5,7 @@ issue 16 (signatures, properties, duck typing, default command, exact ports, for
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
@@ -239,7 +240,11 @@ def test_a_mapping_is_a_job_too():
                         "scheduling_strategy": {"type": "separation"}})
     sp = m["scheduling_spec"]
     assert (m["name"], m["replicas"], sp["cpu"], sp["mem"], sp["gpu"]) == ("r", 2, 2, 4, 1)
-    assert sp["ports"] == ["http", "master"] and sp["env_vars"] == {"A": "b"}
+    assert sp["ports"] == ["http", "master"] and sp["env_vars"]["A"] == "b"
+    # AReaL's PYTHONPATH for its workers: the cwd, the controller's sys.path, its PYTHONPATH.
+    path = sp["env_vars"]["PYTHONPATH"].split(os.pathsep)
+    assert path[0] == os.getcwd()
+    assert {p for p in sys.path if p and not p.endswith(".zip")} <= set(path)
     assert "areal.infra.rpc.rpc_server" in sp["cmd"]
     assert m["readiness"] == {"http": {"port": "http", "path": "/health"}}
     with pytest.raises(TypeError, match="lacks the field"):

@@ -184,10 +184,11 @@ def test_json_payloads_without_areal(rpc):
 
 
 def test_areals_serializer_when_areal_is_importable(pythonpath):
-    # A controller with `areal` importable (the stand-in's, on PYTHONPATH): both ends use
-    # its serializer, so a tuple arrives as a tuple.
-    r = subprocess.run([PYTHON, str(Path(__file__).with_name("areal_serializer_client.py"))],
-                       env=child_env(pythonpath + os.pathsep + STANDIN),
+    # A controller with `areal` importable (the stand-in's, on its sys.path): both ends use
+    # its serializer, so a tuple arrives as a tuple; its workers import it through the
+    # PYTHONPATH berth gives them, as AReaL's.
+    r = subprocess.run([PYTHON, str(Path(__file__).with_name("areal_serializer_client.py")),
+                        STANDIN], env=child_env(pythonpath),
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     got = json.loads(r.stdout.strip().splitlines()[-1])
