@@ -12,9 +12,13 @@ so that neither always runs first):
     berth   Scheduler.call_engine("w/0", "echo", None, *args)
     bare    http.client.HTTPConnection (keep-alive, as berth's) POST /call with the same JSON
             body, json.loads of the answer, its "result"
-Output, one line per client and one for the ratio (medians over the rounds):
-    client=<berth|bare> median_us=<per call> rounds=<R> calls=<N>
+    bare1   the same with headers and body sent in one write, as berth's connection does
+            (plain http.client writes them separately): berth against it is the cost of
+            berth's layer alone
+Output, one line per client and the ratios (medians over the rounds):
+    client=<berth|bare|bare1> median_us=<per call> rounds=<R> calls=<N>
     ratio=<berth / bare>
+    ratio_one_write=<berth / bare1>
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ from pathlib import Path
 import berth
 
 STANDIN = str(Path(__file__).resolve().parents[1] / "tests" / "python" / "areal_standin")
+
+
+class OneWrite(http.client.HTTPConnection):
+    def _send_output(self, message_body=None, encode_chunked=False):
+        if isinstance(message_body, bytes):
+            self._buffer.extend((b"", b""))
+            msg = b"\r\n".join(self._buffer) + message_body
+            del self._buffer[:]
+            self.send(msg)
+            return
+        super()._send_output(message_body, encode_chunked)
 
 
 def time_berth(s: berth.Scheduler, calls: int, args: list) -> float:
@@ -69,20 +84,25 @@ def main() -> int:
             cpu=1, mem=1, env_vars={"PYTHONPATH": STANDIN})]))
         w = s.get_workers("w")[0]
         asyncio.run(s.create_engine(w.id, "standin_engine.EchoEngine"))
-        conn = http.client.HTTPConnection(w.ip, int(w.worker_ports[0]), timeout=60)
-        time_berth(s, 50, args)  # warm both up
+        port = int(w.worker_ports[0])
+        conn = http.client.HTTPConnection(w.ip, port, timeout=60)
+        conn1 = OneWrite(w.ip, port, timeout=60)
+        time_berth(s, 50, args)  # warm them up
         time_bare(conn, 50, args)
-        ours, bare = [], []
+        time_bare(conn1, 50, args)
+        runs = {"berth": [], "bare": [], "bare1": []}
+        order = list(runs)
         for r in range(a.rounds):
-            order = [("berth", ours), ("bare", bare)]
-            for name, out in (order if r % 2 == 0 else order[::-1]):
-                out.append(time_berth(s, a.calls, args) if name == "berth"
-                           else time_bare(conn, a.calls, args))
+            for name in order[r % 3:] + order[:r % 3]:  # each goes first in turn
+                runs[name].append(time_berth(s, a.calls, args) if name == "berth" else
+                                  time_bare(conn if name == "bare" else conn1, a.calls, args))
         conn.close()
-    mb, mr = statistics.median(ours), statistics.median(bare)
-    print(f"client=berth median_us={mb * 1e6:.1f} rounds={a.rounds} calls={a.calls}")
-    print(f"client=bare median_us={mr * 1e6:.1f} rounds={a.rounds} calls={a.calls}")
-    print(f"ratio={mb / mr:.3f}")
+        conn1.close()
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    for name in order:
+        print(f"client={name} median_us={med[name] * 1e6:.1f} rounds={a.rounds} calls={a.calls}")
+    print(f"ratio={med['berth'] / med['bare']:.3f}")
+    print(f"ratio_one_write={med['berth'] / med['bare1']:.3f}")
     return 0
 
 

@@ -70,6 +70,20 @@ def serializer() -> str:
     return _codec()[0]
 
 
+class _Connection(http.client.HTTPConnection):
+    """http.client's connection, sending a request's headers and body in one write (it sends
+    them in two: a syscall, and a small segment, more per call)."""
+
+    def _send_output(self, message_body=None, encode_chunked=False):
+        if isinstance(message_body, bytes) and not encode_chunked:
+            self._buffer.extend((b"", b""))
+            msg = b"\r\n".join(self._buffer) + message_body
+            del self._buffer[:]
+            self.send(msg)
+            return
+        super()._send_output(message_body, encode_chunked)
+
+
 class _Retry(Exception):
     """One attempt failed in a way AReaL retries (503, another status, no connection,
     timeout); `connection` says whether the worker may have died."""
@@ -116,7 +130,7 @@ class EngineRPC:
             pool = self._local.pool = {}
         c = pool.get((host, port))
         if c is None:
-            c = pool[(host, port)] = http.client.HTTPConnection(host, port, timeout=timeout)
+            c = pool[(host, port)] = _Connection(host, port, timeout=timeout)
         if c.timeout != timeout:  # settimeout is a syscall: only when it changes
             c.timeout = timeout
             if c.sock is not None:

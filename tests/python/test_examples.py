@@ -46,4 +46,6 @@ def test_engine_rpc_overhead_bench(repo, pythonpath):
     lines = r.stdout.strip().splitlines()
     assert re.fullmatch(r"client=berth median_us=[0-9.]+ rounds=2 calls=20", lines[0]), lines
     assert re.fullmatch(r"client=bare median_us=[0-9.]+ rounds=2 calls=20", lines[1]), lines
-    assert float(re.fullmatch(r"ratio=([0-9.]+)", lines[2]).group(1)) > 0
+    assert re.fullmatch(r"client=bare1 median_us=[0-9.]+ rounds=2 calls=20", lines[2]), lines
+    assert float(re.fullmatch(r"ratio=([0-9.]+)", lines[3]).group(1)) > 0
+    assert float(re.fullmatch(r"ratio_one_write=([0-9.]+)", lines[4]).group(1)) > 0
