@@ -23,13 +23,15 @@ None). `serializer()` says which is used.
 
 The HTTP client is http.client: a persistent (keep-alive) connection per worker and thread,
 every socket operation bounded by the call's timeout; it releases the GIL while it waits, so
-other threads run. The async methods run each attempt in the event loop's default executor
-and sleep between attempts with asyncio.sleep.
+other threads run. The async methods run each attempt in a thread of berth's pool (one per call in
+flight, up to MAX_ASYNC_CALLS = 512: the loop's default executor, cpus + 4 threads, would
+queue a controller's calls to many workers) and sleep between attempts with asyncio.sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import http.client
 import json
@@ -49,6 +51,9 @@ CREATE_ENGINE_TIMEOUT = 300.0  # AReaL's
 CONFIGURE_TIMEOUT = 300.0
 SET_ENV_TIMEOUT = 30.0
 LOG_TAIL_LINES = 50
+# Threads for the async methods: one per call in flight (made on demand), so that a controller
+# can have a call on each of many workers at once (the loop's default executor has cpus+4).
+MAX_ASYNC_CALLS = 512
 _DEAD = ("exited", "failed")
 
 
@@ -121,6 +126,22 @@ class EngineRPC:
     def __init__(self, scheduler: Any) -> None:
         self._sched = scheduler
         self._local = threading.local()
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._executor_lock = threading.Lock()
+
+    def executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=MAX_ASYNC_CALLS, thread_name_prefix="berth-rpc")
+            return self._executor
+
+    def close(self) -> None:
+        """Stops the async methods' threads (calls in flight finish first)."""
+        with self._executor_lock:
+            ex, self._executor = self._executor, None
+        if ex is not None:
+            ex.shutdown(wait=False, cancel_futures=True)
 
     # --- transport ------------------------------------------------------------------------
 
@@ -344,9 +365,9 @@ class EngineRPC:
         for attempt in range(1, max_retries + 1):
             try:
                 return await loop.run_in_executor(
-                    None, self.attempt, worker_id, method, payload, http_timeout, attempt)
+                    self.executor(), self.attempt, worker_id, method, payload, http_timeout, attempt)
             except _Retry as r:
-                await loop.run_in_executor(None, self.after_failure, worker_id, method, r,
+                await loop.run_in_executor(self.executor(), self.after_failure, worker_id, method, r,
                                            attempt, max_retries)
             await asyncio.sleep(retry_delay * 2 ** (attempt - 1))
         raise AssertionError("unreachable")
@@ -407,7 +428,7 @@ class EngineCalls:
         RPCConnectionError (the worker runs but does not answer)."""
         rpc = self._engine_rpc()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(
+        return await loop.run_in_executor(rpc.executor(), functools.partial(
             rpc.create_engine, worker_id, engine, engine_name, args, kwargs))
 
     async def set_worker_env(self, worker_id: str, env: Dict[str, str]) -> None:
@@ -416,7 +437,7 @@ class EngineCalls:
         SchedulerError (the worker refused it), TypeError (env not a dict)."""
         rpc = self._engine_rpc()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, rpc.set_worker_env, worker_id, env)
+        await loop.run_in_executor(rpc.executor(), rpc.set_worker_env, worker_id, env)
 
     def call_engine(self, worker_id: str, method: str, engine_name: Optional[str] = None,
                     *args: Any, rpc_meta: Optional[Dict[str, Any]] = None,
@@ -436,7 +457,7 @@ class EngineCalls:
                                 rpc_meta: Optional[Dict[str, Any]] = None,
                                 http_timeout: float = 7200.0, max_retries: int = 3,
                                 retry_delay: float = 1.0, **kwargs: Any) -> Any:
-        """call_engine for asyncio: each attempt runs in the loop's default executor."""
+        """call_engine for asyncio: each attempt runs in a thread of its own (a pool of up to MAX_ASYNC_CALLS)."""
         return await self._engine_rpc().async_call(worker_id, method, engine_name, args, kwargs,
                                                    http_timeout, max_retries, retry_delay,
                                                    rpc_meta)

@@ -559,6 +559,8 @@ class Scheduler(EngineCalls):
                 raise from_core(e, "close", "*") from None
             finally:
                 self._timeouts.clear()
+                if self._rpc is not None:
+                    self._rpc.close()
 
     def __enter__(self) -> "Scheduler":
         return self

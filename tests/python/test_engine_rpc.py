@@ -210,3 +210,21 @@ def test_set_env_timeout_and_a_worker_that_does_not_listen(rpc, monkeypatch):
     assert (e.value.host, e.value.port) == (w.ip, int(w.worker_ports[0]))
     with pytest.raises(berth.RPCConnectionError):
         asyncio.run(rpc.set_worker_env("mute/0", {"A": "b"}))
+
+
+def test_async_calls_to_many_workers_all_run_at_once(tmp_path):
+    # More workers than the loop's default executor has threads (cpus + 4).
+    n = (os.cpu_count() or 1) + 6
+    with berth.Scheduler(gpus=0, cpu=n, mem=2 * n, log_dir=tmp_path, grace=1.0) as s:
+        s.create_workers(Job(role="r", replicas=n, tasks=[rpc_spec(cpu=0.5, mem=0.5)]))
+        ids = [w.id for w in s.get_workers("r")]
+
+        async def all_of_them():
+            await asyncio.gather(*(s.create_engine(i, ECHO) for i in ids))
+            t = time.monotonic()
+            got = await asyncio.gather(*(s.async_call_engine(i, "sleep", None, 0.5)
+                                         for i in ids))
+            return got, time.monotonic() - t
+
+        got, took = asyncio.run(all_of_them())
+    assert got == [0.5] * n and took < 0.95, f"{n} calls of 0.5 s took {took:.2f} s"
