@@ -104,8 +104,8 @@ def plan(jobs: Union[Job, Sequence[Job]], cluster: Cluster = None, gpus: Optiona
     WorkerCreationError for invalid jobs, ValueError for a bad strategy type. AReaL has no
     dry run.
     """
-    if isinstance(jobs, Job):
-        jobs = [jobs]
+    if not isinstance(jobs, (list, tuple)):
+        jobs = [jobs]  # one Job (berth's or AReaL's)
     declared = _declared(gpus, cpu, mem)
     if cluster is not None and declared:
         raise ValueError("give either cluster or gpus/cpu/mem, not both")
@@ -517,8 +517,8 @@ class Scheduler(EngineCalls):
 
     def plan(self, jobs: Union[Job, Sequence[Job]], name: str = "plan") -> Dict[str, Any]:
         """berth.plan of these jobs on this Scheduler's cluster, as if nothing ran on it yet."""
-        if isinstance(jobs, Job):
-            jobs = [jobs]
+        if not isinstance(jobs, (list, tuple)):
+            jobs = [jobs]  # one Job (berth's or AReaL's)
         core = _core_module()
         text = _dumps(_experiment(jobs, name, self._declared))
         try:

@@ -264,3 +264,9 @@ def test_sync_calls_from_threads_run_side_by_side(areal_sched):
     for th in threads:
         th.join(10)
     assert got == [0.5, 0.5] and time.monotonic() - t < 0.95  # the GIL was released
+
+
+def test_plan_takes_areal_jobs():
+    p = berth.plan(Job(role="actor", replicas=2, tasks=[rpc_spec(gpu=1)]), gpus=2, cpu=4, mem=8)
+    assert [w["id"] for w in p["workers"]] == ["actor/0", "actor/1"]
+    assert "areal.infra.rpc.rpc_server" in p["workers"][0]["argv"]
