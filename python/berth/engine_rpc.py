@@ -137,7 +137,7 @@ class EngineRPC:
             return self._executor
 
     def close(self) -> None:
-        """Stops the async methods' threads (calls in flight finish first)."""
+        """Stops the async methods' threads (without waiting for calls in flight)."""
         with self._executor_lock:
             ex, self._executor = self._executor, None
         if ex is not None:
@@ -181,7 +181,7 @@ class EngineRPC:
                 return r.status, data
             except socket.timeout:
                 self._drop(host, port)
-                raise _Retry(f"no answer within {timeout} s (http_timeout)", False) from None
+                raise _Retry(f"no answer within {timeout} s", False) from None
             except (ConnectionError, http.client.HTTPException, OSError) as e:
                 self._drop(host, port)
                 # A kept-alive connection the server has closed meanwhile: once more, fresh.
