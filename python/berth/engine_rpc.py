@@ -35,6 +35,7 @@ import concurrent.futures
 import functools
 import http.client
 import json
+import logging
 import os
 import socket
 import threading
@@ -46,6 +47,8 @@ from .errors import (EngineCallError, EngineCreationError, EngineImportError,
                      WorkerFailedError, WorkerNotFoundError)
 
 __all__ = ["EngineCalls", "EngineRPC", "serializer", "CREATE_ENGINE_TIMEOUT", "SET_ENV_TIMEOUT"]
+
+logger = logging.getLogger("berth")
 
 CREATE_ENGINE_TIMEOUT = 300.0  # AReaL's
 CONFIGURE_TIMEOUT = 300.0
@@ -341,6 +344,8 @@ class EngineRPC:
         self.check_alive(worker_id, settle=0.5 if r.connection else 0.0)
         if attempt >= max_retries:
             raise EngineCallError(worker_id, method, r.reason, attempt)
+        logger.warning("call_engine(%r, %r): attempt %d/%d failed (%s); retrying", worker_id,
+                       method, attempt, max_retries, r.reason)
 
     def call(self, worker_id: str, method: str, engine_name: Optional[str],
              args: Tuple[Any, ...], kwargs: Dict[str, Any], http_timeout: float,

@@ -107,11 +107,13 @@ def test_503_is_retried_with_exponential_backoff(rpc, monkeypatch):
     assert "HTTP 503" in str(e.value) and [s for s in slept if s >= 0.05] == [0.05, 0.1]
 
 
-def test_async_503_retry(rpc):
+def test_async_503_retry(rpc, caplog):
+    caplog.set_level("WARNING", logger="berth")
     set_mode(rpc.get_workers("actor")[1], "503", 1)
     t = time.monotonic()
     got = asyncio.run(rpc.async_call_engine("actor/1", "echo", None, 2, retry_delay=0.2))
     assert got == {"args": [2], "kwargs": {}} and time.monotonic() - t >= 0.2
+    assert "call_engine('actor/1', 'echo'): attempt 1/3 failed (HTTP 503" in caplog.text
 
 
 def test_a_hang_is_bounded_by_http_timeout(rpc):
