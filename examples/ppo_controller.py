@@ -1,26 +1,30 @@
 #!/usr/bin/env python3
-"""An example controller: does to its workers what AReaL's PPO trainer does, with berth.
+"""An example controller: does to its workers what AReaL's PPO trainer does, with berth as the
+scheduler, engine calls included.
 
-    PYTHONPATH=build/python /usr/bin/python3 examples/ppo_controller.py \
-        [--demo-worker build/berth-demo-worker]
+    PYTHONPATH=build/python /usr/bin/python3 examples/ppo_controller.py \\
+        [--areal-path tests/python/areal_standin] [--steps 3]
 
-On a declared cluster of two emulated nodes (2 x 8 GPUs; every process runs on this machine
-and touches no GPU, the demo worker only serves HTTP), it
+The workers run AReaL's RPC server (a SchedulingSpec with no cmd: `python -m
+areal.infra.rpc.rpc_server` with LocalScheduler's arguments). Without AReaL installed, the
+stand-in of it that berth's tests ship (tests/python/areal_standin: the same command line and
+endpoints, and toy engines) is put on the workers' PYTHONPATH; --areal-path names another
+directory (e.g. an AReaL checkout) and --train-engine / --infer-engine other engine classes.
+Every process runs on this machine, with 8 declared GPUs and no GPU touched.
 
-  1. creates the rollout instances, as AReaL's RolloutController does: "rollout-big", one
-     instance of tp=4 x pp=3 = 12 GPUs, more than a node has, placed `deferred` (one process
-     per node: NNODES, NODE_RANK, the head's address and rendezvous port), and "rollout", two
-     separate instances of 1 GPU;
-  2. creates the training role "actor" (2 ranks, 1 GPU each, `shared`), as AReaL's
-     TrainController does, and takes MASTER_ADDR / MASTER_PORT from rank 0's Worker (ip,
-     worker_ports[1]), exactly as TrainController does;
-  3. creates the reference model "ref", colocated on the actor with fork=True (declared to the
-     Scheduler up front, so that its CPUs and memory are reserved in the actor's bundles);
-  4. forks a proxy next to each rollout instance (fork_workers, as RolloutController.start_proxy);
-  5. checks, by asking every worker over HTTP for the environment it actually got (the demo
-     worker's GET /env), that ranks, MASTER_ADDR/PORT, node ranks and GPUs agree with the
-     Worker objects;
-  6. tears down in AReaL's order: forks and colocated roles before their targets.
+As PPOTrainer with its RolloutController and TrainController, it
+  1. creates "rollout" (2 instances, 1 GPU each), creates an inference engine on each server
+     (create_engine) and forks a proxy next to each (fork_workers with AReaL's proxy module);
+  2. creates "actor" (2 ranks, 1 GPU each), gives each rank RANK, WORLD_SIZE, MASTER_ADDR and
+     MASTER_PORT (rank 0's ip and worker_ports[1]) with set_worker_env, creates its train
+     engine and checks what each rank sees;
+  3. creates "ref", colocated on the actor (fork: same GPUs, no resources of its own), and its
+     engine;
+  4. runs --steps PPO steps: generate on every rollout server at once (async_call_engine),
+     reference log-probs (call_engine on ref), a train step on each actor rank with its share
+     of the batch, then the new weights' version to every rollout server;
+  5. tears down as AReaL does: the proxies, ref, the actor (reverse_order=True: rank 0, the
+     TCPStore owner, last), the rollout servers.
 
 It prints what it does and exits 1 on any mismatch (2 on a berth error).
 """
@@ -28,40 +32,17 @@ It prints what it does and exits 1 on any mismatch (2 on a berth error).
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import os
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import berth
 
-CLUSTER = {
-    "nodes": [
-        {"name": f"node{i}", "resources": {"CPU": 32, "GPU": 8, "memory": 64 << 30}}
-        for i in range(2)
-    ]
-}
-
-
-def default_demo_worker() -> str:
-    env = os.environ.get("BERTH_DEMO_WORKER")
-    if env:
-        return env
-    return str(Path(__file__).resolve().parents[1] / "build" / "berth-demo-worker")
-
-
-def get_json(ip: str, port: str, path: str) -> dict:
-    deadline = time.monotonic() + 5
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://{ip}:{port}{path}", timeout=2) as r:
-                return json.loads(r.read().decode("utf-8"))
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+REPO = Path(__file__).resolve().parents[1]
+STANDIN = REPO / "tests" / "python" / "areal_standin"
+PROXY_MODULE = "areal.experimental.openai.proxy.proxy_rollout_server"
+PROMPTS = ["1+1=", "capital of France?", "sort [3,1,2]", "2*3=", "hello", "prime after 7?"]
 
 
 def running(pid: int) -> bool:
@@ -85,112 +66,105 @@ class Checker:
             print(f"  MISMATCH {what}: got {got!r}, want {want!r}")
 
 
+def spec(areal_path: str, gpu: int, placement: str = "shared") -> berth.SchedulingSpec:
+    # AReaL's fields only; cmd None is AReaL's RPC server.
+    return berth.SchedulingSpec(cpu=1, gpu=gpu, mem=2, env_vars={"PYTHONPATH": areal_path},
+                                ray_placement_strategy=placement)
+
+
+async def rollout_step(s: berth.Scheduler, servers, prompts):
+    """Generation on every rollout server at once, as RolloutController dispatches."""
+    shards = [prompts[i::len(servers)] for i in range(len(servers))]
+    outs = await asyncio.gather(*(s.async_call_engine(w.id, "generate", None, shard)
+                                  for w, shard in zip(servers, shards)))
+    return [o for out in outs for o in out]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--demo-worker", default=default_demo_worker(),
-                    help="path of berth-demo-worker (default: $BERTH_DEMO_WORKER or "
-                         "build/berth-demo-worker)")
+    ap.add_argument("--areal-path", default=str(STANDIN),
+                    help="directory with the `areal` package for the workers (default: the "
+                         "stand-in in tests/python/areal_standin)")
+    ap.add_argument("--train-engine", default="standin_engine.EchoEngine")
+    ap.add_argument("--infer-engine", default="standin_engine.EchoEngine")
+    ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--log-dir", default=None, help="workers' logs (default: ./berth-runs/...)")
     args = ap.parse_args()
-    demo = os.path.abspath(args.demo_worker)
-    if not os.access(demo, os.X_OK):
-        print(f"error: {demo} is not an executable berth-demo-worker; build it or pass "
-              "--demo-worker", file=sys.stderr)
-        return 2
-
-    def spec(cpu, gpu, mem, strategy="shared"):
-        return berth.SchedulingSpec(cpu=cpu, gpu=gpu, mem=mem, cmd=[demo],
-                                    ray_placement_strategy=strategy)
-
-    health = "http:http/health"
-    rollout_big = berth.Job(role="rollout-big", replicas=1, instance=(4, 3), readiness=health,
-                            tasks=[spec(1, 1, 1, "deferred")], startup_timeout=20)
-    rollout = berth.Job(role="rollout", replicas=2, instance=(1, 1), readiness=health,
-                        tasks=[spec(1, 1, 1, "separate")], startup_timeout=20)
-    actor = berth.Job(role="actor", replicas=2, readiness=health, tasks=[spec(2, 1, 2)],
-                      startup_timeout=20)
-    ref = berth.Job(role="ref", replicas=2, readiness=health, tasks=[spec(1, 0, 1)],
-                    scheduling_strategy=berth.SchedulingStrategy(type="colocation",
-                                                                 target="actor", fork=True),
-                    startup_timeout=20)
+    areal_path = os.path.abspath(args.areal_path)
     c = Checker()
-    with berth.Scheduler(cluster=CLUSTER, log_dir=args.log_dir, grace=2.0,
-                         expected_jobs=[ref]) as s:
-        print(f"cluster: 2 emulated nodes x 8 GPUs; logs in {s.log_dir}")
+    with berth.Scheduler(gpus=8, cpu=16, mem=32, log_dir=args.log_dir, grace=2.0,
+                         experiment_name="ppo-example", trial_name="trial0") as s:
+        print(f"this machine, declared 8 GPUs; n_gpus_per_node={s.n_gpus_per_node}; "
+              f"payloads: {berth.engine_rpc.serializer()}; logs in {s.log_dir}")
 
         # 1. Rollout first, as PPOTrainer initialises it before the actor.
-        ids = s.create_workers(rollout_big)
-        print(f"create_workers(rollout-big, tp=4 pp=3 deferred) -> {ids}")
-        big = s.get_workers("rollout-big")
-        c.eq("rollout-big processes", len(big), 2)
-        c.eq("rollout-big nodes", sorted(w.node for w in big), ["node0", "node1"])
-        c.eq("rollout-big GPUs", sorted(len(w.gpus) for w in big), [4, 8])
-        head = big[0]
-        for rank, w in enumerate(big):
-            env = get_json(w.ip, w.worker_ports[0], "/env")
-            c.eq(f"{w.id} NNODES", env.get("NNODES"), "2")
-            c.eq(f"{w.id} NODE_RANK", env.get("NODE_RANK"), str(rank))
-            c.eq(f"{w.id} head address", env.get("BERTH_HEAD_ADDR"), head.ip)
-            c.eq(f"{w.id} head port", env.get("BERTH_HEAD_PORT"), str(head.ports["rendezvous"]))
-            c.eq(f"{w.id} tp x pp", (env.get("BERTH_TP"), env.get("BERTH_PP")), ("4", "3"))
-            c.eq(f"{w.id} CUDA_VISIBLE_DEVICES", env.get("CUDA_VISIBLE_DEVICES"),
-                 ",".join(map(str, w.gpus)))
-            print(f"  {w.id}: node {w.node} GPUs {w.gpus} NODE_RANK {env.get('NODE_RANK')}")
-
-        ids = s.create_workers(rollout)
-        print(f"create_workers(rollout, 2 separate instances) -> {ids}")
+        ids = s.create_workers(berth.Job(role="rollout", replicas=2,
+                                         tasks=[spec(areal_path, 1, "separate")]))
         servers = s.get_workers("rollout")
+        print(f"create_workers(rollout) -> {ids}")
         for w in servers:
-            addr = f"http://{w.ip}:{w.worker_ports[0]}"  # what RolloutController uses
-            c.eq(f"{w.id} /health at {addr}",
-                 get_json(w.ip, w.worker_ports[0], "/health").get("id"), w.id)
-            print(f"  {w.id}: {addr} node {w.node} GPUs {w.gpus}")
-
-        # 2. The training role; MASTER_ADDR/PORT as TrainController takes them.
-        ids = s.create_workers(actor)
-        print(f"create_workers(actor, 2 ranks shared) -> {ids}")
-        ranks = s.get_workers("actor")
-        master_addr, master_port = ranks[0].ip, ranks[0].worker_ports[1]
-        print(f"  MASTER_ADDR={master_addr} MASTER_PORT={master_port} (rank 0's ip, "
-              "worker_ports[1])")
-        for i, w in enumerate(ranks):
-            env = get_json(w.ip, w.worker_ports[0], "/env")
-            c.eq(f"{w.id} RANK", env.get("RANK"), str(i))
-            c.eq(f"{w.id} WORLD_SIZE", env.get("WORLD_SIZE"), "2")
-            c.eq(f"{w.id} MASTER_ADDR", env.get("MASTER_ADDR"), master_addr)
-            c.eq(f"{w.id} MASTER_PORT", env.get("MASTER_PORT"), master_port)
-            print(f"  {w.id}: node {w.node} GPU {w.gpus} RANK {env.get('RANK')}")
-
-        # 3. The reference model on the actor's GPUs.
-        ids = s.create_workers(ref)
-        print(f"create_workers(ref, colocated on actor, fork) -> {ids}")
-        for a, r in zip(ranks, s.get_workers("ref")):
-            env = get_json(r.ip, r.worker_ports[0], "/env")
-            c.eq(f"{r.id} fork_of", r.fork_of, a.id)
-            c.eq(f"{r.id} node", r.node, a.node)
-            c.eq(f"{r.id} CUDA_VISIBLE_DEVICES", env.get("CUDA_VISIBLE_DEVICES"),
-                 a.env["CUDA_VISIBLE_DEVICES"])
-            print(f"  {r.id}: next to {a.id} on {r.node}, GPU {r.gpus}")
-
-        # 4. A proxy next to each rollout server.
-        ids = s.fork_workers("proxy-rollout", "rollout")
-        print(f"fork_workers(proxy-rollout, rollout) -> {ids}")
+            asyncio.run(s.create_engine(w.id, args.infer_engine, None, model="toy-rollout"))
+            print(f"  {w.id}: http://{w.ip}:{w.worker_ports[0]} GPUs {w.gpus}, engine created")
+        ids = s.fork_workers("proxy-rollout", "rollout", PROXY_MODULE)
+        print(f"fork_workers(proxy-rollout, rollout, {PROXY_MODULE}) -> {ids}")
         for srv, p in zip(servers, s.get_workers("proxy-rollout")):
             c.eq(f"{p.id} GPUs", p.gpus, srv.gpus)
-            c.eq(f"{p.id} /health", get_json(p.ip, p.worker_ports[0], "/health").get("id"), p.id)
+            c.eq(f"{p.id} fork_of", p.fork_of, srv.id)
 
-        for warning in s.warnings():
-            print(f"  warning: {warning}")
+        # 2. The training role; MASTER_ADDR/PORT as TrainController takes them.
+        ids = s.create_workers(berth.Job(role="actor", replicas=2, tasks=[spec(areal_path, 1)]))
+        ranks = s.get_workers("actor")
+        master_addr, master_port = ranks[0].ip, ranks[0].worker_ports[1]
+        print(f"create_workers(actor) -> {ids}; MASTER_ADDR={master_addr} "
+              f"MASTER_PORT={master_port}")
+        for i, w in enumerate(ranks):
+            env = {"RANK": str(i), "WORLD_SIZE": str(len(ranks)), "MASTER_ADDR": master_addr,
+                   "MASTER_PORT": master_port, "LOCAL_RANK": "0"}
+            asyncio.run(s.set_worker_env(w.id, env))
+            asyncio.run(s.create_engine(w.id, args.train_engine, None, model="toy-actor"))
+            for k, v in env.items():
+                c.eq(f"{w.id} {k}", s.call_engine(w.id, "getenv", None, k), v)
+            c.eq(f"{w.id} CUDA_VISIBLE_DEVICES", s.call_engine(w.id, "getenv", None,
+                                                               "CUDA_VISIBLE_DEVICES"),
+                 ",".join(map(str, w.gpus)))
 
-        # 6. Teardown: what is colocated goes before its target.
-        for role in ["proxy-rollout", "ref", "actor", "rollout", "rollout-big"]:
+        # 3. The reference model on the actor's GPUs (AReaL's fork spec: no own resources).
+        ids = s.create_workers(berth.Job(
+            role="ref", replicas=2, tasks=[spec(areal_path, 1)],
+            scheduling_strategy=berth.SchedulingStrategy(type="colocation", target="actor")))
+        refs = s.get_workers("ref")
+        print(f"create_workers(ref, colocated on actor) -> {ids}")
+        for a, r in zip(ranks, refs):
+            asyncio.run(s.create_engine(r.id, args.train_engine, None, model="toy-ref"))
+            c.eq(f"{r.id} GPUs", r.gpus, a.gpus)
+
+        # 4. PPO steps.
+        for step in range(1, args.steps + 1):
+            samples = asyncio.run(rollout_step(s, servers, PROMPTS))
+            batch = {"completions": [x["completion"] for x in samples],
+                     "rewards": [x["reward"] for x in samples]}
+            logp = s.call_engine(refs[0].id, "compute_logp", None, batch)
+            c.eq(f"step {step} ref logp count", len(logp), len(PROMPTS))
+            stats = [s.call_engine(w.id, "train_batch", None,
+                                   {"rewards": batch["rewards"][i::len(ranks)]})
+                     for i, w in enumerate(ranks)]
+            c.eq(f"step {step} samples trained", sum(x["n"] for x in stats), len(PROMPTS))
+            for w in servers:  # the new weights' version, as update_weights
+                s.call_engine(w.id, "set_version", None, step)
+            versions = [s.call_engine(w.id, "get_version") for w in servers]
+            c.eq(f"step {step} rollout versions", versions, [step] * len(servers))
+            print(f"  step {step}: {len(samples)} samples, loss "
+                  f"{sum(x['loss'] for x in stats) / len(stats):.3f}, version {versions[0]}")
+
+        # 5. Teardown, AReaL's order.
+        for role, kw in (("proxy-rollout", {}), ("ref", {}), ("actor", {"reverse_order": True}),
+                         ("rollout", {})):
             pids = [w.pid for w in s.get_workers(role)]
-            s.delete_workers(role)
+            s.delete_workers(role, **kw)
             c.eq(f"{role} processes left after delete_workers",
                  [p for p in pids if running(p)], [])
             print(f"delete_workers({role}) stopped {len(pids)} process(es)")
         c.eq("roles left", s.roles(), [])
-        c.eq("workers left", len(s.workers()), 0)
 
     if c.failures:
         print(f"FAILED: {len(c.failures)} of {c.checks} checks")

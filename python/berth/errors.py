@@ -31,6 +31,10 @@ Which exception for which code (see Scheduler's methods for where each is raised
     timeout                  WorkerTimeoutError
     backend, internal        SchedulerError
 
+The engine calls (engine_rpc.py) raise AReaL's EngineCreationError, EngineImportError,
+EngineCallError, RPCConnectionError, and WorkerFailedError / WorkerNotFoundError for a worker
+that has exited / does not exist.
+
 Differences from AReaL: AReaL's messages stop at the reason; berth adds its explanation, and
 the attributes above. PortAllocationError and GPUAllocationError exist for code that catches
 them, but berth never raises them: a placement that does not fit (GPUs, CPUs, memory, ports)
@@ -52,6 +56,10 @@ __all__ = [
     "PortAllocationError",
     "GPUAllocationError",
     "PlacementError",
+    "EngineCreationError",
+    "EngineCallError",
+    "RPCConnectionError",
+    "EngineImportError",
 ]
 
 
@@ -107,8 +115,9 @@ class WorkerCreationError(SchedulerError):
 
 
 class WorkerConfigurationError(SchedulerError):
-    """AReaL's WorkerConfigurationError(worker_key, reason, details); berth configures no
-    engines, so it never raises it. Here for code that catches it."""
+    """A worker's RPC server refused its configuration (AReaL: WorkerConfigurationError(
+    worker_key, reason, details)): create_workers with an exp_config POSTs /configure to each
+    new AReaL RPC server, as AReaL's LocalScheduler; on a failure the role is deleted again."""
 
     def __init__(self, worker_key: str, reason: str, details: str = "", **kw: Any) -> None:
         self.worker_key = worker_key
@@ -135,7 +144,7 @@ class WorkerFailedError(SchedulerError):
         shown = kw.pop("shown_stderr", stderr)
         message = f"Worker '{worker_id}' failed with exit code {exit_code}"
         if shown:
-            message += f"\nStderr: {shown}"
+            message += f"\nStderr output:\n{shown}"
         kw.setdefault("worker", worker_id)
         kw.setdefault("log_tail", stderr or None)
         super().__init__(_with_explanation(message, kw.get("explanation")), **kw)
@@ -168,7 +177,8 @@ class WorkerTimeoutError(SchedulerError):
         self.worker_key = worker_key
         self.timeout = timeout
         super().__init__(_with_explanation(
-            f"Worker '{worker_key}' timed out after {timeout} seconds", kw.get("explanation")),
+            f"Timeout waiting for worker '{worker_key}' (waited {timeout}s)",
+            kw.get("explanation")),
             **kw)
 
 
@@ -177,7 +187,7 @@ class PortAllocationError(SchedulerError):
 
     def __init__(self, reason: str, **kw: Any) -> None:
         self.reason = reason
-        super().__init__(f"Port allocation failed: {reason}", **kw)
+        super().__init__(f"Failed to allocate ports: {reason}", **kw)
 
 
 class GPUAllocationError(SchedulerError):
@@ -185,7 +195,7 @@ class GPUAllocationError(SchedulerError):
 
     def __init__(self, reason: str, **kw: Any) -> None:
         self.reason = reason
-        super().__init__(f"GPU allocation failed: {reason}", **kw)
+        super().__init__(f"Failed to allocate GPU resources: {reason}", **kw)
 
 
 class PlacementError(WorkerCreationError):
@@ -197,6 +207,71 @@ class PlacementError(WorkerCreationError):
     placement engine explained it (None for "no free port"). Nothing was started.
     A subclass of WorkerCreationError, so AReaL-style `except WorkerCreationError` catches it.
     """
+
+
+class EngineCreationError(SchedulerError):
+    """create_engine failed on a worker (AReaL: EngineCreationError(worker_id, reason,
+    status_code=None)); "Failed to create engine on worker '<id>': <reason> (HTTP <code>)".
+    Raised at once for the worker's HTTP 400 (bad import path, duplicate engine name) and 500
+    (the engine's constructor raised); `reason` is the worker's `error` text."""
+
+    def __init__(self, worker_id: str, reason: str, status_code: Optional[int] = None,
+                 **kw: Any) -> None:
+        self.worker_id = worker_id
+        self.reason = reason
+        self.status_code = status_code
+        message = f"Failed to create engine on worker '{worker_id}': {reason}"
+        if status_code:
+            message += f" (HTTP {status_code})"
+        kw.setdefault("worker", worker_id)
+        super().__init__(_with_explanation(message, kw.get("explanation")), **kw)
+
+
+class EngineCallError(SchedulerError):
+    """An engine call failed (AReaL: EngineCallError(worker_id, method, reason, attempt=1));
+    "Failed to call method '<m>' on worker '<id>': <reason> (after <n> attempts)". Raised at
+    once for HTTP 400/404/500, and after max_retries for 503 and connection errors."""
+
+    def __init__(self, worker_id: str, method: str, reason: str, attempt: int = 1,
+                 **kw: Any) -> None:
+        self.worker_id = worker_id
+        self.method = method
+        self.reason = reason
+        self.attempt = attempt
+        message = f"Failed to call method '{method}' on worker '{worker_id}': {reason}"
+        if attempt > 1:
+            message += f" (after {attempt} attempts)"
+        kw.setdefault("worker", worker_id)
+        super().__init__(_with_explanation(message, kw.get("explanation")), **kw)
+
+
+class RPCConnectionError(SchedulerError):
+    """A worker's RPC server could not be reached (AReaL: RPCConnectionError(worker_id, host,
+    port, reason)); "Failed to connect to worker '<id>' at <host>:<port>: <reason>". Raised by
+    set_worker_env and create_engine when the worker runs but does not answer."""
+
+    def __init__(self, worker_id: str, host: str, port: int, reason: str, **kw: Any) -> None:
+        self.worker_id = worker_id
+        self.host = host
+        self.port = port
+        self.reason = reason
+        kw.setdefault("worker", worker_id)
+        super().__init__(_with_explanation(
+            f"Failed to connect to worker '{worker_id}' at {host}:{port}: {reason}",
+            kw.get("explanation")), **kw)
+
+
+class EngineImportError(SchedulerError):
+    """AReaL's EngineImportError(import_path, reason): "Failed to import engine '<path>':
+    <reason>". berth raises it before any request for an engine path that is not a string of
+    dotted names (the worker's failed import is an EngineCreationError with HTTP 400, as in
+    AReaL)."""
+
+    def __init__(self, import_path: str, reason: str, **kw: Any) -> None:
+        self.import_path = import_path
+        self.reason = reason
+        super().__init__(_with_explanation(
+            f"Failed to import engine '{import_path}': {reason}", kw.get("explanation")), **kw)
 
 
 # --- from _core.Error -----------------------------------------------------------------------

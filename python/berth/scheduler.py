@@ -11,13 +11,15 @@ import atexit
 import json
 import logging
 import os
-import shlex
 import threading
 import time
 import weakref
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
-from .errors import SchedulerError, from_core
+from . import compat
+from .config import areal_options, detected_gpus
+from .engine_rpc import EngineCalls, EngineRPC
+from .errors import SchedulerError, WorkerCreationError, WorkerNotFoundError, from_core
 from .types import Job, Worker, role_map
 
 try:
@@ -77,14 +79,6 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
-def _split_command(command: Union[None, str, Sequence[str]]) -> List[str]:
-    if command is None:
-        return []
-    if isinstance(command, str):
-        return shlex.split(command)
-    return [str(a) for a in command]
-
-
 def _experiment(jobs: Iterable[Job], name: str, declared: Dict[str, Any]) -> Dict[str, Any]:
     e: Dict[str, Any] = {"name": name}
     if declared:
@@ -110,8 +104,8 @@ def plan(jobs: Union[Job, Sequence[Job]], cluster: Cluster = None, gpus: Optiona
     WorkerCreationError for invalid jobs, ValueError for a bad strategy type. AReaL has no
     dry run.
     """
-    if isinstance(jobs, Job):
-        jobs = [jobs]
+    if not isinstance(jobs, (list, tuple)):
+        jobs = [jobs]  # one Job (berth's or AReaL's)
     declared = _declared(gpus, cpu, mem)
     if cluster is not None and declared:
         raise ValueError("give either cluster or gpus/cpu/mem, not both")
@@ -136,7 +130,7 @@ def _close_all() -> None:
             logger.exception("berth: closing a scheduler at exit failed")
 
 
-class Scheduler:
+class Scheduler(EngineCalls):
     """Places and runs the worker groups of roles on this machine (AReaL's Scheduler).
 
     Scheduler(cluster=None, gpus=None, cpu=None, mem=None, log_dir=None, grace=5.0,
@@ -161,37 +155,62 @@ class Scheduler:
     (close(), interpreter exit, an exception, SIGKILL) every worker is stopped with it.
     close() (or the `with` block, or interpreter exit) deletes every worker.
 
+    AReaL's constructor keywords are taken too (berth/config.py): those of LocalScheduler
+    (gpu_devices, startup_timeout, health_check_interval, experiment_name, trial_name,
+    fileroot, name_resolve_type, nfs_record_root, etcd3_addr, exp_config) and of
+    SlurmScheduler (n_gpus_per_node, cluster_name; container_type, container_mounts,
+    srun_additional_args and enable_tms_offload only unset, as this Scheduler runs workers
+    here without containers). exp_config wins over them, as in AReaL. An unknown keyword is
+    a TypeError naming it.
+
     Differences from AReaL:
-      - create_workers waits until every worker is ready (its readiness check, bounded by the
-        Job's startup_timeout), and a failing call leaves nothing behind;
+      - create_workers waits until every worker is ready (by default AReaL's GET /health on
+        its first port, bounded by the Job's startup_timeout), and a failing call leaves
+        nothing behind;
       - get_workers never waits without bound: timeout=None is the role's startup_timeout;
-      - fork_workers' command is the worker's argv (str split with shlex, or a list), not a
-        Python module name;
-      - no engine calls (create_engine, call_engine, set_worker_env): berth runs processes,
-        it does not speak AReaL's RPC protocol;
+      - fork_workers also takes an argv list as command (berth's), besides AReaL's module name;
+      - a spec's cmd other than `python -m areal.<module> [args]` is run as given ({NAME}
+        placeholders replaced), without AReaL's arguments appended;
       - every method is safe to call from several threads (one at a time per Scheduler;
         waiting calls release the GIL, so other threads keep running).
+    Engine calls (create_engine, set_worker_env, call_engine, async_call_engine) speak
+    AReaL's worker RPC protocol (berth/engine_rpc.py).
     """
 
     def __init__(self, cluster: Cluster = None, gpus: Optional[int] = None,
                  cpu: Optional[float] = None, mem: Optional[float] = None,
                  log_dir: Optional[PathLike] = None, grace: float = 5.0,
                  expected_jobs: Sequence[Job] = (),
-                 groups: Sequence[Dict[str, Any]] = ()) -> None:
+                 groups: Sequence[Dict[str, Any]] = (), **areal_kwargs: Any) -> None:
         core = _core_module()
         self._lock = threading.RLock()
+        self._areal = areal_options(areal_kwargs)
+        if self._areal.gpus is not None:
+            if gpus is not None or cluster is not None:
+                raise ValueError("give gpu_devices or gpus/cluster, not both")
+            gpus = self._areal.gpus
         self._cluster_text = _cluster_json(cluster)
         self._declared = _declared(gpus, cpu, mem)
         if self._cluster_text and self._declared:
             raise ValueError("give either cluster or gpus/cpu/mem, not both")
         if log_dir is None:
+            log_dir = self._areal.default_log_dir()
+        if log_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             log_dir = os.path.join("berth-runs", f"python-{stamp}-{os.getpid()}", "logs")
         self.log_dir = os.path.abspath(os.fspath(log_dir))
         os.makedirs(self.log_dir, exist_ok=True)
-        expected = [role_map(j) for j in expected_jobs]
+        expected = [role_map(j, self._areal.rpc) for j in expected_jobs]
+        self._expected = {m["name"] for m in expected}
         # A role's startup_timeout, for get_workers(role, timeout=None).
         self._timeouts: Dict[str, float] = {}
+        # A role's port names per worker spec (worker_ports has exactly these, in order).
+        self._port_names: Dict[str, List[List[str]]] = {}
+        # Roles whose workers run AReaL's RPC server (fork_workers' None runs it too).
+        self._rpc_roles: set = set()
+        self._rpc: Optional[EngineRPC] = None  # made on first use
+        # worker id -> (ip, first port), for engine calls without a round trip to _core.
+        self._endpoints: Dict[str, Any] = {}
         supervisor = os.path.join(os.path.dirname(os.path.abspath(__file__)), "berth-supervisor")
         try:
             self._core = core.Scheduler(
@@ -212,51 +231,121 @@ class Scheduler:
             raise SchedulerError("this Scheduler is closed", code="closed")
         return self._core
 
+    def _engine_rpc(self) -> EngineRPC:
+        self._live()
+        if self._rpc is None:
+            self._rpc = EngineRPC(self)
+        return self._rpc
+
+    def _worker(self, worker_id: str) -> Optional[Worker]:
+        """Worker `worker_id` as it is now (any phase), None when there is none."""
+        with self._lock:
+            for d in json.loads(self._live().workers()):
+                if d["id"] == worker_id:
+                    return self._exact_ports(d.get("role", ""), Worker.from_json(d))
+        return None
+
+    def _endpoint(self, worker_id: str) -> Optional[Any]:
+        """(ip, worker_ports[0]) of worker `worker_id`, None when there is none."""
+        ep = self._endpoints.get(worker_id)
+        if ep is None:
+            w = self._worker(worker_id)
+            if w is None or not w.worker_ports:
+                return None
+            ep = self._endpoints[worker_id] = (w.ip, int(w.worker_ports[0]))
+        return ep
+
     def _forget_deleted(self) -> None:
+        self._endpoints.clear()
         alive = set(self._core.roles())
         for r in list(self._timeouts):
             if r not in alive:
                 del self._timeouts[r]
+                self._port_names.pop(r, None)
+                self._rpc_roles.discard(r)
 
     # --- AReaL's operations -------------------------------------------------------------------
 
-    def create_workers(self, job: Job) -> List[str]:
+    def create_workers(self, job: Any) -> List[str]:
         """Places job.role and starts its workers, then waits until every one is ready
-        (job.readiness, at most job.startup_timeout seconds). Returns the worker ids in index
-        order ("role/0", "role/1", ...; a multi-node instance adds "role/i.r" for its other
-        node ranks). An alias (colocation with fork=False) starts nothing and returns its
-        target's ids.
+        (job.readiness, by default AReaL's GET /health on the first port; at most
+        job.startup_timeout seconds). Returns the worker ids in index order ("role/0",
+        "role/1", ...; a multi-node instance adds "role/i.r" for its other node ranks). An
+        alias (colocation with fork=False) starts nothing and returns its target's ids.
 
-        Raises ValueError for a bad strategy type; WorkerCreationError for an invalid job
-        (duplicate role, replicas 0, spec count neither 1 nor replicas, replica mismatch,
-        missing cmd, ...) and for a worker that exited at start-up (.exit_code, .log_tail);
-        WorkerNotFoundError for a colocation target without workers; PlacementError when it
-        does not fit; WorkerTimeoutError when a worker is not ready in time. A failing call
-        has stopped whatever it started.
+        `job` is a berth.Job or any object with AReaL's Job fields (AReaL's own Job, with
+        its SchedulingSpec and SchedulingStrategy objects); such a job gets the Scheduler's
+        startup_timeout (AReaL's 30 s when none was given). A forked role (colocation,
+        fork=True) reserves no cpu or memory of its own unless it was named in
+        expected_jobs, as AReaL's forks: it runs in its target's bundle, on its GPUs.
+
+        Raises TypeError for an object that is not a Job, ValueError for a bad strategy
+        type; WorkerCreationError for an invalid job (duplicate role, replicas 0, spec count
+        neither 1 nor replicas, replica mismatch, nodelist/exclude, bad values) and for a
+        worker that exited at start-up (.exit_code, .log_tail); WorkerNotFoundError for a
+        colocation target without workers; PlacementError when it does not fit;
+        WorkerTimeoutError when a worker is not ready in time. A failing call has stopped
+        whatever it started.
         """
-        m = role_map(job)
+        given = job
+        job = compat.as_job(job)
+        if not isinstance(given, Job):
+            job.startup_timeout = self._areal.startup_timeout or 30.0
+        m = role_map(job, self._areal.rpc)
+        specs = m.get("scheduling_spec")
+        spec_list = specs if isinstance(specs, list) else [specs] if specs else []
+        strategy = job.scheduling_strategy
+        if strategy.colocated and strategy.fork and job.role not in self._expected:
+            for sp in spec_list:  # AReaL's forks reserve nothing beyond their target
+                sp["cpu"] = 0
+                sp["mem"] = 0
         core = _core_module()
         with self._lock:
             c = self._live()
+            if job.role in c.roles():  # AReaL's words first, then berth's
+                raise WorkerCreationError(
+                    job.role, f"Role '{job.role}' already exists", code="invalid_spec",
+                    explanation=f'berth: role "{job.role}" already has workers; '
+                    f'delete_workers("{job.role}") first, or use another name')
             try:
                 ids = list(c.create_workers(_dumps(m)))
             except core.Error as e:
                 key = job.role
-                if job.scheduling_strategy.colocated and "colocation target" in str(e):
-                    key = job.scheduling_strategy.target or job.role
+                if strategy.colocated and "colocation target" in str(e):
+                    key = strategy.target or job.role
                 raise from_core(e, "create_workers", key,
                                 timeout=float(job.startup_timeout)) from None
             if job.is_alias:
-                t = job.scheduling_strategy.target
+                t = strategy.target
                 self._timeouts[job.role] = self._timeouts.get(t, 30.0)
+                self._port_names[job.role] = self._port_names.get(t, [])
+                if t in self._rpc_roles:
+                    self._rpc_roles.add(job.role)
             else:
                 self._timeouts[job.role] = float(job.startup_timeout)
+                self._port_names[job.role] = [list(sp["ports"]) for sp in spec_list]
+                if any(compat.runs_areal_module(sp.get("cmd")) for sp in spec_list):
+                    self._rpc_roles.add(job.role)
+                    if self._areal.exp_config is not None:
+                        self._engine_rpc().configure_role(job.role, ids, self._areal.exp_config)
             return ids
 
+    def _exact_ports(self, role: str, w: Worker) -> Worker:
+        # berth adds rank 0 of a training role a "master" port when the spec has none; AReaL's
+        # worker_ports has exactly the spec's port_count.
+        names = self._port_names.get(role)
+        if names:
+            mine = names[w.index] if len(names) > 1 and w.index < len(names) else names[0]
+            if all(n in w.ports for n in mine):
+                w.worker_ports = [str(w.ports[n]) for n in mine]
+        return w
+
     def get_workers(self, role: str, timeout: Optional[float] = None) -> List[Worker]:
-        """The role's workers in index order, once every one is ready, waiting at most
+        """The role's workers in index order, once every one is ready (by default: answers
+        GET /health on its first port, as AReaL's get_workers waits for), waiting at most
         `timeout` seconds (None: the role's startup_timeout; AReaL's None may wait without
-        bound, berth's never does). An alias returns its target's workers.
+        bound, berth's never does). An alias returns its target's workers. worker_ports has
+        exactly the spec's port_count ports.
 
         Raises WorkerNotFoundError (no such role), WorkerFailedError (a worker has exited:
         .exit_code, .stderr = the last lines of its log), WorkerTimeoutError (not ready in
@@ -272,16 +361,25 @@ class Scheduler:
                 text = c.get_workers(role, t)
             except core.Error as e:
                 raise from_core(e, "get_workers", role, timeout=t) from None
-            return [Worker.from_json(w) for w in json.loads(text)]
+            ws = [self._exact_ports(role, Worker.from_json(w)) for w in json.loads(text)]
+            for w in ws:  # a restart may have given it new ports
+                if w.worker_ports:
+                    self._endpoints[w.id] = (w.ip, int(w.worker_ports[0]))
+            return ws
 
-    def delete_workers(self, role: Optional[str] = None) -> None:
+    def delete_workers(self, role: Optional[str] = None, reverse_order: bool = False) -> None:
         """Stops the role's workers (None: every role) and releases their placement groups.
         Roles colocated on it (forks and aliases) go first, then the role; within a role,
         rank 0 last; SIGTERM to each worker's process tree, then SIGKILL after `grace`.
         Every role in reverse creation order for None.
 
-        An unknown role logs a warning (logger "berth") and returns, as AReaL does.
+        reverse_order (AReaL's, which TrainController passes as True so that rank 0, the
+        TCPStore owner, is signalled last): berth always stops rank 0 last, so both values
+        give that order. An unknown role logs a warning (logger "berth") and returns, as
+        AReaL does.
         """
+        if not isinstance(reverse_order, bool):
+            raise TypeError(f"delete_workers: reverse_order must be a bool, got {reverse_order!r}")
         core = _core_module()
         with self._lock:
             c = self._live()
@@ -298,22 +396,51 @@ class Scheduler:
                 if not self._closed:
                     self._forget_deleted()
 
+    def _fork_argv(self, role: str, target_role: str,
+                   command: Union[None, str, Sequence[str]]) -> List[str]:
+        if command is None and target_role not in self._rpc_roles:
+            return []  # the target's own cmd
+        if command is None or isinstance(command, str):
+            module = compat.RPC_SERVER_MODULE if command is None else command
+            if not compat.is_module_name(module):
+                raise ValueError(
+                    f"fork_workers: command {command!r} is not a Python module name; as in "
+                    "AReaL, it is the module run with `python -m` in place of the RPC server "
+                    "(e.g. 'areal.experimental.openai.proxy.proxy_rollout_server'); give an "
+                    "argv list to run another program")
+            names = self._port_names.get(target_role) or [[]]
+            if not names[0]:
+                if target_role not in self._timeouts:
+                    raise WorkerNotFoundError(target_role)
+                raise ValueError(f"fork_workers: {target_role!r} has no ports, so a fork "
+                                 f"running {module} has no --port; give an argv list")
+            return compat.rpc_server_argv(module, self._areal.rpc, role, names[0][0])
+        if isinstance(command, (list, tuple)) and command and \
+                all(isinstance(a, str) for a in command):
+            return list(command)
+        raise ValueError(f"fork_workers: command must be None, a module name or a non-empty argv "
+                         f"list of strings, got {command!r}")
+
     def fork_workers(self, role: str, target_role: str,
                      command: Union[None, str, Sequence[str]] = None) -> List[str]:
         """One new worker per worker of target_role, in its bundle: same node, same GPUs
-        (its CUDA_VISIBLE_DEVICES), its own ports and BERTH_* identity, its own ranks and
-        MASTER_PORT for a training target. Runs `command` (an argv list, or a string split
-        with shlex; None: the target's cmd) and waits for the target's readiness check within
-        its startup_timeout. Returns the new ids "role/i"; the role is colocated on the
-        target (deleted before it). It declares no cpu or mem, as AReaL's forks.
+        (its CUDA_VISIBLE_DEVICES), its own ports (as many as the target's) and BERTH_*
+        identity, its own ranks and MASTER_PORT for a training target. Waits for the target's
+        readiness check within its startup_timeout. Returns the new ids "role/i"; the role is
+        colocated on the target (deleted before it). It declares no cpu or mem, as AReaL's.
 
-        Raises WorkerNotFoundError (no such target), WorkerCreationError (duplicate role, a
-        fork that exited at start-up), WorkerTimeoutError, PlacementError (no free port).
-        AReaL's `command` is a Python module run in place of its RPC server; berth's is argv.
+        command, as AReaL's: a Python module name, run as `python -m <command>` with the
+        arguments AReaL's LocalScheduler gives its RPC server (the fork's role and index);
+        None: AReaL's RPC server when the target runs it, else the target's own cmd. berth
+        also takes an argv list (run as is, {NAME} placeholders replaced).
+
+        Raises ValueError (a command that is neither), WorkerNotFoundError (no such target),
+        WorkerCreationError (duplicate role, a fork that exited at start-up),
+        WorkerTimeoutError, PlacementError (no free port).
         """
-        argv = _split_command(command)
         core = _core_module()
         with self._lock:
+            argv = self._fork_argv(role, target_role, command)
             c = self._live()
             timeout = self._timeouts.get(target_role, 30.0)
             try:
@@ -322,6 +449,9 @@ class Scheduler:
                 key = target_role if "has no workers" in str(e) else role
                 raise from_core(e, "fork_workers", key, timeout=timeout) from None
             self._timeouts[role] = timeout
+            self._port_names[role] = self._port_names.get(target_role, [])[:1]
+            if compat.runs_areal_module(argv) or (not argv and target_role in self._rpc_roles):
+                self._rpc_roles.add(role)
             return ids
 
     def group(self, name: str) -> Dict[str, Any]:
@@ -361,6 +491,7 @@ class Scheduler:
             c = self._live()
             t = self._timeouts.get(role, 30.0) if timeout is None else float(timeout)
             try:
+                self._endpoints.clear()
                 return list(c.scale_workers(role, replicas,
                                             None if timeout is None else float(timeout)))
             except core.Error as e:
@@ -386,14 +517,28 @@ class Scheduler:
 
     def plan(self, jobs: Union[Job, Sequence[Job]], name: str = "plan") -> Dict[str, Any]:
         """berth.plan of these jobs on this Scheduler's cluster, as if nothing ran on it yet."""
-        if isinstance(jobs, Job):
-            jobs = [jobs]
+        if not isinstance(jobs, (list, tuple)):
+            jobs = [jobs]  # one Job (berth's or AReaL's)
         core = _core_module()
         text = _dumps(_experiment(jobs, name, self._declared))
         try:
             return json.loads(core.plan(text, self._cluster_text))
         except core.Error as e:
             raise from_core(e, "plan", name) from None
+
+    @property
+    def n_gpus_per_node(self) -> int:
+        """GPUs per node (AReaL's property, which RolloutController reads): n_gpus_per_node
+        or exp_config.cluster.n_gpus_per_node when given, else the declared GPUs (gpus,
+        gpu_devices), else the most GPUs a node of the cluster has, else this machine's."""
+        if self._areal.n_gpus_per_node is not None:
+            return self._areal.n_gpus_per_node
+        if "gpus" in self._declared:
+            return int(self._declared["gpus"])
+        if self._cluster_text:
+            nodes = json.loads(self._cluster_text).get("nodes", [])
+            return max((int(n.get("resources", {}).get("GPU", 0)) for n in nodes), default=0)
+        return detected_gpus()
 
     @property
     def closed(self) -> bool:
@@ -414,6 +559,8 @@ class Scheduler:
                 raise from_core(e, "close", "*") from None
             finally:
                 self._timeouts.clear()
+                if self._rpc is not None:
+                    self._rpc.close()
 
     def __enter__(self) -> "Scheduler":
         return self

@@ -12,6 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from . import compat
 from .errors import WorkerCreationError
 
 __all__ = [
@@ -58,25 +59,45 @@ class SchedulingSpec:
       env_vars={}      extra environment, byte-exact (commas, '=', quotes, newlines are fine;
                        names berth sets itself, such as RANK or CUDA_VISIBLE_DEVICES, are refused)
       cmd=None         the worker's command: an argv list, or a string split with shlex (no
-                       shell runs it). Required: berth has no default RPC server, so None is a
-                       WorkerCreationError at create time. `{NAME}` in an argument is replaced
-                       by the worker's variable NAME (e.g. "--port={BERTH_PORT_HTTP}").
+                       shell runs it). `{NAME}` in an argument is replaced by the worker's
+                       variable NAME (e.g. "--port={BERTH_PORT_HTTP}"). None: AReaL's RPC
+                       server, `python -m areal.infra.rpc.rpc_server` with the arguments
+                       AReaL's LocalScheduler gives it (--port <first port>, --experiment-name,
+                       --trial-name, --role, --worker-index, --name-resolve-type,
+                       --nfs-record-root, --etcd3-addr, --fileroot); so does a cmd
+                       `python -m areal.<module> [its own args, no --port]`. A python argv[0]
+                       there is this interpreter (sys.executable), as in AReaL.
+      additional_bash_cmds=None   bash lines run before the worker (one bash, `set -e`, then
+                       exec of the worker's argv)
+      nodelist=None, exclude=None   placement constraints (Slurm's --nodelist / --exclude):
+                       not supported by berth's placement engine yet, so a value is a
+                       WorkerCreationError naming the field (never silently ignored)
+      image, task_type, srun_additional_args, container_type="apptainer", mount
+                       AReaL's, with its defaults; like AReaL's LocalScheduler, the local
+                       Scheduler does not read them (no container, no srun)
       ray_placement_strategy="shared"   shared | separate | deferred; all specs of a Job
                        must agree (berth moves it to the role: `placement`)
     berth's extra:
       ports=None       port names; None means `port_count` names from default_port_names()
                        ("http", "master", "port2", ...). Each worker gets one free port per
                        name, as BERTH_PORT_<NAME> and in Worker.ports / Worker.worker_ports.
-    AReaL's Slurm- and container-only fields (image, srun_additional_args, mount, ...) are not
-    here; berth has no use for them.
+    Any object with these field names is accepted where a SchedulingSpec is (AReaL's own).
     """
 
     cpu: float = 8
     gpu: float = 0
     mem: float = 32
     port_count: int = 2
+    image: str = "/storage/openpsi/images/areal-latest.sif"
+    task_type: str = "worker"
     env_vars: Dict[str, str] = field(default_factory=dict)
     cmd: Union[str, List[str], None] = None
+    srun_additional_args: str = "--unbuffered --mpi=pmi2 -K --chdir $PWD"
+    additional_bash_cmds: Optional[List[str]] = None
+    container_type: str = "apptainer"
+    mount: str = "/storage:/storage"
+    nodelist: Optional[str] = None
+    exclude: Optional[str] = None
     ray_placement_strategy: str = "shared"
     ports: Optional[List[str]] = None
 
@@ -120,7 +141,7 @@ class SchedulingStrategy:
         self.validate()
 
     def validate(self) -> None:
-        t = self.type.value if isinstance(self.type, SchedulingStrategyType) else self.type
+        t = getattr(self.type, "value", self.type)  # AReaL's SchedulingStrategyType too
         try:
             SchedulingStrategyType(t)  # ValueError for anything else, as AReaL
         except ValueError:
@@ -146,7 +167,9 @@ class Job:
       instance=None        (tp, pp) for an inference instance (rollout role): cpu and mem are
                            multiplied by tp*pp and gpu becomes tp*pp (when gpu > 0), as AReaL's
                            RolloutController does; placement shared turns into separate
-      readiness=None       how berth knows a worker is up: None or "none" (started = ready),
+      readiness=None       how berth knows a worker is up: None is AReaL's (GET /health on
+                           the first port answers 2xx; started = ready for a spec without ports
+                           or a launcher's default), "none" (started = ready),
                            "tcp:<port name>", "http:<port name><path>" (e.g.
                            "http:http/health": GET it, expect 2xx), or a dict in the role-map
                            shape ({"tcp": "http"} or {"http": {"port": "http", "path": "/h"}})
@@ -280,26 +303,65 @@ def _readiness(value: Union[None, str, Mapping[str, Any]], role: str) -> Any:
         "http:<port name>/<path> (e.g. http:http/health)")
 
 
-def _spec_map(spec: SchedulingSpec, where: str, role: str,
-              launcher: bool = False) -> Dict[str, Any]:
+def _command(spec: SchedulingSpec, where: str, role: str, launcher: bool,
+             ctx: Optional["compat.RpcContext"]) -> Optional[List[str]]:
+    """The worker's argv: the spec's cmd, AReaL's RPC server for none (and AReaL's arguments
+    for `python -m areal.<module> [args]`), after its additional_bash_cmds."""
+    argv = spec.argv()
+    names = spec.port_names()
+    found = (compat.RPC_SERVER_MODULE, []) if argv is None and not launcher else \
+        compat.areal_module_of(argv)
+    if found is not None:
+        module, extra = found
+        if not names:
+            raise WorkerCreationError(
+                role, f"{where}: AReaL's RPC server ({module}) needs a port, but the spec has "
+                f"port_count {spec.port_count!r}; give port_count >= 1 (AReaL's default is 2) or "
+                "a cmd of your own")
+        argv = compat.rpc_server_argv(module, ctx or compat.RpcContext(), role, names[0], extra)
+    cmds = spec.additional_bash_cmds
+    if cmds is not None:
+        if isinstance(cmds, str):
+            cmds = [cmds]
+        if not isinstance(cmds, list) or not all(isinstance(c, str) for c in cmds):
+            raise WorkerCreationError(
+                role, f"{where}.additional_bash_cmds must be a list of bash lines (strings), "
+                f"got {spec.additional_bash_cmds!r}")
+        if cmds and argv is not None:
+            argv = compat.wrap_bash_cmds(argv, cmds)
+        elif cmds:
+            raise WorkerCreationError(
+                role, f"{where}.additional_bash_cmds cannot run before a launcher preset's "
+                "command; put them in the launcher's program instead")
+    for name in ("nodelist", "exclude"):
+        value = getattr(spec, name, None)
+        if value:
+            raise WorkerCreationError(
+                role, f"{where}.{name} is {value!r}, but berth cannot honour node constraints "
+                "yet (its placement engine has no node filter); leave it None, or declare only "
+                "the nodes you want in the Scheduler's cluster")
+    return argv
+
+
+def _spec_map(spec: SchedulingSpec, where: str, role: str, launcher: bool = False,
+              ctx: Optional["compat.RpcContext"] = None) -> Dict[str, Any]:
     if not isinstance(spec, SchedulingSpec):
         raise WorkerCreationError(role, f"{where} is {type(spec).__name__}, not a SchedulingSpec")
-    argv = spec.argv()
-    if argv is None and not launcher:
-        raise WorkerCreationError(
-            role, f"{where}.cmd is required: berth has no default worker program; give the "
-            "worker's command, e.g. cmd=['python3', '-m', 'my.server', '--port={BERTH_PORT_HTTP}']")
+    port_count = spec.port_count
+    if spec.ports is None and (isinstance(port_count, bool) or not isinstance(port_count, int)
+                               or port_count < 0):
+        raise WorkerCreationError(role, f"{where}.port_count must be an integer >= 0, "
+                                  f"got {port_count!r}")
+    argv = _command(spec, where, role, launcher, ctx)
     env = {}
     for k, v in (spec.env_vars or {}).items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise WorkerCreationError(
                 role, f"{where}.env_vars: {k!r}: {v!r}: names and values must be strings")
         env[k] = v
-    port_count = spec.port_count
-    if spec.ports is None and (isinstance(port_count, bool) or not isinstance(port_count, int)
-                               or port_count < 0):
-        raise WorkerCreationError(role, f"{where}.port_count must be an integer >= 0, "
-                                  f"got {port_count!r}")
+    if "PYTHONPATH" not in env and compat.runs_areal_module(argv):
+        # As AReaL: the worker imports what the controller can (spec env_vars win).
+        env["PYTHONPATH"] = compat.areal_pythonpath()
     m: Dict[str, Any] = {
         "cpu": _number(spec.cpu, where + ".cpu", role),
         "gpu": _number(spec.gpu, where + ".gpu", role),
@@ -313,14 +375,15 @@ def _spec_map(spec: SchedulingSpec, where: str, role: str,
     return m
 
 
-def role_map(job: Job) -> Dict[str, Any]:
-    """The Job as berth's role map (one element of the experiment file's `roles`,
-    docs/experiment.md), ready for json.dumps. Raises ValueError for a bad strategy type and
-    WorkerCreationError for what cannot be written (a missing cmd, specs that disagree on
-    ray_placement_strategy, ...). Counts and values are checked by berth itself when the role
-    is created."""
-    if not isinstance(job, Job):
-        raise TypeError(f"expected a berth.Job, got {type(job).__name__}")
+def role_map(job: Any, ctx: Optional["compat.RpcContext"] = None) -> Dict[str, Any]:
+    """The Job (a berth.Job, or any object with AReaL's Job fields) as berth's role map (one
+    element of the experiment file's `roles`, docs/experiment.md), ready for json.dumps.
+    `ctx`: the experiment and name-resolve arguments of AReaL's RPC server command. Raises
+    TypeError for an object that is not a Job, ValueError for a bad strategy type and
+    WorkerCreationError for what cannot be written (specs that disagree on
+    ray_placement_strategy, a node constraint, ...). Counts and values are checked by berth
+    itself when the role is created."""
+    job = compat.as_job(job)
     role = job.role
     strategy = job.scheduling_strategy
     strategy.validate()
@@ -370,10 +433,13 @@ def role_map(job: Job) -> Dict[str, Any]:
         m["launcher"] = {k: (list(v) if isinstance(v, (list, tuple)) else v)
                          for k, v in launcher.items()}
     specs = [_spec_map(t, "tasks[0]" if len(tasks) == 1 else f"tasks[{i}]", role,
-                       launcher is not None)
+                       launcher is not None, ctx)
              for i, t in enumerate(tasks)]
     m["scheduling_spec"] = specs[0] if len(specs) == 1 else specs
     readiness = _readiness(job.readiness, role)
+    if readiness is None and launcher is None and all(sp["ports"] for sp in specs):
+        # AReaL's: a worker is ready when its RPC server answers GET /health.
+        readiness = {"http": {"port": specs[0]["ports"][0], "path": "/health"}}
     if readiness is not None:
         m["readiness"] = readiness
     m["startup_timeout"] = _number(job.startup_timeout, "startup_timeout", role)

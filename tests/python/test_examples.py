@@ -8,14 +8,16 @@ import subprocess
 from berth_test_helpers import PYTHON, child_env
 
 
-def test_ppo_controller_example(repo, pythonpath, demo_worker, tmp_path):
+def test_ppo_controller_example(repo, pythonpath, tmp_path):
     r = subprocess.run([PYTHON, str(repo / "examples" / "ppo_controller.py"),
-                        "--demo-worker", demo_worker, "--log-dir", str(tmp_path / "logs")],
+                        "--log-dir", str(tmp_path / "logs"), "--steps", "2"],
                        env=child_env(pythonpath), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "MISMATCH" not in r.stdout
     assert re.search(r"^OK: \d+ checks$", r.stdout, re.M), r.stdout
-    for role in ("rollout-big", "rollout", "actor", "ref", "proxy-rollout"):
+    assert "payloads: json" in r.stdout
+    assert re.search(r"^  step 2: 6 samples, loss [0-9.]+, version 2$", r.stdout, re.M), r.stdout
+    for role in ("rollout", "actor", "ref", "proxy-rollout"):
         assert f"delete_workers({role})" in r.stdout
     # Forks and colocated roles go before their targets.
     out = r.stdout
@@ -34,3 +36,16 @@ def test_python_overhead_bench(repo, pythonpath, demo_worker):
         m = re.fullmatch(r"op=\w+ median_us=(\d+) runs=2", line)
         assert m, line
     assert int(lines[0].split()[1].split("=")[1]) > 0
+
+
+def test_engine_rpc_overhead_bench(repo, pythonpath):
+    r = subprocess.run([PYTHON, str(repo / "bench" / "engine_rpc_overhead.py"), "--calls", "20",
+                        "--rounds", "2"],
+                       env=child_env(pythonpath), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert re.fullmatch(r"client=berth median_us=[0-9.]+ rounds=2 calls=20", lines[0]), lines
+    assert re.fullmatch(r"client=bare median_us=[0-9.]+ rounds=2 calls=20", lines[1]), lines
+    assert re.fullmatch(r"client=bare1 median_us=[0-9.]+ rounds=2 calls=20", lines[2]), lines
+    assert float(re.fullmatch(r"ratio=([0-9.]+)", lines[3]).group(1)) > 0
+    assert float(re.fullmatch(r"ratio_one_write=([0-9.]+)", lines[4]).group(1)) > 0

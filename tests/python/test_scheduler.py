@@ -328,9 +328,12 @@ def test_bad_strategy_type_raises_value_error(sched, demo_worker):
     assert sched.roles() == []
 
 
-def test_missing_cmd(sched):
-    with pytest.raises(berth.WorkerCreationError, match="cmd is required"):
-        sched.create_workers(berth.Job(role="x", replicas=1, tasks=[berth.SchedulingSpec()]))
+def test_missing_cmd_without_ports(sched):
+    # No cmd is AReaL's RPC server, which needs a port for its --port.
+    with pytest.raises(berth.WorkerCreationError, match="port_count 0"):
+        sched.create_workers(berth.Job(role="x", replicas=1,
+                                       tasks=[berth.SchedulingSpec(port_count=0, mem=1)]))
+    assert sched.roles() == []
 
 
 # --- colocation, forks, aliases, delete order -----------------------------------------------
@@ -352,7 +355,7 @@ def test_alias(sched, demo_worker):
 def test_fork_workers(sched, demo_worker):
     sched.create_workers(job("actor", [demo_worker], replicas=2, gpu=1))
     actor = sched.get_workers("actor")
-    ids = sched.fork_workers("proxy", "actor", command=f"{demo_worker} --startup-delay 0.2")
+    ids = sched.fork_workers("proxy", "actor", command=[demo_worker, "--startup-delay", "0.2"])
     assert ids == ["proxy/0", "proxy/1"]
     forks = sched.get_workers("proxy")
     for a, f in zip(actor, forks):

@@ -83,7 +83,7 @@ def test_role_map_lists_specs_per_replica():
 
 
 @pytest.mark.parametrize("text,expected", [
-    (None, None),
+    (None, {"http": {"port": "http", "path": "/health"}}),  # AReaL's /health by default
     ("none", "none"),
     ("tcp:http", {"tcp": "http"}),
     ("http:http", {"http": {"port": "http", "path": "/health"}}),
@@ -131,9 +131,9 @@ def test_specs_must_agree_on_placement():
     assert e.value.worker_key == "a"
 
 
-def test_cmd_required():
-    with pytest.raises(berth.WorkerCreationError, match="cmd is required"):
-        berth.role_map(berth.Job(role="a", replicas=1, tasks=[berth.SchedulingSpec()]))
+def test_no_ports_no_default_readiness():
+    m = berth.role_map(berth.Job(role="a", replicas=1, tasks=[S(port_count=0)]))
+    assert "readiness" not in m
 
 
 def test_no_specs():
@@ -180,13 +180,13 @@ def test_areal_constructors_and_messages():
     assert str(e) == "Failed to create worker 'a/0': bad\nDetails: more"
     assert (e.worker_key, e.reason, e.details, e.code) == ("a/0", "bad", "more", None)
     e = berth.WorkerFailedError("a/0", 3, "err")
-    assert str(e) == "Worker 'a/0' failed with exit code 3\nStderr: err"
+    assert str(e) == "Worker 'a/0' failed with exit code 3\nStderr output:\nerr"
     assert (e.worker_id, e.exit_code, e.stderr) == ("a/0", 3, "err")
     assert str(berth.WorkerNotFoundError("x")) == "Worker 'x' not found"
     e = berth.WorkerTimeoutError("a/0", 5.0)
-    assert str(e) == "Worker 'a/0' timed out after 5.0 seconds" and e.timeout == 5.0
-    assert "Port allocation failed: p" == str(berth.PortAllocationError("p"))
-    assert "GPU allocation failed: g" == str(berth.GPUAllocationError("g"))
+    assert str(e) == "Timeout waiting for worker 'a/0' (waited 5.0s)" and e.timeout == 5.0
+    assert "Failed to allocate ports: p" == str(berth.PortAllocationError("p"))
+    assert "Failed to allocate GPU resources: g" == str(berth.GPUAllocationError("g"))
 
 
 @pytest.mark.parametrize("code,op,cls", [
@@ -246,8 +246,8 @@ def test_role_map_with_a_launcher_has_no_cmd():
     assert m["launcher"] == {"kind": "vllm", "args": ["/models/m"]}
     assert "cmd" not in m["scheduling_spec"]
     json.dumps(m, allow_nan=False)
-    # Without a launcher, cmd is still required; a launcher must be a dict.
-    with pytest.raises(berth.WorkerCreationError, match="cmd is required"):
-        berth.role_map(berth.Job(role="a", replicas=1, tasks=[berth.SchedulingSpec()]))
+    # Without a launcher, no cmd is AReaL's RPC server; a launcher must be a dict.
+    m = berth.role_map(berth.Job(role="a", replicas=1, tasks=[berth.SchedulingSpec()]))
+    assert "areal.infra.rpc.rpc_server" in m["scheduling_spec"]["cmd"]
     with pytest.raises(berth.WorkerCreationError, match="launcher must be a dict"):
         berth.role_map(berth.Job(role="a", replicas=1, tasks=[S()], launcher="vllm"))

@@ -1,0 +1,1 @@
+"""Stand-in package (see areal/infra/rpc/rpc_server.py)."""
