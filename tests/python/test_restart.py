@@ -13,7 +13,9 @@ HEALTH = "http:http/health"
 
 
 def rollout(demo_worker, on_failure, **kw):
-    crash = [demo_worker, "--exit-after", "0.3", "--exit-code", "3"]
+    # Long enough that get_workers sees it ready before it crashes, also on a
+    # loaded machine (at 0.3 s the first get_workers could already restart it).
+    crash = [demo_worker, "--exit-after", "1.0", "--exit-code", "3"]
     return berth.Job(role="rollout", replicas=2,
                      tasks=[spec([demo_worker], ports=["http"], gpu=1), spec(crash, ports=["http"], gpu=1)],
                      scheduling_strategy=berth.SchedulingStrategy(), readiness=HEALTH,
@@ -29,6 +31,7 @@ def test_get_workers_restarts_a_failed_instance(sched, demo_worker):
     before = {w.id: w for w in sched.get_workers("rollout", timeout=5)}
     wait_until(lambda: pid_gone(before["rollout/1"].pid), 10, "rollout/1 to exit")
     after = {w.id: w for w in sched.get_workers("rollout", timeout=10)}
+    assert before["rollout/1"].restarts == 0
     assert after["rollout/1"].restarts == 1
     assert after["rollout/1"].ports["http"] != before["rollout/1"].ports["http"]
     assert after["rollout/1"].gpus == before["rollout/1"].gpus
