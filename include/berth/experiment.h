@@ -40,6 +40,11 @@ struct SchedulingSpec {
   std::vector<std::string> ports;  // names; each worker gets one distinct port per name
   std::vector<std::string> cmd;    // argv; {placeholders} expanded per worker
   std::vector<std::pair<std::string, std::string>> env_vars;  // in file order, byte-exact
+  // The node labels a worker's bundles need, in Ray's label selector syntax
+  // (GroupSpec::bundle_label_selector): key -> "v", "!v", "in(a,b)", "!in(a,b)".
+  // Empty: any node. A colocated role lives in its target's bundles and
+  // must leave it empty.
+  std::map<std::string, std::string> node_selector;
 };
 
 // AReaL SchedulingStrategy: separation (default) or colocation onto `target`.

@@ -6,6 +6,7 @@
 
 #include "common/text.h"
 #include "formats/experiment_yaml_reader.h"
+#include "placement/label_selector.h"
 #include "roles/limits.h"
 
 namespace berth::formats {
@@ -39,9 +40,9 @@ Status Reader::ReadCluster(const Node& n, ExperimentSpec& e) {
 }
 
 Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path, bool launcher) {
-  BERTH_ASSIGN_OR_RETURN(Entries m,
-                         Map(n, path, {"cpu", "gpu", "mem", "ports", "cmd", "env_vars"},
-                             "a map like {cpu: 1, gpu: 1, mem: 4, ports: [http], cmd: [prog]}"));
+  BERTH_ASSIGN_OR_RETURN(
+      Entries m, Map(n, path, {"cpu", "gpu", "mem", "ports", "cmd", "env_vars", "node_selector"},
+                     "a map like {cpu: 1, gpu: 1, mem: 4, ports: [http], cmd: [prog]}"));
   SchedulingSpec s;
   if (auto v = Get(m, "cpu")) {
     BERTH_ASSIGN_OR_RETURN(s.cpu, Number(*v, path + ".cpu"));
@@ -108,6 +109,29 @@ Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path, 
       Mark(p + "." + k, key);  // errors about the name point at the name
       BERTH_ASSIGN_OR_RETURN(std::string value, String(it->second, p + "." + k, "a string"));
       s.env_vars.emplace_back(k, std::move(value));
+    }
+  }
+  if (auto v = Get(m, "node_selector")) {
+    const std::string p = path + ".node_selector";
+    const char* expected = R"x(a map of node labels to "v", "!v", "in(a,b)" or "!in(a,b)")x";
+    BERTH_RETURN_IF_ERROR(Tick(*v, p));
+    if (!v->IsMap()) return TypeErr(*v, p, expected);
+    Mark(p, *v);
+    for (auto it = v->begin(); it != v->end(); ++it) {
+      const Node key = it->first;
+      BERTH_RETURN_IF_ERROR(Tick(key, p));
+      if (!key.IsScalar()) return Err(key, p, "keys must be label names, got " + Preview(key));
+      const std::string& k = key.Scalar();
+      if (s.node_selector.contains(k)) {
+        return Err(key, p, "key " + Preview(key) + " appears more than once; give each once");
+      }
+      BERTH_ASSIGN_OR_RETURN(std::string value, String(it->second, p + "." + k, "a string"));
+      s.node_selector.emplace(k, std::move(value));
+    }
+    if (Result<std::vector<placement::LabelTerm>> terms =
+            placement::ParseLabelSelector(s.node_selector, p);
+        !terms) {
+      return Err(*v, "", terms.error().message());  // it names the path
     }
   }
   return s;

@@ -89,6 +89,14 @@ struct RolePlanner::State {
 
 namespace {
 
+// No selector on any bundle: none at all (the engine's plain case).
+void DropEmptySelectors(GroupSpec& g) {
+  if (std::all_of(g.bundle_label_selector.begin(), g.bundle_label_selector.end(),
+                  [](const auto& sel) { return sel.empty(); })) {
+    g.bundle_label_selector.clear();
+  }
+}
+
 std::string GroupName(const RoleEntry& rp, size_t worker) {
   if (rp.mode == PlacementMode::kShared) return rp.spec.name;
   return rp.spec.name + "/" + std::to_string(worker);
@@ -167,22 +175,36 @@ Status Layout(RoleEntry& rp, int64_t gpus_per_node, const std::vector<ForkRole>&
   return Status::Ok();
 }
 
+// An instance's group: every bundle (one per node for a deferred instance)
+// with the worker's node_selector.
+GroupSpec InstanceGroup(const std::string& name, Strategy strategy,
+                        const std::vector<ResourceSet>& bundles, const SchedulingSpec& task) {
+  GroupSpec g{name, strategy, bundles, {}};
+  g.bundle_label_selector.assign(bundles.size(), task.node_selector);
+  DropEmptySelectors(g);
+  return g;
+}
+
 // Creates the groups of one role and records where each bundle landed. On
 // error the groups it created are left for the caller to remove
 // (rp.groups names them).
 Status Place(PlacementEngine& engine, RoleEntry& rp) {
   std::vector<GroupSpec> groups;
   if (rp.mode == PlacementMode::kShared) {
-    GroupSpec g{GroupName(rp, 0), Strategy::kPack, {}};
+    GroupSpec g{GroupName(rp, 0), Strategy::kPack, {}, {}};
     for (const auto& b : rp.requests) g.bundles.push_back(b[0]);
+    for (size_t w = 0; w < rp.requests.size(); ++w) {
+      g.bundle_label_selector.push_back(rp.tasks[w].node_selector);
+    }
     groups.push_back(std::move(g));
   } else {
     const Strategy s =
         rp.mode == PlacementMode::kDeferred ? Strategy::kStrictSpread : Strategy::kPack;
     for (size_t w = 0; w < rp.requests.size(); ++w) {
-      groups.push_back({GroupName(rp, w), s, rp.requests[w]});
+      groups.push_back(InstanceGroup(GroupName(rp, w), s, rp.requests[w], rp.tasks[w]));
     }
   }
+  for (GroupSpec& g : groups) DropEmptySelectors(g);
   rp.slots.assign(rp.requests.size(), {});
   for (size_t k = 0; k < groups.size(); ++k) {
     const GroupSpec& g = groups[k];
@@ -461,7 +483,8 @@ Result<std::vector<WorkerPlan>> RolePlanner::Resize(const std::string& role, int
   };
   for (size_t w = have; w < want; ++w) {
     const std::string name = GroupName(rp, w);
-    Result<GroupState> st = s_->engine.CreateGroup({name, strategy, requests[w - have]});
+    Result<GroupState> st =
+        s_->engine.CreateGroup(InstanceGroup(name, strategy, requests[w - have], tasks[w]));
     if (!st) {
       undo();
       return st.error();

@@ -251,6 +251,11 @@ Status CheckRole(const RoleSpec& role, size_t r) {
                 "cpu, gpu and mem are all 0; a worker must reserve something to be placed "
                 "(a small cpu such as 0.1 will do)");
     }
+    if (role.colocation && !s.node_selector.empty()) {
+      return At(SpecPath(r, role, w) + ".node_selector",
+                "a colocated role runs on its target's nodes; put the node_selector on " +
+                    Quote(role.colocation->target));
+    }
   }
   return CheckReadiness(role, r);
 }
