@@ -81,6 +81,9 @@ class SchedulingSpec:
       ports=None       port names; None means `port_count` names from default_port_names()
                        ("http", "master", "port2", ...). Each worker gets one free port per
                        name, as BERTH_PORT_<NAME> and in Worker.ports / Worker.worker_ports.
+      node_selector=None   node labels the worker's bundles need, Ray's syntax:
+                       {"rack": "in(a,b)", "gpu_type": "!A100"} (docs/experiment.md, "Node
+                       labels"); matched against the labels of the Scheduler's cluster nodes.
     Any object with these field names is accepted where a SchedulingSpec is (AReaL's own).
     """
 
@@ -100,6 +103,7 @@ class SchedulingSpec:
     exclude: Optional[str] = None
     ray_placement_strategy: str = "shared"
     ports: Optional[List[str]] = None
+    node_selector: Optional[Dict[str, str]] = None
 
     def __post_init__(self) -> None:
         # AReaL #976: an unknown strategy is a ValueError at construction.
@@ -337,9 +341,10 @@ def _command(spec: SchedulingSpec, where: str, role: str, launcher: bool,
         value = getattr(spec, name, None)
         if value:
             raise WorkerCreationError(
-                role, f"{where}.{name} is {value!r}, but berth cannot honour node constraints "
-                "yet (its placement engine has no node filter); leave it None, or declare only "
-                "the nodes you want in the Scheduler's cluster")
+                role, f"{where}.{name} is {value!r}, but berth does not read Slurm host "
+                "lists; give the nodes labels in the Scheduler's cluster and select them with "
+                "node_selector (e.g. {\"pool\": \"in(a,b)\"}), or declare only the nodes "
+                "you want")
     return argv
 
 
@@ -372,6 +377,14 @@ def _spec_map(spec: SchedulingSpec, where: str, role: str, launcher: bool = Fals
         m["cmd"] = argv  # beside a launcher: refused by berth, naming both
     if env:
         m["env_vars"] = env
+    selector = getattr(spec, "node_selector", None)
+    if selector:
+        if not isinstance(selector, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in selector.items()):
+            raise WorkerCreationError(
+                role, f"{where}.node_selector must be a dict of label names to strings such as "
+                f"\"in(a,b)\", got {selector!r}")
+        m["node_selector"] = dict(selector)
     return m
 
 

@@ -175,9 +175,7 @@ std::string Verdict(const NodeExplanation& n) {
   if (n.verdict == NodeVerdict::kFullNow || n.verdict == NodeVerdict::kNeverFits) {
     out += ": ";
     out += n.bundle < 0 ? "all bundles" : "bundle " + std::to_string(n.bundle);
-    out += ": " + n.resource + " needs " + placement::HumanAmount(n.resource, n.need) + ", " +
-           (n.verdict == NodeVerdict::kFullNow ? "has free " : "has ") +
-           placement::HumanAmount(n.resource, n.have);
+    out += ": " + placement::ShortfallText(n);
   }
   return out;
 }

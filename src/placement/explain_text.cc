@@ -12,6 +12,14 @@ std::string HumanAmount(const std::string& resource, Quantity q) {
   return buf;
 }
 
+std::string ShortfallText(const NodeExplanation& n) {
+  // explain.cc names a selector term that rules a node out as "label <term>".
+  if (n.resource.starts_with("label ")) return "labels: " + n.resource.substr(6);
+  return n.resource + " needs " + HumanAmount(n.resource, n.need) + ", " +
+         (n.verdict == NodeVerdict::kFullNow ? "has free " : "has ") +
+         HumanAmount(n.resource, n.have);
+}
+
 std::string ExplanationText(const Explanation& e, std::string_view indent) {
   const std::string pad(indent);
   std::string out = pad + "  nodes: " + std::to_string(e.fits_now) + " fit now, " +
@@ -28,9 +36,7 @@ std::string ExplanationText(const Explanation& e, std::string_view indent) {
       // Verdicts are at most 10 characters ("never_fits"): align what follows.
       line += std::string(12 - std::string(NodeVerdictName(n.verdict)).size(), ' ');
       line += n.bundle < 0 ? "all bundles" : "bundle " + std::to_string(n.bundle);
-      line += ": " + n.resource + " needs " + HumanAmount(n.resource, n.need) + ", " +
-              (n.verdict == NodeVerdict::kFullNow ? "has free " : "has ") +
-              HumanAmount(n.resource, n.have);
+      line += ": " + ShortfallText(n);
     }
     out += line + "\n";
   }

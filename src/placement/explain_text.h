@@ -25,6 +25,10 @@ std::string ExplanationText(const Explanation& e, std::string_view indent = "");
 // the per-node lines of ExplanationText (no '\n' at the end).
 std::string ErrorText(const Status& error);
 
+// What keeps a full_now or never_fits node from the bundle: "GPU needs 2, has
+// free 1", or, for a label selector that rules the node out, "labels: rack: a".
+std::string ShortfallText(const NodeExplanation& n);
+
 // A quantity of `resource` for people: memory as "1.5 GiB", else the number.
 std::string HumanAmount(const std::string& resource, Quantity q);
 
