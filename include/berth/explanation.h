@@ -29,10 +29,12 @@ enum class ReasonCode {
   kStrictSpreadNodesBusy,    // STRICT_SPREAD: too few nodes with room now
   kFreeCapacityFragmented,   // each bundle fits alone, not all together, now
   kNoNodeMatchesLabels,      // no node has the labels a bundle's selector asks for
+  kNoDomainFits,             // topology require: no single domain can hold the group
+  kDomainsBusy,              // topology require: no single domain has room now
 };
 // The stable snake_case name: "none", "no_nodes", "bundle_too_large", ...,
-// "free_capacity_fragmented", "no_node_matches_labels" (docs/control-api.md
-// lists them).
+// "free_capacity_fragmented", "no_node_matches_labels", "no_domain_fits",
+// "domains_busy" (docs/control-api.md lists them).
 const char* ReasonCodeName(ReasonCode code);
 
 // Per node: kFitsNow, kFullNow (fits the node's totals, not its free

@@ -42,6 +42,21 @@ struct NodeSpec {
   bool operator==(const NodeSpec&) const = default;
 };
 
+// All of a group's bundles on nodes that share one value of the label `key`
+// (a rack, an NVLink domain, a zone), the way Kubernetes uses a topology
+// key. kRequire: only inside one such domain (the group waits otherwise).
+// kPrefer: inside one domain whenever one has room, else across domains,
+// which the group's view says (GroupView::across_domains).
+struct Topology {
+  enum class Mode { kPrefer, kRequire };
+  std::string key;
+  Mode mode = Mode::kPrefer;
+  bool operator==(const Topology&) const = default;
+};
+// "prefer", "require"; and back (the error names `field`).
+const char* TopologyModeName(Topology::Mode m);
+Result<Topology::Mode> ParseTopologyMode(std::string_view text, std::string_view field);
+
 // A placement group: an ordered list of bundles and a strategy.
 // A bundle's GPU is either a whole number (that many whole devices) or below
 // 1 (a share of one device).
@@ -53,6 +68,7 @@ struct GroupSpec {
   // bundle, in Ray's syntax: key -> "v", "!v", "in(a,b)" or "!in(a,b)"; all
   // must hold; a node without the key matches only the negative forms.
   std::vector<std::map<std::string, std::string>> bundle_label_selector;
+  std::optional<Topology> topology;
   bool operator==(const GroupSpec&) const = default;
 };
 
@@ -76,6 +92,10 @@ struct GroupView {
   std::vector<ResourceSet> bundles;  // the spec
   // CREATED: every bundle. RESCHEDULING: the bundles still held. Else empty.
   std::vector<BundlePlacement> placed;
+  // With a topology, once placed: the domain (the key's value) it is in, or
+  // across_domains when kPrefer found no single domain with room.
+  std::string domain;
+  bool across_domains = false;
 };
 
 struct DeviceView {

@@ -196,6 +196,24 @@ Result<NodeSpec> ReadNode(const Json& v, const Path& path, std::string_view file
 // ---------------------------------------------------------------------------
 // Ops.
 
+// {"key": "rack", "mode": "prefer" | "require"}; mode defaults to prefer.
+Result<Topology> ReadTopology(const Json& v, const Path& path, std::string_view file) {
+  const char* expected = R"x(an object like {"key": "rack", "mode": "require"})x";
+  if (!v.is_object()) return TypeError(file, path, expected, v);
+  BERTH_RETURN_IF_ERROR(CheckKeys(v, path, {"key", "mode"}, file));
+  Topology t;
+  BERTH_ASSIGN_OR_RETURN(const Json* key, Require(v, "key", path, "a node label name", file));
+  BERTH_ASSIGN_OR_RETURN(t.key, ReadName(*key, path.Key("key"), "a node label name", file));
+  if (auto mode = v.find("mode"); mode != v.end()) {
+    const Path mpath = path.Key("mode");
+    if (!mode->is_string()) return TypeError(file, mpath, "prefer or require", *mode);
+    Result<Topology::Mode> m = ParseTopologyMode(mode->get<std::string>(), mpath.ToString());
+    if (!m) return InFile(file, m.error());
+    t.mode = *m;
+  }
+  return t;
+}
+
 constexpr const char* kOpNames = "create, remove, remove_node, add_node";
 constexpr const char* kStrategies = "one of PACK, SPREAD, STRICT_PACK, STRICT_SPREAD";
 
@@ -211,8 +229,9 @@ Result<Op> ReadOp(const Json& v, const Path& path, std::string_view file) {
   Op op;
   if (k == "create") {
     op.kind = Op::Kind::kCreate;
-    BERTH_RETURN_IF_ERROR(
-        CheckKeys(v, path, {"op", "group", "strategy", "bundles", "bundle_label_selector"}, file));
+    BERTH_RETURN_IF_ERROR(CheckKeys(
+        v, path, {"op", "group", "strategy", "bundles", "bundle_label_selector", "topology"},
+        file));
     BERTH_ASSIGN_OR_RETURN(const Json* group, Require(v, "group", path, "a group name", file));
     BERTH_ASSIGN_OR_RETURN(op.group.name,
                            ReadName(*group, path.Key("group"), "a non-empty group name", file));
@@ -245,6 +264,9 @@ Result<Op> ReadOp(const Json& v, const Path& path, std::string_view file) {
         BERTH_ASSIGN_OR_RETURN(auto selector, ReadStrings((*sel)[b], lpath.Index(b), file));
         op.group.bundle_label_selector.push_back(std::move(selector));
       }
+    }
+    if (auto topo = v.find("topology"); topo != v.end()) {
+      BERTH_ASSIGN_OR_RETURN(op.group.topology, ReadTopology(*topo, path.Key("topology"), file));
     }
   } else if (k == "remove") {
     op.kind = Op::Kind::kRemove;

@@ -58,6 +58,14 @@ void WriteGroup(JsonWriter& w, const PlacementEngine& engine, const GroupView& g
     w.Key("held");
     WritePlacements(w, g.placed);
   }
+  if (created && !g.domain.empty()) {
+    w.Key("domain");
+    w.String(g.domain);
+  }
+  if (created && g.across_domains) {
+    w.Key("across_domains");
+    w.Bool(true);
+  }
   std::optional<Explanation> e;
   if (!created && g.state != GroupState::kRemoved) e = engine.Explain(g.name);
   w.Key("reason");

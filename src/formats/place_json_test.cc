@@ -200,7 +200,7 @@ TEST(ParseOpsTest, RejectsUnknownKey) {
   EXPECT_EQ(OpsError(R"({"ops": [{"op": "create", "group": "g", "stratgy": "PACK",
                                    "bundles": [{"CPU": 1}]}]})"),
             "ops.json: ops[0]: unknown key \"stratgy\"; allowed: op, group, strategy, bundles, "
-            "bundle_label_selector");
+            "bundle_label_selector, topology");
   EXPECT_EQ(OpsError(R"({"ops": [{"op": "remove", "group": "g", "strategy": "PACK"}]})"),
             "ops.json: ops[0]: unknown key \"strategy\"; allowed: op, group");
   EXPECT_EQ(OpsError(R"({"ops": [], "op": []})"),

@@ -8,6 +8,7 @@
 #include "placement/device_fit.h"
 #include "placement/group.h"
 #include "placement/solver.h"
+#include "placement/topology.h"
 
 namespace berth {
 
@@ -60,6 +61,17 @@ const char* GroupStateName(GroupState s) {
       return "REMOVED";
   }
   return "?";
+}
+
+const char* TopologyModeName(Topology::Mode m) {
+  return m == Topology::Mode::kRequire ? "require" : "prefer";
+}
+
+Result<Topology::Mode> ParseTopologyMode(std::string_view text, std::string_view field) {
+  if (text == "prefer") return Topology::Mode::kPrefer;
+  if (text == "require") return Topology::Mode::kRequire;
+  return InvalidSpec(std::string(field) + ": \"" + std::string(text) +
+                     "\" is not a topology mode; allowed: prefer, require");
 }
 
 const char* NodeVerdictName(NodeVerdict v) {
@@ -181,9 +193,15 @@ Result<GroupState> PlacementEngine::Impl::CreateGroup(const GroupSpec& spec) {
   if (spec.bundles.empty()) {
     return InvalidSpec(where + ": bundles is empty; a group needs at least one bundle");
   }
+  if (spec.topology && spec.topology->key.empty()) {
+    return InvalidSpec(where +
+                       ": topology.key is empty; name the node label whose values are "
+                       "the domains, such as rack");
+  }
   GroupRecord g;
   g.name = spec.name;
   g.strategy = spec.strategy;
+  g.topology = spec.topology;
   g.spec = spec.bundles;
   for (size_t b = 0; b < spec.bundles.size(); ++b) {
     const ResourceSet& bundle = spec.bundles[b];
@@ -276,7 +294,10 @@ bool PlacementEngine::Impl::FitsTotals(GroupRecord& g) {
     req.strategy = g.strategy;
     req.bundles = g.demands;
     req.capacity = Capacity::kTotal;
-    placement::SolveResult r = placement::Solve(cluster_, req);
+    const bool require = g.topology && g.topology->mode == Topology::Mode::kRequire;
+    placement::SolveResult r =
+        require ? placement::SolveInDomain(cluster_, req, g.topology->key, std::nullopt).solve
+                : placement::Solve(cluster_, req);
     g.fits_totals = r.found;
     g.totals_budget_exhausted = r.budget_exhausted;
     g.totals_version = topology_version_;
@@ -298,11 +319,31 @@ bool PlacementEngine::Impl::TryPlace(int gid) {
                                                 : std::span<const BundleDemand>(some);
   req.pinned = pinned;
   req.capacity = Capacity::kFree;
-  placement::SolveResult r = placement::Solve(cluster_, req);
+  placement::SolveResult r;
+  std::string domain;
+  bool across = false;
+  if (g.topology) {
+    // A group that holds bundles in a domain places the rest there.
+    std::optional<std::string> only;
+    if (!pinned.empty() && !g.domain.empty()) only = g.domain;
+    placement::DomainResult d = placement::SolveInDomain(cluster_, req, g.topology->key, only);
+    r = std::move(d.solve);
+    domain = std::move(d.domain);
+    if (!r.found && g.topology->mode == Topology::Mode::kPrefer) {
+      r = placement::Solve(cluster_, req);
+      across = r.found;
+    }
+  } else {
+    r = placement::Solve(cluster_, req);
+  }
   if (r.found) {
     Commit(g, todo, r.node_of);
     g.state = GroupState::kCreated;
     g.lost.clear();
+    if (g.topology) {
+      g.across_domains = across || (!pinned.empty() && g.across_domains);
+      g.domain = g.across_domains ? "" : domain;
+    }
     return true;
   }
   // Whether it could ever fit decides PENDING vs INFEASIBLE; a RESCHEDULING
@@ -390,6 +431,8 @@ GroupView PlacementEngine::Impl::View(const GroupRecord& g) const {
   v.strategy = g.strategy;
   v.state = g.state;
   v.bundles = g.spec;
+  v.domain = g.domain;
+  v.across_domains = g.across_domains;
   if (g.state == GroupState::kCreated || g.state == GroupState::kRescheduling) {
     for (size_t b = 0; b < g.node_of.size(); ++b) {
       if (g.node_of[b] < 0) continue;

@@ -4,6 +4,7 @@
 #include "placement/group.h"
 #include "placement/node_load.h"
 #include "placement/solver.h"
+#include "placement/topology.h"
 
 namespace berth::placement {
 namespace {
@@ -381,6 +382,48 @@ std::vector<int> GroupRecord::PinnedNodes() const {
   return out;
 }
 
+namespace {
+
+// A group that must stay inside one domain and would fit the cluster as a
+// whole (its totals, or its free capacity now) is short of a domain, not of
+// a resource: say so, and which domains there are.
+std::optional<Why> DomainReason(const Cluster& c, const GroupRecord& g,
+                                const std::vector<int>& todo) {
+  if (!g.topology || g.topology->mode != Topology::Mode::kRequire) return std::nullopt;
+  std::vector<BundleDemand> demands;
+  demands.reserve(todo.size());
+  for (int b : todo) demands.push_back(g.demands[b]);
+  SolveRequest r;
+  r.strategy = g.strategy;
+  r.bundles = demands;
+  const std::vector<int> pinned = g.PinnedNodes();
+  r.pinned = pinned;
+  r.capacity = g.fits_totals ? Capacity::kFree : Capacity::kTotal;
+  if (!Solve(c, r).found) return std::nullopt;  // short as a whole: the usual reasons
+  std::vector<std::string> domains = Domains(c, g.topology->key);
+  std::sort(domains.begin(), domains.end());
+  std::string names;
+  for (const std::string& d : domains) names += (names.empty() ? "" : ", ") + d;
+  const std::string key = g.topology->key;
+  Why why;
+  why.resource = "domain";
+  if (g.fits_totals) {
+    why.code = ReasonCode::kDomainsBusy;
+    why.what = "no single " + key + " domain has room for the group now (" +
+               (names.empty() ? "no node has the label " + key : key + ": " + names) +
+               "), though the cluster as a whole has";
+    why.hint = "it waits for room in one domain; or use topology mode prefer";
+  } else {
+    why.code = ReasonCode::kNoDomainFits;
+    why.what = "no single " + key + " domain can hold the group (" +
+               (names.empty() ? "no node has the label " + key : key + ": " + names) + ")";
+    why.hint = "use topology mode prefer, or make a domain larger";
+  }
+  return why;
+}
+
+}  // namespace
+
 Explanation ExplainGroup(const Cluster& c, const GroupRecord& g) {
   Explanation e;
   e.group = g.name;
@@ -418,6 +461,8 @@ Explanation ExplainGroup(const Cluster& c, const GroupRecord& g) {
     why.code = ReasonCode::kNoNodes;
     why.what = "the cluster has no nodes";
     why.hint = "add a node";
+  } else if (std::optional<Why> domain = DomainReason(c, g, todo)) {
+    why = std::move(*domain);
   } else if (!g.fits_totals) {
     why = InfeasibleReason(c, g, todo, live);
     e.budget_exhausted = g.totals_budget_exhausted;
@@ -468,6 +513,10 @@ const char* ReasonCodeName(ReasonCode code) {
       return "free_capacity_fragmented";
     case ReasonCode::kNoNodeMatchesLabels:
       return "no_node_matches_labels";
+    case ReasonCode::kNoDomainFits:
+      return "no_domain_fits";
+    case ReasonCode::kDomainsBusy:
+      return "domains_busy";
   }
   return "none";
 }

@@ -1,6 +1,7 @@
 #pragma once
 // The engine's record of one placement group.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,9 @@ struct GroupRecord {
   std::vector<int> node_of;                 // per bundle; -1 while not placed
   std::vector<std::vector<GpuShare>> gpus;  // per bundle, while placed
   std::vector<int> lost;                    // bundles lost with a node, for the reason
+  std::optional<Topology> topology;
+  std::string domain;           // placed inside this domain of topology->key
+  bool across_domains = false;  // placed, kPrefer, no single domain had room
   // Whether the group fits the empty cluster, cached per cluster topology.
   uint64_t totals_version = ~uint64_t{0};
   bool fits_totals = false;
