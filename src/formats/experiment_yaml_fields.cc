@@ -39,6 +39,29 @@ Status Reader::ReadCluster(const Node& n, ExperimentSpec& e) {
   return Status::Ok();
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> Reader::StringMap(
+    const Node& n, const std::string& path, const std::string& expected) {
+  BERTH_RETURN_IF_ERROR(Tick(n, path));
+  if (!n.IsMap()) return TypeErr(n, path, expected);
+  Mark(path, n);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const Node key = it->first;
+    BERTH_RETURN_IF_ERROR(Tick(key, path));
+    if (!key.IsScalar()) return Err(key, path, "keys must be plain names, got " + Preview(key));
+    const std::string& k = key.Scalar();
+    for (const auto& kv : out) {
+      if (kv.first == k) {
+        return Err(key, path, "key " + Preview(key) + " appears more than once; give each once");
+      }
+    }
+    Mark(path + "." + k, key);  // errors about the name point at the name
+    BERTH_ASSIGN_OR_RETURN(std::string value, String(it->second, path + "." + k, "a string"));
+    out.emplace_back(k, std::move(value));
+  }
+  return out;
+}
+
 Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path, bool launcher) {
   BERTH_ASSIGN_OR_RETURN(
       Entries m, Map(n, path, {"cpu", "gpu", "mem", "ports", "cmd", "env_vars", "node_selector"},
@@ -89,45 +112,17 @@ Result<SchedulingSpec> Reader::ReadSpec(const Node& n, const std::string& path, 
     }
   }
   if (auto v = Get(m, "env_vars")) {
-    const std::string p = path + ".env_vars";
-    BERTH_RETURN_IF_ERROR(Tick(*v, p));
-    if (v->IsNull()) return TypeErr(*v, p, "a map of names to strings, like {KEY: value}");
     // Names are checked by ValidateExperiment; only the shape here (keys may
     // be anything the YAML allows, so no allow-list).
-    if (!v->IsMap()) return TypeErr(*v, p, "a map of names to strings, like {KEY: value}");
-    Mark(p, *v);
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      const Node key = it->first;
-      BERTH_RETURN_IF_ERROR(Tick(key, p));
-      if (!key.IsScalar()) return Err(key, p, "keys must be plain names, got " + Preview(key));
-      const std::string& k = key.Scalar();
-      for (const auto& kv : s.env_vars) {
-        if (kv.first == k) {
-          return Err(key, p, "key " + Preview(key) + " appears more than once; give each once");
-        }
-      }
-      Mark(p + "." + k, key);  // errors about the name point at the name
-      BERTH_ASSIGN_OR_RETURN(std::string value, String(it->second, p + "." + k, "a string"));
-      s.env_vars.emplace_back(k, std::move(value));
-    }
+    BERTH_ASSIGN_OR_RETURN(s.env_vars, StringMap(*v, path + ".env_vars",
+                                                 "a map of names to strings, like {KEY: value}"));
   }
   if (auto v = Get(m, "node_selector")) {
     const std::string p = path + ".node_selector";
-    const char* expected = R"x(a map of node labels to "v", "!v", "in(a,b)" or "!in(a,b)")x";
-    BERTH_RETURN_IF_ERROR(Tick(*v, p));
-    if (!v->IsMap()) return TypeErr(*v, p, expected);
-    Mark(p, *v);
-    for (auto it = v->begin(); it != v->end(); ++it) {
-      const Node key = it->first;
-      BERTH_RETURN_IF_ERROR(Tick(key, p));
-      if (!key.IsScalar()) return Err(key, p, "keys must be label names, got " + Preview(key));
-      const std::string& k = key.Scalar();
-      if (s.node_selector.contains(k)) {
-        return Err(key, p, "key " + Preview(key) + " appears more than once; give each once");
-      }
-      BERTH_ASSIGN_OR_RETURN(std::string value, String(it->second, p + "." + k, "a string"));
-      s.node_selector.emplace(k, std::move(value));
-    }
+    BERTH_ASSIGN_OR_RETURN(
+        auto pairs,
+        StringMap(*v, p, R"x(a map of node labels to "v", "!v", "in(a,b)" or "!in(a,b)")x"));
+    s.node_selector.insert(pairs.begin(), pairs.end());
     if (Result<std::vector<placement::LabelTerm>> terms =
             placement::ParseLabelSelector(s.node_selector, p);
         !terms) {

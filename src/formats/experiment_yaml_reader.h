@@ -88,6 +88,11 @@ class Reader {
   Result<int64_t> Integer(const Node& n, const std::string& path, int64_t lo, int64_t hi);
   Result<bool> Bool(const Node& n, const std::string& path);
   Result<double> Seconds(const Node& n, const std::string& path);
+  // A map of string keys to strings, in file order, each key once
+  // (env_vars, node_selector); `expected` describes it in errors.
+  Result<std::vector<std::pair<std::string, std::string>>> StringMap(const Node& n,
+                                                                     const std::string& path,
+                                                                     const std::string& expected);
 
   Status ReadCluster(const Node& n, ExperimentSpec& e);
   // `launcher`: the role has a launch preset, which renders the argv (so
