@@ -111,6 +111,11 @@ struct RoleSpec {
   // turned into separate.
   std::optional<std::pair<int, int>> instance;  // (tp, pp)
   std::optional<Colocation> colocation;
+  // Each group of the role inside one domain of a node label (Topology in
+  // berth/placement.h): the whole gang of a shared role, each instance of a
+  // separate or deferred one. Not for a colocated role (it is in its
+  // target's groups).
+  std::optional<Topology> topology;
   Readiness readiness;
   double startup_timeout_s = 30.0;
   FailurePolicy on_failure;

@@ -257,12 +257,12 @@ Status Reader::ReadFailurePolicy(const Entries& m, const std::string& path, Role
 }
 
 Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
-  BERTH_ASSIGN_OR_RETURN(
-      Entries m,
-      Map(n, path,
-          {"name", "replicas", "placement", "instance", "scheduling_spec", "scheduling_strategy",
-           "readiness", "startup_timeout", "on_failure", "restart", "min_replicas", "launcher"},
-          "a role map with name, replicas, scheduling_spec, ..."));
+  BERTH_ASSIGN_OR_RETURN(Entries m,
+                         Map(n, path,
+                             {"name", "replicas", "placement", "instance", "scheduling_spec",
+                              "scheduling_strategy", "readiness", "startup_timeout", "on_failure",
+                              "restart", "min_replicas", "launcher", "topology"},
+                             "a role map with name, replicas, scheduling_spec, ..."));
   RoleSpec role;
   std::optional<Node> name = Get(m, "name");
   if (!name) return Err(n, path + ".name", "required key is missing; give the role a name");
@@ -347,8 +347,34 @@ Result<RoleSpec> Reader::ReadRole(const Node& n, const std::string& path) {
     }
     BERTH_ASSIGN_OR_RETURN(role.startup_timeout_s, Seconds(*v, path + ".startup_timeout"));
   }
+  if (auto v = Get(m, "topology")) {
+    if (colocated) {
+      return Err(*v, path + ".topology",
+                 "a colocated role is placed in its target's groups; put the topology on the "
+                 "target");
+    }
+    BERTH_ASSIGN_OR_RETURN(role.topology, ReadTopology(*v, path + ".topology"));
+  }
   BERTH_RETURN_IF_ERROR(ReadFailurePolicy(m, path, role));
   return role;
+}
+
+Result<Topology> Reader::ReadTopology(const Node& n, const std::string& path) {
+  BERTH_ASSIGN_OR_RETURN(Entries m,
+                         Map(n, path, {"key", "mode"}, "a map like {key: rack, mode: require}"));
+  Topology t;
+  std::optional<Node> key = Get(m, "key");
+  if (!key) {
+    return Err(n, path + ".key", "required key is missing; name the node label, such as rack");
+  }
+  BERTH_ASSIGN_OR_RETURN(t.key, String(*key, path + ".key", "a node label name"));
+  if (auto v = Get(m, "mode")) {
+    BERTH_ASSIGN_OR_RETURN(std::string mode, String(*v, path + ".mode", "prefer or require"));
+    Result<Topology::Mode> parsed = ParseTopologyMode(mode, path + ".mode");
+    if (!parsed) return Err(*v, "", parsed.error().message());  // it names the path
+    t.mode = *parsed;
+  }
+  return t;
 }
 
 Result<ExperimentSpec> Reader::Read(const Node& root) {

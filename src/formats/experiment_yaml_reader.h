@@ -98,6 +98,7 @@ class Reader {
   // `launcher`: the role has a launch preset, which renders the argv (so
   // cmd is not required, and is refused).
   Result<SchedulingSpec> ReadSpec(const Node& n, const std::string& path, bool launcher);
+  Result<Topology> ReadTopology(const Node& n, const std::string& path);
   // The role's `launcher` map (experiment_yaml_launcher.cc).
   Result<LauncherSpec> ReadLauncher(const Node& n, const std::string& path);
   // A list of strings (launcher.program, launcher.args).

@@ -19,10 +19,12 @@ std::vector<std::string> Domains(const Cluster& c, const std::string& key) {
     cpu += n.free[kCpuId];
   }
   std::vector<std::tuple<Units, Units, std::string>> order;
+  order.reserve(free.size());
   for (const auto& [value, amounts] : free)
     order.emplace_back(amounts.first, amounts.second, value);
   std::sort(order.begin(), order.end());
   std::vector<std::string> out;
+  out.reserve(order.size());
   for (auto& entry : order) out.push_back(std::move(std::get<2>(entry)));
   return out;
 }

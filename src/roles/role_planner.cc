@@ -178,8 +178,9 @@ Status Layout(RoleEntry& rp, int64_t gpus_per_node, const std::vector<ForkRole>&
 // An instance's group: every bundle (one per node for a deferred instance)
 // with the worker's node_selector.
 GroupSpec InstanceGroup(const std::string& name, Strategy strategy,
-                        const std::vector<ResourceSet>& bundles, const SchedulingSpec& task) {
-  GroupSpec g{name, strategy, bundles, {}};
+                        const std::vector<ResourceSet>& bundles, const SchedulingSpec& task,
+                        const std::optional<Topology>& topology) {
+  GroupSpec g{name, strategy, bundles, {}, topology};
   g.bundle_label_selector.assign(bundles.size(), task.node_selector);
   DropEmptySelectors(g);
   return g;
@@ -191,7 +192,7 @@ GroupSpec InstanceGroup(const std::string& name, Strategy strategy,
 Status Place(PlacementEngine& engine, RoleEntry& rp) {
   std::vector<GroupSpec> groups;
   if (rp.mode == PlacementMode::kShared) {
-    GroupSpec g{GroupName(rp, 0), Strategy::kPack, {}, {}};
+    GroupSpec g{GroupName(rp, 0), Strategy::kPack, {}, {}, rp.spec.topology};
     for (const auto& b : rp.requests) g.bundles.push_back(b[0]);
     for (size_t w = 0; w < rp.requests.size(); ++w) {
       g.bundle_label_selector.push_back(rp.tasks[w].node_selector);
@@ -201,7 +202,8 @@ Status Place(PlacementEngine& engine, RoleEntry& rp) {
     const Strategy s =
         rp.mode == PlacementMode::kDeferred ? Strategy::kStrictSpread : Strategy::kPack;
     for (size_t w = 0; w < rp.requests.size(); ++w) {
-      groups.push_back(InstanceGroup(GroupName(rp, w), s, rp.requests[w], rp.tasks[w]));
+      groups.push_back(
+          InstanceGroup(GroupName(rp, w), s, rp.requests[w], rp.tasks[w], rp.spec.topology));
     }
   }
   for (GroupSpec& g : groups) DropEmptySelectors(g);
@@ -483,8 +485,8 @@ Result<std::vector<WorkerPlan>> RolePlanner::Resize(const std::string& role, int
   };
   for (size_t w = have; w < want; ++w) {
     const std::string name = GroupName(rp, w);
-    Result<GroupState> st =
-        s_->engine.CreateGroup(InstanceGroup(name, strategy, requests[w - have], tasks[w]));
+    Result<GroupState> st = s_->engine.CreateGroup(
+        InstanceGroup(name, strategy, requests[w - have], tasks[w], rp.spec.topology));
     if (!st) {
       undo();
       return st.error();
