@@ -192,6 +192,10 @@ class Job:
                            "program": [...] (optional), "args": [...], "mode": "per-node" |
                            "per-rank" (torchrun)}; berth renders the tool's flags (node count
                            and rank, head address and port, tp and pp) from the placement
+      topology=None        {"key": "rack", "mode": "require" | "prefer"}: each group of the role
+                           (the gang of a shared role, each instance of a separate or deferred
+                           one) on nodes sharing one value of that node label (docs/experiment.md,
+                           "Topology")
     """
 
     role: str
@@ -205,6 +209,7 @@ class Job:
     restart: Optional[Dict[str, Any]] = None
     min_replicas: Optional[int] = None
     launcher: Optional[Dict[str, Any]] = None
+    topology: Optional[Dict[str, str]] = None
 
     @property
     def is_alias(self) -> bool:
@@ -466,6 +471,12 @@ def role_map(job: Any, ctx: Optional["compat.RpcContext"] = None) -> Dict[str, A
         m["restart"] = dict(job.restart)
     if job.min_replicas is not None:
         m["min_replicas"] = job.min_replicas
+    topology = getattr(job, "topology", None)
+    if topology is not None:
+        if not isinstance(topology, Mapping):
+            raise WorkerCreationError(role, f"topology must be a dict like {{'key': 'rack', "
+                                      f"'mode': 'require'}}, got {topology!r}")
+        m["topology"] = dict(topology)  # keys and mode are checked by berth, naming the field
     return m
 
 

@@ -1,6 +1,7 @@
-"""node_selector on a SchedulingSpec (docs/experiment.md, "Node labels"): workers only on
-nodes whose labels match, Ray's syntax; no matching node is a PlacementError naming the
-labels; a malformed selector is a WorkerCreationError naming the field."""
+"""Node labels from Python (docs/experiment.md, "Node labels", "Topology"): a spec's
+node_selector puts workers only on nodes whose labels match, Ray's syntax; no matching node is a
+PlacementError naming the labels; a malformed selector is a WorkerCreationError naming the
+field; a Job's topology keeps a gang inside one rack."""
 
 from __future__ import annotations
 
@@ -46,3 +47,21 @@ def test_a_bad_selector_names_the_field(selector, words):
     with pytest.raises(berth.WorkerCreationError) as e:
         berth.plan([job("x", 1, selector)], cluster=CLUSTER)
     assert words in str(e.value)
+
+
+def test_a_topology_keeps_the_gang_in_one_rack():
+    cluster = {"nodes": [
+        {"name": n, "resources": {"CPU": 16, "GPU": 4, "memory": 64 << 30},
+         "labels": {"rack": n[0]}} for n in ("a0", "b0", "b1")]}
+    j = berth.Job(role="train", replicas=8, tasks=[spec(["srv"], gpu=1)],
+                  topology={"key": "rack", "mode": "require"})
+    p = berth.plan([j], cluster=cluster)
+    assert {w["node"] for w in p["workers"]} == {"b0", "b1"}
+    j.replicas = 12
+    with pytest.raises(berth.PlacementError) as e:
+        berth.plan([j], cluster=cluster)
+    assert "no single rack domain can hold the group (rack: a, b)" in str(e.value)
+    j.topology = {"key": "rack", "mode": "sometimes"}
+    with pytest.raises(berth.WorkerCreationError) as e:
+        berth.plan([j], cluster=cluster)
+    assert '"sometimes" is not a topology mode; allowed: prefer, require' in str(e.value)
