@@ -71,7 +71,7 @@ void Cluster::ClassKey(int n, std::vector<Units>* key) const {
   key->insert(key->end(), node.device_free.begin(), node.device_free.end());
   std::sort(key->begin() + static_cast<std::ptrdiff_t>(devices_at), key->end());
   // Nodes with different labels are not interchangeable.
-  key->push_back(node.label_class);
+  if (labels_matter_) key->push_back(node.label_class);
 }
 
 void Cluster::Reclassify(int n) {
@@ -115,6 +115,12 @@ int Cluster::LabelClass(const Labels& labels) {
   auto [it, added] =
       label_classes_.try_emplace(labels, static_cast<int>(label_classes_.size()) + 1);
   return it->second;
+}
+
+void Cluster::LabelsMatter() {
+  if (labels_matter_) return;
+  labels_matter_ = true;
+  for (int n = 0; n < static_cast<int>(nodes_.size()); ++n) Reclassify(n);
 }
 
 int Cluster::Find(std::string_view name) const {

@@ -77,6 +77,10 @@ class Cluster {
   int Find(std::string_view name) const;  // live node index or -1
   // The same number for the same labels; 0 for none.
   int LabelClass(const Labels& labels);
+  // From now on nodes with different labels are different classes (a group
+  // selects nodes by label). Until then labels do not split classes, which
+  // keeps the classes few on a labelled cluster where nothing selects.
+  void LabelsMatter();
   void AddAlive(int index) { by_name_[nodes_[index].name] = index; }
   void Forget(int index) { by_name_.erase(nodes_[index].name); }
   int alive_count() const { return static_cast<int>(by_name_.size()); }
@@ -120,6 +124,7 @@ class Cluster {
   std::vector<NodeState> nodes_;            // never shrinks; removed nodes stay, not alive
   std::unordered_map<std::string, int> by_name_;
   std::map<Labels, int> label_classes_;
+  bool labels_matter_ = false;
 };
 
 // Orders resources "scarce first" as Ray does: GPU, custom ones, memory, CPU.

@@ -198,6 +198,11 @@ Result<GroupState> PlacementEngine::Impl::CreateGroup(const GroupSpec& spec) {
                        ": topology.key is empty; name the node label whose values are "
                        "the domains, such as rack");
   }
+  if (spec.topology ||
+      std::any_of(spec.bundle_label_selector.begin(), spec.bundle_label_selector.end(),
+                  [](const auto& sel) { return !sel.empty(); })) {
+    cluster_.LabelsMatter();
+  }
   GroupRecord g;
   g.name = spec.name;
   g.strategy = spec.strategy;

@@ -90,6 +90,26 @@ TEST(LabelSelectorTest, EngineUsesOnlyMatchingNodes) {
   EXPECT_EQ(e.Group("wait")->placed[0].node, "a0");
 }
 
+TEST(LabelSelectorTest, TheFirstSelectorSplitsNodesThatLookAlike) {
+  // Equal nodes but for a label: one class while nothing selects (a plain
+  // group looks at one of them), two once a group selects by the label.
+  std::vector<NodeSpec> nodes;
+  for (int i = 0; i < 6; ++i) {
+    nodes.push_back({"n" + std::to_string(i), Res({{"GPU", 8}}), {{"rack", i < 5 ? "a" : "b"}}});
+  }
+  auto e = EngineWith(nodes);
+  ASSERT_EQ(e.CreateGroup(Group("plain", Strategy::kPack, {Res({{"GPU", 8}})})).value(),
+            GroupState::kCreated);
+  GroupSpec b = Group("b", Strategy::kStrictSpread, {Res({{"GPU", 4}})});
+  b.bundle_label_selector = {{{"rack", "b"}}};
+  ASSERT_EQ(e.CreateGroup(b).value(), GroupState::kCreated);
+  EXPECT_EQ(e.Group("b")->placed[0].node, "n5");
+  GroupSpec b2 = Group("b2", Strategy::kPack, {Res({{"GPU", 4}})});
+  b2.bundle_label_selector = {{{"rack", "b"}}};
+  ASSERT_EQ(e.CreateGroup(b2).value(), GroupState::kCreated);
+  EXPECT_EQ(e.Group("b2")->placed[0].node, "n5");
+}
+
 TEST(LabelSelectorTest, NoNodeWithTheLabelsIsInfeasibleAndSaysWhich) {
   auto e = EngineWith({{"a0", Res({{"GPU", 8}}), {{"rack", "a"}}}, {"n1", Res({{"GPU", 8}}), {}}});
   GroupSpec g = Group("g", Strategy::kPack, {Res({{"GPU", 1}}), Res({{"GPU", 1}})});
